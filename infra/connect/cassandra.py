@@ -1,0 +1,103 @@
+"""Cassandra sessions from settings, and an asyncio bridge for the driver's futures.
+
+The DataStax driver runs its own I/O thread; ``execute`` turns its ``ResponseFuture``
+into an awaitable so processors stay async, and ``execute_many`` runs prepared
+statements with bounded concurrency instead of one round trip at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import (
+    EXEC_PROFILE_DEFAULT,
+    Cluster,
+    ExecutionProfile,
+    ResponseFuture,
+    Session,
+)
+from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.query import dict_factory
+
+from infra.settings import Settings
+
+
+def cluster(settings: Settings) -> Cluster:
+    cs = settings.cassandra
+    profile = ExecutionProfile(
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=cs.local_datacenter)),
+        request_timeout=20,
+        row_factory=dict_factory,
+    )
+    auth = PlainTextAuthProvider(cs.username, cs.password) if cs.username else None
+    return Cluster(
+        contact_points=list(cs.contact_points),
+        port=cs.port,
+        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+        auth_provider=auth,
+        protocol_version=5,
+        connect_timeout=10,
+    )
+
+
+def connect(settings: Settings, *, keyspace: bool = True) -> Session:
+    """A session bound to the photostream keyspace (or none, for bootstrapping it)."""
+    return cluster(settings).connect(settings.cassandra.keyspace if keyspace else None)
+
+
+def _bridge(future: ResponseFuture) -> asyncio.Future[Any]:
+    loop = asyncio.get_running_loop()
+    result: asyncio.Future[Any] = loop.create_future()
+
+    def on_ok(rows: Any) -> None:
+        # Paging is not followed here: callers that read many rows page explicitly.
+        loop.call_soon_threadsafe(_settle, result, rows, None)
+
+    def on_err(exc: BaseException) -> None:
+        loop.call_soon_threadsafe(_settle, result, None, exc)
+
+    future.add_callbacks(on_ok, on_err)
+    return result
+
+
+def _settle(result: asyncio.Future[Any], rows: Any, exc: BaseException | None) -> None:
+    if result.done():
+        return
+    if exc is not None:
+        result.set_exception(exc)
+    else:
+        result.set_result(rows)
+
+
+async def execute(
+    session: Session, statement: Any, params: Sequence[Any] | None = None
+) -> list[Any]:
+    """Run one statement without blocking the event loop; returns the first page of rows."""
+    rows = await _bridge(session.execute_async(statement, params))
+    return list(rows or [])
+
+
+async def execute_many(session: Session, statement: Any, params: Iterable[Sequence[Any]],
+                       *, concurrency: int = 64) -> int:
+    """Run ``statement`` once per parameter tuple, ``concurrency`` in flight; returns count."""
+    gate = asyncio.Semaphore(concurrency)
+    count = 0
+
+    async def one(values: Sequence[Any]) -> None:
+        async with gate:
+            await _bridge(session.execute_async(statement, values))
+
+    tasks = []
+    for values in params:
+        tasks.append(asyncio.ensure_future(one(values)))
+        count += 1
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        raise
+    return count

@@ -1,0 +1,265 @@
+"""The one settings object of photostream, read from the environment.
+
+Every process (stack launcher, ingest service, processors, read API, CLI) builds its
+configuration here and nowhere else, so an operator has one list of knobs: the
+``PHOTOSTREAM_*`` variables below. Defaults point at the local stack that
+``photostream stack up`` starts on loopback; in production, point the host lists at
+real clusters (several Kafka brokers, several Cassandra contact points, a Redis
+Cluster URL) and raise the replication factors.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _split_hosts(value: str) -> tuple[str, ...]:
+    return tuple(h.strip() for h in value.split(",") if h.strip())
+
+
+class SettingsError(ValueError):
+    """A PHOTOSTREAM_* variable holds a value we cannot use."""
+
+
+@dataclass(frozen=True)
+class Env:
+    """Typed access to a mapping of environment variables, naming the bad one on error."""
+
+    values: Mapping[str, str]
+    prefix: str = "PHOTOSTREAM_"
+
+    def text(self, name: str, default: str) -> str:
+        return self.values.get(self.prefix + name, default)
+
+    def integer(self, name: str, default: int) -> int:
+        raw = self.values.get(self.prefix + name)
+        if raw is None or raw == "":
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{self.prefix}{name}={raw!r} is not an integer") from None
+
+    def number(self, name: str, default: float) -> float:
+        raw = self.values.get(self.prefix + name)
+        if raw is None or raw == "":
+            return default
+        try:
+            return float(raw)
+        except ValueError:
+            raise SettingsError(f"{self.prefix}{name}={raw!r} is not a number") from None
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.values.get(self.prefix + name)
+        if raw is None or raw == "":
+            return default
+        if raw.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise SettingsError(f"{self.prefix}{name}={raw!r} is not a boolean")
+
+    def hosts(self, name: str, default: str) -> tuple[str, ...]:
+        hosts = _split_hosts(self.text(name, default))
+        if not hosts:
+            raise SettingsError(f"{self.prefix}{name} names no host")
+        return hosts
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap_servers: tuple[str, ...] = ("127.0.0.1:9092",)
+    replication_factor: int = 1
+    min_insync_replicas: int = 1
+    client_id: str = "photostream"
+
+
+@dataclass(frozen=True)
+class CassandraSettings:
+    contact_points: tuple[str, ...] = ("127.0.0.1",)
+    port: int = 9042
+    keyspace: str = "photostream"
+    replication_factor: int = 1
+    local_datacenter: str = "datacenter1"
+    username: str = ""
+    password: str = ""
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    endpoint: str = "127.0.0.1:9000"
+    access_key: str = "photostream"
+    secret_key: str = "photostream-secret"
+    secure: bool = False
+    region: str = "us-east-1"
+    originals_bucket: str = "photostream-originals"
+    media_bucket: str = "photostream-media"
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """``url`` is a redis:// URL; ``cluster`` switches to the Redis Cluster client."""
+
+    url: str = "redis://127.0.0.1:6379/0"
+    cluster: bool = False
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """HMAC (HS256) bearer tokens; change ``jwt_secret`` outside development."""
+
+    jwt_secret: str = "photostream-dev-secret-change-me"
+    token_ttl_seconds: int = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    host: str = "127.0.0.1"
+    port: int = 8081
+    max_upload_bytes: int = 25 * 1024 * 1024
+    presign_ttl_seconds: int = 900
+
+
+@dataclass(frozen=True)
+class MediaSettings:
+    max_pixels: int = 50_000_000
+    jpeg_quality: int = 82
+    workers: int = 0  # 0 = one per core
+
+
+@dataclass(frozen=True)
+class TimelineSettings:
+    redis_cap: int = 800
+    celebrity_threshold: int = 10_000
+    inactive_after_days: int = 30
+    fanout_chunk: int = 5_000
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """Where the local stack keeps downloads (shared by clones) and data (per clone)."""
+
+    cache_dir: Path = Path.home() / ".cache" / "photostream"
+    state_dir: Path = REPO_ROOT / ".stack"
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    cassandra_port: int = 9042
+    cassandra_storage_port: int = 7000
+    cassandra_jmx_port: int = 7199
+    minio_port: int = 9000
+    minio_console_port: int = 9001
+    redis_port: int = 6379
+    cassandra_heap: str = "1G"
+    kafka_heap: str = "512M"
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    cassandra: CassandraSettings = field(default_factory=CassandraSettings)
+    s3: S3Settings = field(default_factory=S3Settings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    stack: StackSettings = field(default_factory=StackSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    media: MediaSettings = field(default_factory=MediaSettings)
+    timelines: TimelineSettings = field(default_factory=TimelineSettings)
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``environ`` (default: ``os.environ``)."""
+        env = Env(os.environ if environ is None else environ)
+        stack = StackSettings(
+            cache_dir=Path(env.text("CACHE_DIR", str(StackSettings.cache_dir))).expanduser(),
+            state_dir=Path(env.text("STATE_DIR", str(StackSettings.state_dir))).expanduser(),
+            kafka_port=env.integer("KAFKA_PORT", 9092),
+            kafka_controller_port=env.integer("KAFKA_CONTROLLER_PORT", 9093),
+            cassandra_port=env.integer("CASSANDRA_PORT", 9042),
+            cassandra_storage_port=env.integer("CASSANDRA_STORAGE_PORT", 7000),
+            cassandra_jmx_port=env.integer("CASSANDRA_JMX_PORT", 7199),
+            minio_port=env.integer("MINIO_PORT", 9000),
+            minio_console_port=env.integer("MINIO_CONSOLE_PORT", 9001),
+            redis_port=env.integer("REDIS_PORT", 6379),
+            cassandra_heap=env.text("CASSANDRA_HEAP", "1G"),
+            kafka_heap=env.text("KAFKA_HEAP", "512M"),
+        )
+        kafka = KafkaSettings(
+            bootstrap_servers=env.hosts("KAFKA_BOOTSTRAP", f"127.0.0.1:{stack.kafka_port}"),
+            replication_factor=env.integer("KAFKA_REPLICATION_FACTOR", 1),
+            min_insync_replicas=env.integer("KAFKA_MIN_INSYNC_REPLICAS", 1),
+            client_id=env.text("KAFKA_CLIENT_ID", "photostream"),
+        )
+        cassandra = CassandraSettings(
+            contact_points=env.hosts("CASSANDRA_HOSTS", "127.0.0.1"),
+            port=stack.cassandra_port,
+            keyspace=env.text("CASSANDRA_KEYSPACE", "photostream"),
+            replication_factor=env.integer("CASSANDRA_REPLICATION_FACTOR", 1),
+            local_datacenter=env.text("CASSANDRA_LOCAL_DC", "datacenter1"),
+            username=env.text("CASSANDRA_USERNAME", ""),
+            password=env.text("CASSANDRA_PASSWORD", ""),
+        )
+        s3 = S3Settings(
+            endpoint=env.text("S3_ENDPOINT", f"127.0.0.1:{stack.minio_port}"),
+            access_key=env.text("S3_ACCESS_KEY", S3Settings.access_key),
+            secret_key=env.text("S3_SECRET_KEY", S3Settings.secret_key),
+            secure=env.flag("S3_SECURE", False),
+            region=env.text("S3_REGION", S3Settings.region),
+            originals_bucket=env.text("S3_ORIGINALS_BUCKET", S3Settings.originals_bucket),
+            media_bucket=env.text("S3_MEDIA_BUCKET", S3Settings.media_bucket),
+        )
+        redis = RedisSettings(
+            url=env.text("REDIS_URL", f"redis://127.0.0.1:{stack.redis_port}/0"),
+            cluster=env.flag("REDIS_CLUSTER", False),
+        )
+        auth = AuthSettings(
+            jwt_secret=env.text("JWT_SECRET", AuthSettings.jwt_secret),
+            token_ttl_seconds=env.integer("TOKEN_TTL_SECONDS", AuthSettings.token_ttl_seconds),
+        )
+        ingest = IngestSettings(
+            host=env.text("INGEST_HOST", IngestSettings.host),
+            port=env.integer("INGEST_PORT", IngestSettings.port),
+            max_upload_bytes=env.integer("MAX_UPLOAD_BYTES", IngestSettings.max_upload_bytes),
+            presign_ttl_seconds=env.integer(
+                "PRESIGN_TTL_SECONDS", IngestSettings.presign_ttl_seconds
+            ),
+        )
+        media = MediaSettings(
+            max_pixels=env.integer("MEDIA_MAX_PIXELS", MediaSettings.max_pixels),
+            jpeg_quality=env.integer("MEDIA_JPEG_QUALITY", MediaSettings.jpeg_quality),
+            workers=env.integer("MEDIA_WORKERS", MediaSettings.workers),
+        )
+        timelines = TimelineSettings(
+            redis_cap=env.integer("TIMELINE_CAP", TimelineSettings.redis_cap),
+            celebrity_threshold=env.integer(
+                "CELEBRITY_THRESHOLD", TimelineSettings.celebrity_threshold
+            ),
+            inactive_after_days=env.integer(
+                "INACTIVE_AFTER_DAYS", TimelineSettings.inactive_after_days
+            ),
+            fanout_chunk=env.integer("FANOUT_CHUNK", TimelineSettings.fanout_chunk),
+        )
+        return cls(
+            kafka=kafka,
+            cassandra=cassandra,
+            s3=s3,
+            redis=redis,
+            stack=stack,
+            auth=auth,
+            ingest=ingest,
+            media=media,
+            timelines=timelines,
+            log_level=env.text("LOG_LEVEL", "INFO"),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings.from_env()

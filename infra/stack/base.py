@@ -1,0 +1,254 @@
+"""What every server of the local stack has in common: a process we start, watch and stop.
+
+A concrete service says four things: which tools and ports it needs, how to fetch its
+artifacts into the shared cache (``install``), how to lay out its config and data in
+the per-clone state dir (``prepare``), the command that runs it, and one real request
+that proves it is ready (``probe``). This class does the rest the same way for all of
+them: pid files, logs, port checks, graceful stop, and readable errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from infra.settings import Settings
+
+
+class StackError(RuntimeError):
+    """A stack problem an operator can fix; ``str()`` is one line saying what and how."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    """An executable a service needs on PATH, and how to get it if it is missing."""
+
+    command: str
+    hint: str
+
+
+def require_tools(tools: list[Tool]) -> None:
+    for tool in tools:
+        if shutil.which(tool.command) is None:
+            raise StackError(f"'{tool.command}' not found on PATH: {tool.hint}")
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of one process, from /proc (0 if it is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+async def run_checked(args: list[str], *, what: str, cwd: Path | None = None,
+                      env: dict[str, str] | None = None, log: Path | None = None) -> None:
+    """Run a build/fetch step; on failure raise a StackError naming it with its output tail."""
+    out_path = log or Path(os.devnull)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with out_path.open("ab") as out:
+        proc = await asyncio.create_subprocess_exec(
+            *args, cwd=cwd, env={**os.environ, **(env or {})},
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+        code = await proc.wait()
+    if code != 0:
+        tail = tail_lines(out_path, 15) if log else ""
+        raise StackError(f"{what} failed (exit {code}): {' '.join(args[:4])} ...\n{tail}")
+
+
+def tail_lines(path: Path, count: int) -> str:
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(lines[-count:])
+
+
+class Service(ABC):
+    """One server of the local stack. Subclasses fill in the abstract parts."""
+
+    name: ClassVar[str]
+    startup_timeout: ClassVar[float] = 180.0
+    stop_timeout: ClassVar[float] = 30.0
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    # -- what a concrete service provides -------------------------------------------------
+
+    @abstractmethod
+    def tools(self) -> list[Tool]:
+        """Executables needed to install and run the service."""
+
+    @abstractmethod
+    def ports(self) -> dict[str, int]:
+        """Ports the service listens on, by role; each must be free before it starts."""
+
+    @abstractmethod
+    async def install(self) -> None:
+        """Fetch/build artifacts into the shared cache; fast no-op when already cached."""
+
+    @abstractmethod
+    def prepare(self) -> None:
+        """Write config and initialise data under ``state_dir``; idempotent."""
+
+    @abstractmethod
+    def command(self) -> list[str]:
+        """The command line that runs the server in the foreground."""
+
+    @abstractmethod
+    async def probe(self) -> None:
+        """One real request (not just an open port); raises while not ready."""
+
+    @abstractmethod
+    def endpoint(self) -> str:
+        """What clients connect to, for the ``up``/``status`` output."""
+
+    def environment(self) -> dict[str, str]:
+        return {}
+
+    # -- shared machinery -----------------------------------------------------------------
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.settings.stack.cache_dir / self.name
+
+    @property
+    def state_dir(self) -> Path:
+        return self.settings.stack.state_dir / self.name
+
+    @property
+    def data_dir(self) -> Path:
+        return self.state_dir / "data"
+
+    @property
+    def log_path(self) -> Path:
+        return self.settings.stack.state_dir / "logs" / f"{self.name}.log"
+
+    @property
+    def pid_path(self) -> Path:
+        return self.settings.stack.state_dir / "pids" / f"{self.name}.pid"
+
+    def pid(self) -> int | None:
+        """The pid of the process we started, if it is still that process and alive."""
+        try:
+            pid = int(self.pid_path.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        # A zombie or a recycled pid running something else is not ours.
+        if stat.split(") ", 1)[-1].startswith("Z"):
+            return None
+        expected = Path(self.command()[0]).name.encode()
+        return pid if expected in cmdline else None
+
+    def is_running(self) -> bool:
+        return self.pid() is not None
+
+    def check_ports(self) -> None:
+        for role, port in self.ports().items():
+            if port_in_use(port):
+                raise StackError(
+                    f"{self.name}: port {port} ({role}) is already in use by another process; "
+                    f"stop that process or pick another port with PHOTOSTREAM_*_PORT"
+                )
+
+    def spawn(self) -> int:
+        """Start the server detached (own session), logging to ``log_path``."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.pid_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            log.write(f"\n--- photostream stack: starting {self.name} at {time.ctime()}\n".encode())
+            proc = subprocess.Popen(
+                self.command(),
+                cwd=self.state_dir,
+                env={**os.environ, **self.environment()},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.pid_path.write_text(str(proc.pid))
+        return proc.pid
+
+    async def start(self) -> bool:
+        """Install, prepare and start the server unless it runs already. True if started."""
+        if self.is_running():
+            return False
+        require_tools(self.tools())
+        await self.install()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(self.prepare)
+        self.check_ports()
+        self.spawn()
+        return True
+
+    async def wait_ready(self, timeout: float | None = None) -> None:
+        """Probe until the server answers; fail fast (with its log tail) if it dies."""
+        deadline = time.monotonic() + (timeout or self.startup_timeout)
+        last_error: BaseException | None = None
+        while time.monotonic() < deadline:
+            if not self.is_running():
+                raise StackError(
+                    f"{self.name} exited during start-up; last lines of {self.log_path}:\n"
+                    + tail_lines(self.log_path, 25)
+                )
+            try:
+                await self.probe()
+                return
+            except Exception as exc:  # not ready yet: any client error means "try again"
+                last_error = exc
+            await asyncio.sleep(0.5)
+        raise StackError(
+            f"{self.name} did not become ready within {timeout or self.startup_timeout:.0f}s "
+            f"(last probe error: {last_error!r}); last lines of {self.log_path}:\n"
+            + tail_lines(self.log_path, 25)
+        )
+
+    async def stop(self) -> bool:
+        """SIGTERM the process group, wait, then SIGKILL. True if something was stopped."""
+        pid = self.pid()
+        if pid is None:
+            self.pid_path.unlink(missing_ok=True)
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_timeout
+        while time.monotonic() < deadline and self.is_running():
+            await asyncio.sleep(0.2)
+        if self.is_running():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            while self.is_running():
+                await asyncio.sleep(0.1)
+        self.pid_path.unlink(missing_ok=True)
+        return True
+
+    def memory(self) -> int:
+        pid = self.pid()
+        return rss_bytes(pid) if pid else 0
