@@ -18,6 +18,7 @@ from infra.stack.base import StackError
 COMMAND_GROUPS = (
     "infra.commands.stack",
     "infra.commands.smoke",
+    "infra.commands.demo",
 )
 
 

@@ -194,7 +194,17 @@ class Service(ABC):
                 start_new_session=True,
             )
         self.pid_path.write_text(str(proc.pid))
+        self._await_exec(proc)
         return proc.pid
+
+    def _await_exec(self, proc: subprocess.Popen[bytes], limit: float = 5.0) -> None:
+        """Wait until the child has exec'd: /proc/<pid>/cmdline reads empty for a few ms
+        after Popen returns, and ``pid()`` would take the new server for a stranger."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline and proc.poll() is None:
+            if self.pid() == proc.pid:
+                return
+            time.sleep(0.002)
 
     async def start(self) -> bool:
         """Install, prepare and start the server unless it runs already. True if started."""

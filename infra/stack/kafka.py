@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import shutil
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
 from infra.connect import kafka as kafka_connect
-from infra.stack.base import Service, StackError, Tool, run_checked, tail_lines
+from infra.stack.base import Service, StackError, Tool, port_in_use, run_checked, tail_lines
 from infra.stack.versions import KAFKA_VERSION
 
 RESOURCES = Path(__file__).resolve().parent / "resources"
@@ -124,6 +126,11 @@ class KafkaService(Service):
 
     async def probe(self) -> None:
         """A metadata round trip: the broker only serves requests once it is unfenced."""
+        port = self.settings.stack.kafka_port
+        if not port_in_use(port):
+            # Checked first so start-up doesn't flood the console with aiokafka's
+            # "Unable connect" errors, one per probe, while the JVM is still booting.
+            raise StackError(f"kafka broker port {port} is not listening yet")
         admin = kafka_connect.admin(self.settings)
         try:
             async with asyncio.timeout(5):
@@ -136,6 +143,23 @@ class KafkaService(Service):
 
     def endpoint(self) -> str:
         return f"127.0.0.1:{self.settings.stack.kafka_port}"
+
+    def spawn(self) -> int:
+        """Start as base does, then wait (<= 2 s) until /proc shows the new command line.
+
+        Popen returns as soon as execve() passes its point of no return, but for a moment
+        after that /proc/<pid>/cmdline is still empty; base.pid() would read that as "not
+        our process" and wait_ready() would report a healthy broker as dead.
+        """
+        pid = super().spawn()
+        cmdline = Path(f"/proc/{pid}/cmdline")
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                if cmdline.read_bytes():
+                    break
+            time.sleep(0.01)
+        return pid
 
     # -- helpers --------------------------------------------------------------------------
 

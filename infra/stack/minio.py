@@ -1,9 +1,10 @@
 """MinIO built from source through the Go module proxy, serving S3 on loopback.
 
-MinIO no longer publishes usable binaries for every pinned commit, and this stack must
+MinIO stopped publishing community binaries and images in late 2025, and this stack must
 work where only package registries are reachable, so ``install`` runs ``go install`` of
 the pinned module version into the shared cache (one build per version, reused by every
-clone). The data dir lives in the per-clone state dir, so objects survive ``down``/``up``.
+clone, outside the repo). The data dir lives in the per-clone state dir, so objects
+survive ``down``/``up``.
 """
 
 from __future__ import annotations

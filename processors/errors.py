@@ -1,0 +1,41 @@
+"""Which failures are the record's fault and which are the infrastructure's.
+
+The distinction drives the runtime: an infrastructure failure (a store or broker
+unreachable or timing out) must never dead-letter a good record; it is retried with
+backoff and the batch is not committed. Anything else is the record's problem.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NotEnoughReplicasError
+from cassandra import OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout
+from cassandra.cluster import NoHostAvailable
+from minio.error import ServerError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from urllib3.exceptions import HTTPError as Urllib3HTTPError
+
+TRANSIENT: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    TimeoutError,
+    asyncio.TimeoutError,
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    NotEnoughReplicasError,
+    NoHostAvailable,
+    OperationTimedOut,
+    ReadTimeout,
+    WriteTimeout,
+    Unavailable,
+    RedisConnectionError,
+    RedisTimeoutError,
+    ServerError,
+    Urllib3HTTPError,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when retrying later can succeed without anything about the record changing."""
+    return isinstance(exc, TRANSIENT)

@@ -1,0 +1,61 @@
+"""Every event type of photostream, importable from one place.
+
+Importing this module registers all payload classes (the definitions live in small
+per-domain modules: :mod:`schemas.media`, :mod:`schemas.users`, :mod:`schemas.graph`,
+:mod:`schemas.engagement`, :mod:`schemas.fanout`), which :func:`schemas.envelope.decode`
+relies on.
+"""
+
+from __future__ import annotations
+
+from schemas.engagement import (
+    CommentAdded,
+    CommentDeleted,
+    LikeAdded,
+    LikeRemoved,
+    StoryPosted,
+)
+from schemas.fanout import FanoutChunk
+from schemas.graph import FollowApproved, FollowRejected, FollowRemoved, FollowRequested
+from schemas.media import (
+    Derivative,
+    PhotoCaptionEdited,
+    PhotoDeleted,
+    PhotoFailed,
+    PhotoProcessed,
+    PhotoUploaded,
+    Placeholder,
+)
+from schemas.payload import Payload, payload_class
+from schemas.payload import payload_classes as _registered
+from schemas.users import UserProfileUpdated, UserRegistered
+
+__all__ = [
+    "CommentAdded",
+    "CommentDeleted",
+    "Derivative",
+    "FanoutChunk",
+    "FollowApproved",
+    "FollowRejected",
+    "FollowRemoved",
+    "FollowRequested",
+    "LikeAdded",
+    "LikeRemoved",
+    "Payload",
+    "PhotoCaptionEdited",
+    "PhotoDeleted",
+    "PhotoFailed",
+    "PhotoProcessed",
+    "PhotoUploaded",
+    "Placeholder",
+    "StoryPosted",
+    "UserProfileUpdated",
+    "UserRegistered",
+    "event_classes",
+    "payload_class",
+]
+
+
+def event_classes() -> tuple[type[Payload], ...]:
+    """Every registered payload class, sorted by (TYPE, VERSION)."""
+    return _registered()

@@ -1,0 +1,358 @@
+"""The hot half of home timelines: one compact Redis string per user, edited by Lua.
+
+Encoding (why not a sorted set)
+    A timeline is a Redis *string* of packed big-endian unsigned 64-bit photo ids,
+    sorted descending (newest first), at most ``cap`` entries. Photo ids are
+    time-sortable 64-bit integers, so id order is time order, and they do not fit a
+    sorted-set score (a double) exactly above 2**53. A sorted set of 800 members
+    costs ~60-90 bytes per entry (skiplist + dict, member strings); the packed string
+    costs 8 bytes plus the allocator's rounding, ~9 bytes per entry for a full
+    timeline (``python -m bench.fanout`` measures both). Big-endian fixed width keeps
+    byte order equal to numeric order, so a script can binary-search the string and
+    a read of the newest ``n`` is a single ``GETRANGE``.
+
+    Edits run server-side in Lua scripts (binary search, dedupe, splice, cap), so each
+    is atomic and idempotent: delivering the same photo twice leaves it once. Scripts
+    compare ids as two 32-bit halves via ``struct.unpack('>I4I4')``: Lua numbers are
+    doubles, and Lua's ``<`` on strings goes through ``strcoll`` (locale-dependent), so
+    neither whole-number nor string comparison is safe for 64-bit binary ids.
+
+    The edit rewrites the whole string with ``SET`` rather than ``APPEND``/``SETRANGE``
+    in place, because those grow the allocation greedily (a 6.4 kB timeline appended
+    once occupies 14 kB), which would double memory. The price: Redis 7 replicates
+    script *effects*, so each delivery ships the rewritten value (<= 8 * cap bytes) to
+    replicas/AOF. Timelines are a rebuildable cache, so run them without AOF.
+
+Missing vs empty
+    A built timeline always exists as a key, even when empty (the empty string), so
+    ``exists`` tells "built, nothing to show" from "missing: rebuild from Cassandra".
+    ``deliver``, ``backfill`` and ``remove`` only edit timelines that exist: creating a
+    key holding just the new photo would mark a never-built (or evicted) timeline as
+    built and hide its history; the reader rebuilds it with ``replace`` instead.
+
+Keys and Redis Cluster
+    ``<prefix>:{<bucket>}:<user_id>`` with ``bucket = user_id % buckets`` (default
+    1024). The ``{bucket}`` hash tag puts every timeline of a bucket in one cluster
+    slot, so one ``EVALSHA`` may edit up to ``batch`` timelines of the *same* bucket;
+    fan-out groups followers by bucket and pipelines one call per group (non-
+    transactional pipelines, which the cluster client splits per node). A key per user
+    with its own slot would force one script call per follower, several times slower
+    (measured); 1024 buckets still spread over any cluster of up to a few hundred
+    primaries. ``buckets`` is part of the data layout: changing it orphans every
+    existing key (they are a cache, so a flush and lazy rebuild recovers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+
+from infra.connect.redis import RedisClient
+
+_MAX_ID = 1 << 64
+
+# Shared Lua helpers. Entries are 0-indexed; entry i occupies bytes [8i+1, 8i+8].
+_LUA_PRELUDE = """
+local function above(s, i, h, l)
+  -- true when entry i is strictly newer (greater) than the id (h, l)
+  local eh, el = struct.unpack('>I4I4', s, i * 8 + 1)
+  return eh > h or (eh == h and el > l)
+end
+local function seek(s, n, h, l)
+  -- first index whose entry is <= (h, l); entries are sorted descending
+  if n == 0 or not above(s, 0, h, l) then return 0 end
+  local lo, hi = 1, n
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if above(s, mid, h, l) then lo = mid + 1 else hi = mid end
+  end
+  return lo
+end
+"""
+
+# KEYS: timelines. ARGV: packed photo id, cap. Returns how many timelines exist.
+_DELIVER = (
+    _LUA_PRELUDE
+    + """
+local id, cap = ARGV[1], tonumber(ARGV[2])
+local h, l = struct.unpack('>I4I4', id)
+local present = 0
+for _, key in ipairs(KEYS) do
+  local s = redis.call('GET', key)
+  if s then
+    present = present + 1
+    local n = #s / 8
+    local i = seek(s, n, h, l)
+    if i < cap and (i == n or string.sub(s, i * 8 + 1, i * 8 + 8) ~= id) then
+      redis.call('SET', key,
+        string.sub(s, 1, i * 8) .. id .. string.sub(s, i * 8 + 1, (cap - 1) * 8), 'KEEPTTL')
+    end
+  end
+end
+return present
+"""
+)
+
+# KEYS: timelines. ARGV: packed photo id. Returns how many timelines held it.
+_REMOVE = (
+    _LUA_PRELUDE
+    + """
+local id = ARGV[1]
+local h, l = struct.unpack('>I4I4', id)
+local removed = 0
+for _, key in ipairs(KEYS) do
+  local s = redis.call('GET', key)
+  if s then
+    local i = seek(s, #s / 8, h, l)
+    if string.sub(s, i * 8 + 1, i * 8 + 8) == id then
+      redis.call('SET', key, string.sub(s, 1, i * 8) .. string.sub(s, i * 8 + 9), 'KEEPTTL')
+      removed = removed + 1
+    end
+  end
+end
+return removed
+"""
+)
+
+# KEYS[1]: timeline. ARGV[1]: packed photo ids (any order). Returns how many went.
+_REMOVE_MANY = """
+local s = redis.call('GET', KEYS[1])
+if not s then return 0 end
+local drop, ids = {}, ARGV[1]
+for p = 1, #ids, 8 do drop[string.sub(ids, p, p + 7)] = true end
+local keep = {}
+for p = 1, #s, 8 do
+  local e = string.sub(s, p, p + 7)
+  if not drop[e] then keep[#keep + 1] = e end
+end
+local removed = #s / 8 - #keep
+if removed > 0 then redis.call('SET', KEYS[1], table.concat(keep), 'KEEPTTL') end
+return removed
+"""
+
+# KEYS[1]: timeline. ARGV: packed ids sorted descending and unique, cap.
+# Returns 1 when the timeline exists (and was merged), else 0.
+_MERGE = """
+local s = redis.call('GET', KEYS[1])
+if not s then return 0 end
+local t, cap = ARGV[1], tonumber(ARGV[2])
+local out, i, j, n, m = {}, 0, 0, #s / 8, #t / 8
+while #out < cap and (i < n or j < m) do
+  local take_s
+  if j >= m then take_s = true
+  elseif i >= n then take_s = false
+  else
+    local ah, al = struct.unpack('>I4I4', s, i * 8 + 1)
+    local bh, bl = struct.unpack('>I4I4', t, j * 8 + 1)
+    if ah == bh and al == bl then j = j + 1 end
+    take_s = ah > bh or (ah == bh and al >= bl)
+  end
+  if take_s then
+    out[#out + 1] = string.sub(s, i * 8 + 1, i * 8 + 8); i = i + 1
+  else
+    out[#out + 1] = string.sub(t, j * 8 + 1, j * 8 + 8); j = j + 1
+  end
+end
+redis.call('SET', KEYS[1], table.concat(out), 'KEEPTTL')
+return 1
+"""
+
+# KEYS[1]: timeline. ARGV: packed "before" id or "", limit. Returns packed ids.
+_READ = (
+    _LUA_PRELUDE
+    + """
+local s = redis.call('GET', KEYS[1])
+if not s then return '' end
+local i = 0
+if #ARGV[1] == 8 then
+  local h, l = struct.unpack('>I4I4', ARGV[1])
+  i = seek(s, #s / 8, h, l)
+  if string.sub(s, i * 8 + 1, i * 8 + 8) == ARGV[1] then i = i + 1 end
+end
+return string.sub(s, i * 8 + 1, (i + tonumber(ARGV[2])) * 8)
+"""
+)
+
+
+def _pack_one(photo_id: int) -> bytes:
+    if not 0 <= photo_id < _MAX_ID:
+        raise ValueError(f"photo id {photo_id} is not an unsigned 64-bit integer")
+    return photo_id.to_bytes(8, "big")
+
+
+def _pack_sorted(photo_ids: Iterable[int], cap: int) -> bytes:
+    """Newest ``cap`` distinct ids, packed descending: only those can survive a merge."""
+    ids = sorted(set(photo_ids), reverse=True)[:cap]
+    if ids and (ids[-1] < 0 or ids[0] >= _MAX_ID):
+        raise ValueError("photo ids must be unsigned 64-bit integers")
+    return struct.pack(f">{len(ids)}Q", *ids)
+
+
+def _unpack(blob: bytes) -> list[int]:
+    return list(struct.unpack(f">{len(blob) // 8}Q", blob))
+
+
+class RedisTimelines:
+    """Per-user home timelines in Redis (see the module docstring for the layout).
+
+    ``batch`` bounds the keys one script call edits (one call blocks Redis while it
+    runs, so keep it in the low hundreds); ``pipeline_calls`` bounds the calls sent per
+    round trip, and up to ``concurrency`` round trips overlap so that packing the next
+    pipeline in Python runs while Redis executes the previous one.
+    """
+
+    def __init__(
+        self,
+        redis: RedisClient,
+        cap: int = 800,
+        *,
+        prefix: str = "tl",
+        buckets: int = 1024,
+        batch: int = 256,
+        pipeline_calls: int = 64,
+        concurrency: int = 4,
+    ) -> None:
+        if cap < 1 or buckets < 1 or batch < 1 or pipeline_calls < 1 or concurrency < 1:
+            raise ValueError("cap, buckets, batch, pipeline_calls, concurrency must be >= 1")
+        self._redis = redis
+        self.cap = cap
+        self.prefix = prefix
+        self.buckets = buckets
+        self._batch = batch
+        self._pipeline_calls = pipeline_calls
+        self._concurrency = concurrency
+        self._deliver = redis.register_script(_DELIVER)
+        self._remove = redis.register_script(_REMOVE)
+        self._remove_many = redis.register_script(_REMOVE_MANY)
+        self._merge = redis.register_script(_MERGE)
+        self._read = redis.register_script(_READ)
+
+    def key(self, user_id: int) -> str:
+        """The timeline key: ``{bucket}`` hash tag so a bucket shares one cluster slot."""
+        return f"{self.prefix}:{{{user_id % self.buckets}}}:{user_id}"
+
+    # -- fan-out (many timelines, one photo) ---------------------------------------
+
+    async def deliver(self, follower_ids: Sequence[int], photo_id: int) -> int:
+        """Insert ``photo_id`` into every existing follower timeline; idempotent.
+
+        Returns how many of the timelines exist (were delivered to); missing ones are
+        skipped on purpose, they are rebuilt from Cassandra when next read.
+        """
+        args = (_pack_one(photo_id), self.cap)
+        return sum(await self._fan(self._deliver, follower_ids, args))
+
+    async def remove(self, user_ids: Sequence[int], photo_id: int) -> int:
+        """Remove ``photo_id`` from these timelines (photo deleted); returns hits."""
+        return sum(await self._fan(self._remove, user_ids, (_pack_one(photo_id),)))
+
+    # -- one timeline --------------------------------------------------------------
+
+    async def backfill(self, user_id: int, photo_ids: Sequence[int]) -> bool:
+        """Merge ``photo_ids`` (e.g. a new followee's recent photos) into one timeline.
+
+        Returns False when the timeline does not exist (nothing to merge into: the
+        rebuild from Cassandra will include the new followee).
+        """
+        blob = _pack_sorted(photo_ids, self.cap)
+        return bool(await self._merge(keys=[self.key(user_id)], args=[blob, self.cap]))
+
+    async def remove_many(self, user_id: int, photo_ids: Sequence[int]) -> int:
+        """Remove many photos from one timeline (unfollow); returns how many went."""
+        if not photo_ids:
+            return 0
+        blob = b"".join(_pack_one(p) for p in set(photo_ids))
+        return int(await self._remove_many(keys=[self.key(user_id)], args=[blob]))
+
+    async def read(self, user_id: int, limit: int = 50, before: int | None = None) -> list[int]:
+        """Up to ``limit`` photo ids, newest first, all older than ``before`` if given.
+
+        A missing timeline reads as ``[]``; call ``exists`` to tell it from an empty one.
+        """
+        if limit <= 0:
+            return []
+        cursor = b"" if before is None else _pack_one(before)
+        blob = await self._read(keys=[self.key(user_id)], args=[cursor, limit])
+        return _unpack(blob)
+
+    async def exists(self, user_id: int) -> bool:
+        """True when the timeline is built (possibly empty); False: rebuild it."""
+        return bool(await self._redis.exists(self.key(user_id)))
+
+    async def replace(self, user_id: int, photo_ids: Sequence[int]) -> None:
+        """Atomically set a (re)built timeline: one ``SET``, readers never see it partial."""
+        await self._redis.set(self.key(user_id), _pack_sorted(photo_ids, self.cap))
+
+    async def drop(self, user_id: int) -> None:
+        """Forget the timeline (it will be rebuilt on next read)."""
+        await self._redis.unlink(self.key(user_id))
+
+    # -- batching ------------------------------------------------------------------
+
+    def _calls(self, user_ids: Iterable[int]) -> list[list[str]]:
+        """Key lists for one script call each: same bucket (same slot), <= ``batch``."""
+        groups: dict[int, list[str]] = {}
+        buckets, prefix = self.buckets, self.prefix
+        for uid in user_ids:
+            bucket = uid % buckets
+            keys = groups.get(bucket)
+            if keys is None:
+                keys = groups[bucket] = []
+            keys.append(f"{prefix}:{{{bucket}}}:{uid}")
+        size = self._batch
+        return [
+            keys[i : i + size] for keys in groups.values() for i in range(0, len(keys), size)
+        ]
+
+    async def _fan(
+        self, script: AsyncScript, user_ids: Iterable[int], args: tuple[Any, ...]
+    ) -> list[int]:
+        calls = self._calls(user_ids)
+        if not calls:
+            return []
+        step = self._pipeline_calls
+        chunks = [calls[i : i + step] for i in range(0, len(calls), step)]
+        gate = asyncio.Semaphore(self._concurrency)
+
+        async def run(chunk: list[list[str]]) -> list[int]:
+            async with gate:
+                return await self._pipelined(script, chunk, args)
+
+        results = await asyncio.gather(*(run(chunk) for chunk in chunks))
+        return [n for part in results for n in part]
+
+    async def _pipelined(
+        self, script: AsyncScript, calls: list[list[str]], args: tuple[Any, ...]
+    ) -> list[int]:
+        """EVALSHA each call in one non-transactional pipeline; reload on NOSCRIPT.
+
+        The pipeline cannot load a script lazily (a cluster node may have restarted or
+        failed over without it), so on NOSCRIPT we load it and resend the failed calls:
+        every script here is idempotent, so a resend is harmless.
+        """
+        pending = list(range(len(calls)))
+        out = [0] * len(calls)
+        for _attempt in range(3):
+            pipe = self._redis.pipeline(transaction=False)
+            for i in pending:
+                keys = calls[i]
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            results = await pipe.execute(raise_on_error=False)
+            retry: list[int] = []
+            for i, result in zip(pending, results, strict=True):
+                if isinstance(result, NoScriptError):
+                    retry.append(i)
+                elif isinstance(result, BaseException):
+                    raise result
+                else:
+                    out[i] = int(result)
+            if not retry:
+                return out
+            await self._redis.script_load(script.script)
+            pending = retry
+        raise NoScriptError("script still missing after reloading it")

@@ -1,0 +1,62 @@
+"""Project-wide fixtures: the real local stack, started once per test run.
+
+``stack`` brings Kafka, Cassandra, MinIO and Redis up through the same launcher users
+run (``photostream stack up``), reusing servers that already run, and applies topics,
+migrations and buckets. Client fixtures connect to those real servers: nothing here
+is a fake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from cassandra.cluster import Session
+from minio import Minio
+
+from infra.connect import cassandra, s3
+from infra.connect import redis as redis_connect
+from infra.connect.redis import RedisClient
+from infra.settings import Settings, get_settings
+from infra.stack import manager
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run tests that stop and restart the shared stack last, so they disturb nobody."""
+    items.sort(key=lambda item: item.get_closest_marker("lifecycle") is not None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "lifecycle: stops/restarts the shared stack; runs last")
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+async def stack(settings: Settings) -> AsyncIterator[Settings]:
+    """The running local stack (started here if needed), with the schema applied."""
+    await manager.up(settings)
+    yield settings
+
+
+@pytest.fixture(scope="session")
+def cassandra_session(stack: Settings) -> Iterator[Session]:
+    cluster = cassandra.cluster(stack)
+    session = cluster.connect(stack.cassandra.keyspace)
+    yield session
+    cluster.shutdown()
+
+
+@pytest.fixture(scope="session")
+def s3_client(stack: Settings) -> Minio:
+    return s3.client(stack)
+
+
+@pytest.fixture
+async def redis_client(stack: Settings) -> AsyncIterator[RedisClient]:
+    client = redis_connect.client(stack)
+    yield client
+    await client.aclose()
