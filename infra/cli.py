@@ -19,6 +19,7 @@ COMMAND_GROUPS = (
     "infra.commands.stack",
     "infra.commands.smoke",
     "infra.commands.demo",
+    "infra.commands.process",
 )
 
 

@@ -30,7 +30,12 @@ from typing import Any, ClassVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, RebalanceInProgressError
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    KafkaError,
+    RebalanceInProgressError,
+)
 
 from infra.connect import kafka
 from infra.settings import Settings
@@ -39,6 +44,8 @@ from processors.errors import is_transient
 from schemas.envelope import InvalidEvent, decode
 
 log = logging.getLogger(__name__)
+
+Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
 
 
 @dataclass(frozen=True)
@@ -61,21 +68,21 @@ class Processor(ABC):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - optional hook
         """Open clients (called once before the first batch)."""
 
-    async def stop(self) -> None:
+    async def stop(self) -> None:  # noqa: B027 - optional hook
         """Close clients (called once after the last commit)."""
 
     @abstractmethod
     async def handle(self, message: Message) -> None:
         """Make the event's effects durable. Must be idempotent: it may run twice."""
 
-    async def flush(self) -> None:
+    async def flush(self) -> None:  # noqa: B027 - optional hook
         """Make everything ``handle`` buffered durable; runs before each commit."""
 
 
-class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+class _CommitOnRevoke(ConsumerRebalanceListener):
     """Finish and commit the batch in flight before partitions move to another member."""
 
     def __init__(self, runner: Runner) -> None:
@@ -129,7 +136,7 @@ class Runner:
     def stop(self) -> None:
         self.stopping.set()
 
-    async def _poll(self) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+    async def _poll(self) -> Batch:
         assert self.consumer is not None
         poll = asyncio.ensure_future(self.consumer.getmany(timeout_ms=500))
         stop = asyncio.ensure_future(self.stopping.wait())
@@ -142,7 +149,7 @@ class Runner:
             return {}
         return poll.result()
 
-    async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+    async def _process(self, batch: Batch) -> None:
         gate = asyncio.Semaphore(self.processor.partition_concurrency)
 
         async def run_partition(records: list[ConsumerRecord[bytes, bytes]]) -> None:
@@ -216,6 +223,11 @@ class Runner:
                         self.processor.name, exc)
 
 
+def _stop_all(runners: Sequence[Runner]) -> None:
+    for runner in runners:
+        runner.stop()
+
+
 async def run_processors(processors: Sequence[Processor], settings: Settings,
                          *, install_signal_handlers: bool = True) -> None:
     """Run processors side by side until SIGINT/SIGTERM, then drain and commit cleanly."""
@@ -223,7 +235,7 @@ async def run_processors(processors: Sequence[Processor], settings: Settings,
     if install_signal_handlers:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, lambda: [r.stop() for r in runners])
+            loop.add_signal_handler(sig, _stop_all, runners)
     started = time.monotonic()
     try:
         await asyncio.gather(*(r.run() for r in runners))

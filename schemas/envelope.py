@@ -14,9 +14,9 @@ turn it into a dead-letter record, so ``decode`` never raises anything else.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from collections.abc import Callable
 from typing import Any, Generic, TypeVar, cast
 
 import orjson
@@ -24,7 +24,7 @@ import orjson
 import schemas.events  # noqa: F401 - registers every payload class
 from schemas.errors import InvalidEvent
 from schemas.fields import StrSpec, TimeSpec, record_spec, type_name
-from schemas.payload import P, Payload, payload_class
+from schemas.payload import Payload, payload_class
 
 __all__ = ["Event", "InvalidEvent", "check", "decode", "encode", "make"]
 
@@ -39,17 +39,19 @@ PRODUCER = StrSpec(
 )
 _OCCURRED_AT = TimeSpec()
 T = TypeVar("T")
+P = TypeVar("P", bound=Payload)
+P_co = TypeVar("P_co", bound=Payload, covariant=True)
 
 
 @dataclass(frozen=True, slots=True)
-class Event(Generic[P]):
+class Event(Generic[P_co]):
     """A decoded (or about-to-be-published) event: envelope fields plus the typed payload.
 
     ``type`` and ``version`` are read from the payload class rather than stored, so an
     event can never claim a type its payload does not have.
     """
 
-    payload: P
+    payload: P_co
     event_id: str
     occurred_at: datetime
     producer: str

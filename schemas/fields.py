@@ -24,6 +24,7 @@ import inspect
 import re
 import types
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
@@ -284,12 +285,17 @@ class Record:
 class RecordSpec(Spec):
     """A JSON object with exactly the record's fields, loaded into the record class."""
 
+    cls: type[Record]
+    fields: tuple[tuple[str, Spec], ...]
+    names: frozenset[str]
+    _loaders: tuple[tuple[str, Callable[[object], object]], ...]
+
     def __init__(self, cls: type[Record]) -> None:
         if not is_dataclass(cls):
             raise TypeError(f"{cls.__qualname__} must be a dataclass")
         hints = get_type_hints(cls, include_extras=True)
         self.cls = cls
-        self.fields: tuple[tuple[str, Spec], ...] = tuple(
+        self.fields = tuple(
             (f.name, spec_for(hints[f.name], f"{cls.__qualname__}.{f.name}")) for f in fields(cls)
         )
         self.names = frozenset(name for name, _ in self.fields)

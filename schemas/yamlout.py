@@ -16,6 +16,8 @@ _PLAIN = re.compile(r"[A-Za-z_$/][A-Za-z0-9_$ .,;/()+'=-]*")
 _FLOW_PLAIN = re.compile(r"[A-Za-z_$/][A-Za-z0-9_$./+-]*")
 _RESERVED = {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"}
 _FLOW_WIDTH = 80
+_FOLD_WIDTH = 88
+_FOLDABLE = re.compile(r"[!-~]+(?: [!-~]+)*")  # printable ASCII words, single spaces
 
 
 def _string(text: str, flow: bool) -> str:
@@ -53,11 +55,36 @@ def _flow_list(items: Sequence[object]) -> str | None:
     return text if len(text) <= _FLOW_WIDTH else None
 
 
+def _folded(text: str, indent: int) -> list[str] | None:
+    """Long prose as a ``>-`` block: wrapped lines that fold back into the one-line text.
+
+    Only for single-spaced printable text, where folding (line break -> one space) is
+    exactly the inverse of the wrapping.
+    """
+    if len(text) <= _FOLD_WIDTH or not _FOLDABLE.fullmatch(text):
+        return None
+    width = max(_FOLD_WIDTH - 2 * indent, 40)
+    lines: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    return ["  " * indent + ln for ln in lines]
+
+
 def _mapping(doc: Mapping[str, object], indent: int, out: list[str]) -> None:
     pad = "  " * indent
     for key, value in doc.items():
         head = f"{pad}{_string(str(key), flow=False)}:"
-        if _is_scalar(value):
+        folded = _folded(value, indent + 1) if isinstance(value, str) else None
+        if folded is not None:
+            out.append(f"{head} >-")
+            out.extend(folded)
+        elif _is_scalar(value):
             out.append(f"{head} {_scalar(value)}")
         elif isinstance(value, Mapping):
             out.append(head)

@@ -55,42 +55,70 @@ from redis.exceptions import NoScriptError
 from infra.connect.redis import RedisClient
 
 _MAX_ID = 1 << 64
+_HEADER = 12  # u32 start slot + a copy of the newest id
 
-# Shared Lua helpers. Entries are 0-indexed; entry i occupies bytes [8i+1, 8i+8].
+# Shared Lua helpers. ``t`` strings are bare entries (packed, descending), 0-indexed;
+# entry i occupies bytes [8i+1, 8i+8]. ``fill`` (an ARGV) is zero bytes for gaps.
 _LUA_PRELUDE = """
-local function above(s, i, h, l)
+local HDR = 12
+local function above(t, i, h, l)
   -- true when entry i is strictly newer (greater) than the id (h, l)
-  local eh, el = struct.unpack('>I4I4', s, i * 8 + 1)
+  local eh, el = struct.unpack('>I4I4', t, i * 8 + 1)
   return eh > h or (eh == h and el > l)
 end
-local function seek(s, n, h, l)
+local function seek(t, n, h, l)
   -- first index whose entry is <= (h, l); entries are sorted descending
-  if n == 0 or not above(s, 0, h, l) then return 0 end
+  if n == 0 or not above(t, 0, h, l) then return 0 end
   local lo, hi = 1, n
   while lo < hi do
     local mid = math.floor((lo + hi) / 2)
-    if above(s, mid, h, l) then lo = mid + 1 else hi = mid end
+    if above(t, mid, h, l) then lo = mid + 1 else hi = mid end
   end
   return lo
 end
+local function decode(s, cap)
+  -- the live entries of a stored timeline, newest first, at most cap
+  local start = struct.unpack('>I4', s)
+  local n = math.min((#s - HDR) / 8 - start, cap)
+  return string.sub(s, HDR + start * 8 + 1, HDR + (start + n) * 8)
+end
+local function encode(key, t, cap, fill)
+  -- store entries t with a fresh gap in front (same rule as _gap in Python)
+  local n = #t / 8
+  local gap = math.max(4, math.min(math.floor(n / 4), math.floor(cap / 4)))
+  local newest = string.sub(fill, 1, 8)
+  if n > 0 then newest = string.sub(t, 1, 8) end
+  redis.call('SET', key,
+    struct.pack('>I4', gap) .. newest .. string.sub(fill, 1, gap * 8) .. t, 'KEEPTTL')
+end
 """
 
-# KEYS: timelines. ARGV: packed photo id, cap. Returns how many timelines exist.
+# KEYS: timelines. ARGV: packed id, id as signed i64 decimal, cap, fill.
+# Returns how many timelines exist. Fast path (the photo is newer than everything and
+# the gap has room): one GETRANGE of the header and one BITFIELD writing the slot and
+# the header, a few dozen bytes moved. Else rewrite the timeline with a fresh gap.
 _DELIVER = (
     _LUA_PRELUDE
     + """
-local id, cap = ARGV[1], tonumber(ARGV[2])
+local id, sid, cap, fill = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local h, l = struct.unpack('>I4I4', id)
 local present = 0
 for _, key in ipairs(KEYS) do
-  local s = redis.call('GET', key)
-  if s then
+  local hdr = redis.call('GETRANGE', key, 0, HDR - 1)
+  if hdr ~= '' then
     present = present + 1
-    local n = #s / 8
-    local i = seek(s, n, h, l)
-    if i < cap and (i == n or string.sub(s, i * 8 + 1, i * 8 + 8) ~= id) then
-      redis.call('SET', key,
-        string.sub(s, 1, i * 8) .. id .. string.sub(s, i * 8 + 1, (cap - 1) * 8), 'KEEPTTL')
+    local start, nh, nl = struct.unpack('>I4I4I4', hdr)
+    if start > 0 and (h > nh or (h == nh and l > nl)) then
+      redis.call('BITFIELD', key, 'SET', 'u32', 0, start - 1, 'SET', 'i64', 32, sid,
+        'SET', 'i64', (HDR + (start - 1) * 8) * 8, sid)
+    elseif h ~= nh or l ~= nl then
+      local t = decode(redis.call('GET', key), cap)
+      local n = #t / 8
+      local i = seek(t, n, h, l)
+      if i < cap and (i == n or string.sub(t, i * 8 + 1, i * 8 + 8) ~= id) then
+        encode(key, string.sub(t, 1, i * 8) .. id .. string.sub(t, i * 8 + 1, (cap - 1) * 8),
+          cap, fill)
+      end
     end
   end
 end
@@ -98,19 +126,20 @@ return present
 """
 )
 
-# KEYS: timelines. ARGV: packed photo id. Returns how many timelines held it.
+# KEYS: timelines. ARGV: packed photo id, cap, fill. Returns how many held it.
 _REMOVE = (
     _LUA_PRELUDE
     + """
-local id = ARGV[1]
+local id, cap, fill = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local h, l = struct.unpack('>I4I4', id)
 local removed = 0
 for _, key in ipairs(KEYS) do
   local s = redis.call('GET', key)
   if s then
-    local i = seek(s, #s / 8, h, l)
-    if string.sub(s, i * 8 + 1, i * 8 + 8) == id then
-      redis.call('SET', key, string.sub(s, 1, i * 8) .. string.sub(s, i * 8 + 9), 'KEEPTTL')
+    local t = decode(s, cap)
+    local i = seek(t, #t / 8, h, l)
+    if string.sub(t, i * 8 + 1, i * 8 + 8) == id then
+      encode(key, string.sub(t, 1, i * 8) .. string.sub(t, i * 8 + 9), cap, fill)
       removed = removed + 1
     end
   end
@@ -119,78 +148,114 @@ return removed
 """
 )
 
-# KEYS[1]: timeline. ARGV[1]: packed photo ids (any order). Returns how many went.
-_REMOVE_MANY = """
-local s = redis.call('GET', KEYS[1])
-if not s then return 0 end
-local drop, ids = {}, ARGV[1]
-for p = 1, #ids, 8 do drop[string.sub(ids, p, p + 7)] = true end
-local keep = {}
-for p = 1, #s, 8 do
-  local e = string.sub(s, p, p + 7)
-  if not drop[e] then keep[#keep + 1] = e end
-end
-local removed = #s / 8 - #keep
-if removed > 0 then redis.call('SET', KEYS[1], table.concat(keep), 'KEEPTTL') end
-return removed
-"""
-
-# KEYS[1]: timeline. ARGV: packed ids sorted descending and unique, cap.
-# Returns 1 when the timeline exists (and was merged), else 0.
-_MERGE = """
-local s = redis.call('GET', KEYS[1])
-if not s then return 0 end
-local t, cap = ARGV[1], tonumber(ARGV[2])
-local out, i, j, n, m = {}, 0, 0, #s / 8, #t / 8
-while #out < cap and (i < n or j < m) do
-  local take_s
-  if j >= m then take_s = true
-  elseif i >= n then take_s = false
-  else
-    local ah, al = struct.unpack('>I4I4', s, i * 8 + 1)
-    local bh, bl = struct.unpack('>I4I4', t, j * 8 + 1)
-    if ah == bh and al == bl then j = j + 1 end
-    take_s = ah > bh or (ah == bh and al >= bl)
-  end
-  if take_s then
-    out[#out + 1] = string.sub(s, i * 8 + 1, i * 8 + 8); i = i + 1
-  else
-    out[#out + 1] = string.sub(t, j * 8 + 1, j * 8 + 8); j = j + 1
-  end
-end
-redis.call('SET', KEYS[1], table.concat(out), 'KEEPTTL')
-return 1
-"""
-
-# KEYS[1]: timeline. ARGV: packed "before" id or "", limit. Returns packed ids.
-_READ = (
+# KEYS[1]: timeline. ARGV: packed photo ids (any order), cap, fill. Returns how many went.
+_REMOVE_MANY = (
     _LUA_PRELUDE
     + """
 local s = redis.call('GET', KEYS[1])
-if not s then return '' end
-local i = 0
-if #ARGV[1] == 8 then
-  local h, l = struct.unpack('>I4I4', ARGV[1])
-  i = seek(s, #s / 8, h, l)
-  if string.sub(s, i * 8 + 1, i * 8 + 8) == ARGV[1] then i = i + 1 end
+if not s then return 0 end
+local cap, fill = tonumber(ARGV[2]), ARGV[3]
+local t = decode(s, cap)
+local drop, ids = {}, ARGV[1]
+for p = 1, #ids, 8 do drop[string.sub(ids, p, p + 7)] = true end
+local keep = {}
+for p = 1, #t, 8 do
+  local e = string.sub(t, p, p + 7)
+  if not drop[e] then keep[#keep + 1] = e end
 end
-return string.sub(s, i * 8 + 1, (i + tonumber(ARGV[2])) * 8)
+local removed = #t / 8 - #keep
+if removed > 0 then encode(KEYS[1], table.concat(keep), cap, fill) end
+return removed
 """
 )
 
+# KEYS[1]: timeline. ARGV: packed ids sorted descending and unique, cap, fill.
+# Returns 1 when the timeline exists (and was merged), else 0.
+_MERGE = (
+    _LUA_PRELUDE
+    + """
+local s = redis.call('GET', KEYS[1])
+if not s then return 0 end
+local b, cap, fill = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local a = decode(s, cap)
+local out, i, j, n, m = {}, 0, 0, #a / 8, #b / 8
+while #out < cap and (i < n or j < m) do
+  local take_a
+  if j >= m then take_a = true
+  elseif i >= n then take_a = false
+  else
+    local ah, al = struct.unpack('>I4I4', a, i * 8 + 1)
+    local bh, bl = struct.unpack('>I4I4', b, j * 8 + 1)
+    if ah == bh and al == bl then j = j + 1 end
+    take_a = ah > bh or (ah == bh and al >= bl)
+  end
+  if take_a then
+    out[#out + 1] = string.sub(a, i * 8 + 1, i * 8 + 8); i = i + 1
+  else
+    out[#out + 1] = string.sub(b, j * 8 + 1, j * 8 + 8); j = j + 1
+  end
+end
+encode(KEYS[1], table.concat(out), cap, fill)
+return 1
+"""
+)
 
-def _pack_one(photo_id: int) -> bytes:
-    if not 0 <= photo_id < _MAX_ID:
-        raise ValueError(f"photo id {photo_id} is not an unsigned 64-bit integer")
-    return photo_id.to_bytes(8, "big")
+# KEYS[1]: timeline. ARGV: packed "before" id or "", limit, cap. Returns packed ids.
+# Probes single entries with GETRANGE instead of loading the whole timeline into Lua
+# (large Lua strings cost ~2 us per kB in Redis' Lua).
+_READ = """
+local key = KEYS[1]
+local hdr = redis.call('GETRANGE', key, 0, 11)
+if hdr == '' then return '' end
+local start = struct.unpack('>I4', hdr)
+local base = 12 + start * 8
+local n = math.min((redis.call('STRLEN', key) - base) / 8, tonumber(ARGV[3]))
+local i = 0
+if #ARGV[1] == 8 then
+  local h, l = struct.unpack('>I4I4', ARGV[1])
+  local lo, hi = 0, n
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    local e = redis.call('GETRANGE', key, base + mid * 8, base + mid * 8 + 7)
+    local eh, el = struct.unpack('>I4I4', e)
+    if eh > h or (eh == h and el >= l) then lo = mid + 1 else hi = mid end
+  end
+  i = lo
+end
+local stop = math.min(i + tonumber(ARGV[2]), n)
+if stop <= i then return '' end
+return redis.call('GETRANGE', key, base + i * 8, base + stop * 8 - 1)
+"""
+
+
+def _check(photo_id: int) -> int:
+    if not 0 < photo_id < _MAX_ID:
+        raise ValueError(f"photo id {photo_id} is not a positive unsigned 64-bit integer")
+    return photo_id
 
 
 def _pack_sorted(photo_ids: Iterable[int], cap: int) -> bytes:
     """Newest ``cap`` distinct ids, packed descending: only those can survive a merge."""
     ids = sorted(set(photo_ids), reverse=True)[:cap]
-    if ids and (ids[-1] < 0 or ids[0] >= _MAX_ID):
-        raise ValueError("photo ids must be unsigned 64-bit integers")
+    if ids:
+        _check(ids[0])
+        _check(ids[-1])
     return struct.pack(f">{len(ids)}Q", *ids)
+
+
+def _gap(entries: int, cap: int) -> int:
+    """Free slots left in front after a rewrite: a quarter of the entries (4..cap/4).
+
+    Proportional, so rewrites (which load the whole timeline into Lua, the slow part)
+    happen once per ``gap`` in-order deliveries: amortised O(1), for ~2 bytes/entry.
+    """
+    return max(4, min(entries // 4, cap // 4))
+
+
+def _encode(packed: bytes, cap: int) -> bytes:
+    gap = _gap(len(packed) // 8, cap)
+    newest = packed[:8] or bytes(8)
+    return struct.pack(">I", gap) + newest + bytes(8 * gap) + packed
 
 
 def _unpack(blob: bytes) -> list[int]:
@@ -226,6 +291,7 @@ class RedisTimelines:
         self._batch = batch
         self._pipeline_calls = pipeline_calls
         self._concurrency = concurrency
+        self._fill = bytes(8 * _gap(cap, cap))  # zeros the scripts cut gaps from
         self._deliver = redis.register_script(_DELIVER)
         self._remove = redis.register_script(_REMOVE)
         self._remove_many = redis.register_script(_REMOVE_MANY)
@@ -244,12 +310,15 @@ class RedisTimelines:
         Returns how many of the timelines exist (were delivered to); missing ones are
         skipped on purpose, they are rebuilt from Cassandra when next read.
         """
-        args = (_pack_one(photo_id), self.cap)
+        pid = _check(photo_id)
+        signed = pid - _MAX_ID if pid >= _MAX_ID // 2 else pid  # BITFIELD SET i64 wants it
+        args = (pid.to_bytes(8, "big"), signed, self.cap, self._fill)
         return sum(await self._fan(self._deliver, follower_ids, args))
 
     async def remove(self, user_ids: Sequence[int], photo_id: int) -> int:
         """Remove ``photo_id`` from these timelines (photo deleted); returns hits."""
-        return sum(await self._fan(self._remove, user_ids, (_pack_one(photo_id),)))
+        args = (_check(photo_id).to_bytes(8, "big"), self.cap, self._fill)
+        return sum(await self._fan(self._remove, user_ids, args))
 
     # -- one timeline --------------------------------------------------------------
 
@@ -260,14 +329,15 @@ class RedisTimelines:
         rebuild from Cassandra will include the new followee).
         """
         blob = _pack_sorted(photo_ids, self.cap)
-        return bool(await self._merge(keys=[self.key(user_id)], args=[blob, self.cap]))
+        return bool(await self._merge(keys=[self.key(user_id)], args=[blob, self.cap, self._fill]))
 
     async def remove_many(self, user_id: int, photo_ids: Sequence[int]) -> int:
         """Remove many photos from one timeline (unfollow); returns how many went."""
         if not photo_ids:
             return 0
-        blob = b"".join(_pack_one(p) for p in set(photo_ids))
-        return int(await self._remove_many(keys=[self.key(user_id)], args=[blob]))
+        blob = b"".join(_check(p).to_bytes(8, "big") for p in set(photo_ids))
+        args: list[bytes | int] = [blob, self.cap, self._fill]
+        return int(await self._remove_many(keys=[self.key(user_id)], args=args))
 
     async def read(self, user_id: int, limit: int = 50, before: int | None = None) -> list[int]:
         """Up to ``limit`` photo ids, newest first, all older than ``before`` if given.
@@ -276,8 +346,8 @@ class RedisTimelines:
         """
         if limit <= 0:
             return []
-        cursor = b"" if before is None else _pack_one(before)
-        blob = await self._read(keys=[self.key(user_id)], args=[cursor, limit])
+        cursor = b"" if before is None else _check(before).to_bytes(8, "big")
+        blob = await self._read(keys=[self.key(user_id)], args=[cursor, limit, self.cap])
         return _unpack(blob)
 
     async def exists(self, user_id: int) -> bool:
@@ -286,7 +356,9 @@ class RedisTimelines:
 
     async def replace(self, user_id: int, photo_ids: Sequence[int]) -> None:
         """Atomically set a (re)built timeline: one ``SET``, readers never see it partial."""
-        await self._redis.set(self.key(user_id), _pack_sorted(photo_ids, self.cap))
+        await self._redis.set(
+            self.key(user_id), _encode(_pack_sorted(photo_ids, self.cap), self.cap)
+        )
 
     async def drop(self, user_id: int) -> None:
         """Forget the timeline (it will be rebuilt on next read)."""
@@ -305,9 +377,7 @@ class RedisTimelines:
                 keys = groups[bucket] = []
             keys.append(f"{prefix}:{{{bucket}}}:{uid}")
         size = self._batch
-        return [
-            keys[i : i + size] for keys in groups.values() for i in range(0, len(keys), size)
-        ]
+        return [keys[i : i + size] for keys in groups.values() for i in range(0, len(keys), size)]
 
     async def _fan(
         self, script: AsyncScript, user_ids: Iterable[int], args: tuple[Any, ...]

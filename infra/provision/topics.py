@@ -8,21 +8,15 @@ re-route keys, which is an operator decision, not a bootstrap side effect).
 from __future__ import annotations
 
 from aiokafka.admin import NewTopic
-from schemas.topics import CATALOGUE, Topic
 
 from infra.connect import kafka
 from infra.settings import Settings
+from schemas.topics import TOPICS, Topic
 
 
 def topic_config(topic: Topic, settings: Settings) -> dict[str, str]:
-    config = {
-        "cleanup.policy": topic.cleanup_policy,
-        "min.insync.replicas": str(min(settings.kafka.min_insync_replicas,
-                                       settings.kafka.replication_factor)),
-    }
-    if topic.retention_ms is not None:
-        config["retention.ms"] = str(topic.retention_ms)
-    return config
+    min_isr = min(settings.kafka.min_insync_replicas, settings.kafka.replication_factor)
+    return {**topic.config(), "min.insync.replicas": str(min_isr)}
 
 
 async def apply_topics(settings: Settings) -> list[str]:
@@ -31,7 +25,7 @@ async def apply_topics(settings: Settings) -> list[str]:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [t for t in CATALOGUE if t.name not in existing]
+        missing = [t for t in TOPICS if t.name not in existing]
         if missing:
             await admin.create_topics([
                 NewTopic(

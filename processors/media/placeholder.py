@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 _BASE83 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~"
-_SAMPLE_EDGE = 32  # long side of the image the placeholder is computed from
+_SAMPLE_EDGE = 20  # long side of the image the placeholder is computed from
 
 
 def _srgb_to_linear(v: int) -> float:

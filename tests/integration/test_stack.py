@@ -20,7 +20,7 @@ from infra.settings import Settings
 from infra.stack import manager
 from infra.stack.base import StackError
 from infra.stack.redis import RedisService
-from schemas.topics import CATALOGUE
+from schemas.topics import TOPICS
 
 
 async def test_each_service_answers_a_real_round_trip(stack: Settings) -> None:
@@ -33,11 +33,11 @@ async def test_topic_catalogue_applied_twice_changes_nothing(stack: Settings) ->
     admin = kafka.admin(stack)
     await admin.start()
     try:
-        described = await admin.describe_topics([t.name for t in CATALOGUE])
+        described = await admin.describe_topics([t.name for t in TOPICS])
     finally:
         await admin.close()
     partitions = {d["topic"]: len(d["partitions"]) for d in described}
-    assert partitions == {t.name: t.partitions for t in CATALOGUE}
+    assert partitions == {t.name: t.partitions for t in TOPICS}
 
 
 async def test_migrations_applied_twice_change_nothing(stack: Settings, cassandra_session) -> None:
