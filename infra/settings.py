@@ -124,6 +124,8 @@ class IngestSettings:
     port: int = 8081
     max_upload_bytes: int = 25 * 1024 * 1024
     presign_ttl_seconds: int = 900
+    #: Distinct per running ingest process (0-15): id uniqueness across processes.
+    id_worker: int = 0
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,7 @@ class Settings:
             presign_ttl_seconds=env.integer(
                 "PRESIGN_TTL_SECONDS", IngestSettings.presign_ttl_seconds
             ),
+            id_worker=env.integer("ID_WORKER", IngestSettings.id_worker),
         )
         media = MediaSettings(
             max_pixels=env.integer("MEDIA_MAX_PIXELS", MediaSettings.max_pixels),

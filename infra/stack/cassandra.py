@@ -198,17 +198,6 @@ class CassandraService(Service):
             "org.apache.cassandra.service.CassandraDaemon",
         ]
 
-    def spawn(self) -> int:
-        """Start, then wait out exec: until it completes, /proc/<pid>/cmdline is empty, so
-        ``pid()`` (which looks for ``java`` there) would call a healthy start dead."""
-        pid = super().spawn()
-        cmdline = Path(f"/proc/{pid}/cmdline")
-        deadline = time.monotonic() + EXEC_GRACE_SECONDS
-        with contextlib.suppress(OSError):
-            while not cmdline.read_bytes() and time.monotonic() < deadline:
-                time.sleep(0.01)
-        return pid
-
     async def stop(self) -> bool:
         """Stop, then keep the class archive the JVM wrote on exit only if the exit was
         graceful: a SIGKILL mid-dump leaves a truncated file the JVM would reject forever."""

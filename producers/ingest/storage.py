@@ -9,14 +9,16 @@ and nothing was accepted.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
-from typing import BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import urllib3.exceptions
 from minio import Minio
 from minio.error import MinioException, S3Error
 
 OBJECT_PREFIX = "originals/"
+T = TypeVar("T")
 
 
 def original_key(photo_id: int) -> str:
@@ -39,9 +41,9 @@ class Originals:
         self.client = client
         self.bucket = bucket
 
-    async def _call(self, what: str, fn: object, *args: object, **kwargs: object) -> object:
+    async def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
-            return await asyncio.to_thread(fn, *args, **kwargs)  # type: ignore[arg-type]
+            return await asyncio.to_thread(fn, *args, **kwargs)
         except _ERRORS as exc:
             raise StorageUnavailable(f"object store: {what} failed: {exc}") from exc
 
@@ -74,9 +76,7 @@ class Originals:
                 response.close()
                 response.release_conn()
 
-        result = await self._call("ranged get", read)
-        assert isinstance(result, bytes)
-        return result
+        return await self._call("ranged get", read)
 
     async def remove(self, key: str) -> None:
         await self._call("remove", self.client.remove_object, self.bucket, key)
@@ -87,7 +87,7 @@ class Originals:
             "presign", self.client.presigned_put_object, self.bucket, key,
             expires=timedelta(seconds=ttl_seconds),
         )
-        return str(url)
+        return url
 
     async def ping(self) -> None:
         """Raise StorageUnavailable unless the bucket answers (readiness probe)."""
