@@ -20,6 +20,8 @@ COMMAND_GROUPS = (
     "infra.commands.smoke",
     "infra.commands.demo",
     "infra.commands.process",
+    "infra.commands.token",
+    "infra.commands.ingest",
 )
 
 

@@ -1,30 +1,41 @@
 """The hot half of home timelines: one compact Redis string per user, edited by Lua.
 
 Encoding (why not a sorted set)
-    A timeline is a Redis *string* of packed big-endian unsigned 64-bit photo ids,
-    sorted descending (newest first), at most ``cap`` entries. Photo ids are
-    time-sortable 64-bit integers, so id order is time order, and they do not fit a
-    sorted-set score (a double) exactly above 2**53. A sorted set of 800 members
-    costs ~60-90 bytes per entry (skiplist + dict, member strings); the packed string
-    costs 8 bytes plus the allocator's rounding, ~9 bytes per entry for a full
-    timeline (``python -m bench.fanout`` measures both). Big-endian fixed width keeps
-    byte order equal to numeric order, so a script can binary-search the string and
-    a read of the newest ``n`` is a single ``GETRANGE``.
+    A timeline is a Redis *string*::
 
-    Edits run server-side in Lua scripts (binary search, dedupe, splice, cap), so each
-    is atomic and idempotent: delivering the same photo twice leaves it once. Scripts
-    compare ids as two 32-bit halves via ``struct.unpack('>I4I4')``: Lua numbers are
-    doubles, and Lua's ``<`` on strings goes through ``strcoll`` (locale-dependent), so
-    neither whole-number nor string comparison is safe for 64-bit binary ids.
+        [start: u32][newest id: 8 B][gap: start free slots][entries: 8 B each]
 
-    The edit rewrites the whole string with ``SET`` rather than ``APPEND``/``SETRANGE``
-    in place, because those grow the allocation greedily (a 6.4 kB timeline appended
-    once occupies 14 kB), which would double memory. The price: Redis 7 replicates
-    script *effects*, so each delivery ships the rewritten value (<= 8 * cap bytes) to
-    replicas/AOF. Timelines are a rebuildable cache, so run them without AOF.
+    Entries are big-endian unsigned 64-bit photo ids sorted descending (newest first).
+    Photo ids are time-sortable, so id order is time order, and they do not fit a
+    sorted-set score (a double) exactly above 2**53. A sorted set costs several times
+    more per entry (skiplist + dict + member strings); the packed string costs 8 bytes
+    plus the gap and allocator rounding, ~10 bytes per entry for a full timeline
+    (``python -m bench.fanout`` measures both). Big-endian fixed width keeps byte
+    order equal to numeric order, so scripts binary-search it and a page is one
+    ``GETRANGE``.
+
+    Why the gap: Lua in Redis is slow with large strings (loading a 6.4 kB timeline
+    into a script costs ~15-20 us, measured), and ``APPEND``/``SETRANGE`` past the end
+    grow the allocation greedily (one byte past 6.4 kB allocates 14 kB). So a new
+    photo, normally newer than everything in the timeline, is written *in place* into
+    the free slot just before the newest entry: one ``GETRANGE`` of the 12-byte header
+    (start + a copy of the newest id, for the order and duplicate check) and two
+    ``SETRANGE``s (slot, header). Only when the gap is used up, or a photo arrives out
+    of order, does the script load the timeline, splice, cap to ``cap`` and ``SET`` it
+    back with a fresh gap of a quarter of its entries (4..cap/4): amortised O(1). The
+    allocation never grows in place, so memory stays exact. Entries past ``cap`` that
+    in-place inserts push down are ignored by readers and dropped at the next rewrite.
+
+    Every edit is a Lua script, hence atomic and idempotent: delivering the same photo
+    twice leaves it once. Scripts compare ids as two 32-bit halves
+    (``struct.unpack('>I4I4')``): Lua numbers are doubles, and Lua's ``<`` on strings
+    goes through ``strcoll`` (locale-dependent), so neither is safe for 64-bit binary
+    ids. Redis 7 replicates script *effects*: in-place deliveries ship ~30 bytes to
+    replicas/AOF, rewrites the whole value; timelines are a rebuildable cache, so
+    run them without AOF.
 
 Missing vs empty
-    A built timeline always exists as a key, even when empty (the empty string), so
+    A built timeline always exists as a key, even when empty (header and gap only), so
     ``exists`` tells "built, nothing to show" from "missing: rebuild from Cassandra".
     ``deliver``, ``backfill`` and ``remove`` only edit timelines that exist: creating a
     key holding just the new photo would mark a never-built (or evicted) timeline as
@@ -46,7 +57,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from redis.commands.core import AsyncScript
@@ -55,7 +66,6 @@ from redis.exceptions import NoScriptError
 from infra.connect.redis import RedisClient
 
 _MAX_ID = 1 << 64
-_HEADER = 12  # u32 start slot + a copy of the newest id
 
 # Shared Lua helpers. ``t`` strings are bare entries (packed, descending), 0-indexed;
 # entry i occupies bytes [8i+1, 8i+8]. ``fill`` (an ARGV) is zero bytes for gaps.
@@ -93,14 +103,14 @@ local function encode(key, t, cap, fill)
 end
 """
 
-# KEYS: timelines. ARGV: packed id, id as signed i64 decimal, cap, fill.
+# KEYS: timelines. ARGV: packed id, cap, fill.
 # Returns how many timelines exist. Fast path (the photo is newer than everything and
-# the gap has room): one GETRANGE of the header and one BITFIELD writing the slot and
+# the gap has room): one GETRANGE of the header, two SETRANGEs writing the slot and
 # the header, a few dozen bytes moved. Else rewrite the timeline with a fresh gap.
 _DELIVER = (
     _LUA_PRELUDE
     + """
-local id, sid, cap, fill = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local id, cap, fill = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local h, l = struct.unpack('>I4I4', id)
 local present = 0
 for _, key in ipairs(KEYS) do
@@ -109,8 +119,8 @@ for _, key in ipairs(KEYS) do
     present = present + 1
     local start, nh, nl = struct.unpack('>I4I4I4', hdr)
     if start > 0 and (h > nh or (h == nh and l > nl)) then
-      redis.call('BITFIELD', key, 'SET', 'u32', 0, start - 1, 'SET', 'i64', 32, sid,
-        'SET', 'i64', (HDR + (start - 1) * 8) * 8, sid)
+      redis.call('SETRANGE', key, HDR + (start - 1) * 8, id)
+      redis.call('SETRANGE', key, 0, struct.pack('>I4', start - 1) .. id)
     elseif h ~= nh or l ~= nl then
       local t = decode(redis.call('GET', key), cap)
       local n = #t / 8
@@ -310,9 +320,7 @@ class RedisTimelines:
         Returns how many of the timelines exist (were delivered to); missing ones are
         skipped on purpose, they are rebuilt from Cassandra when next read.
         """
-        pid = _check(photo_id)
-        signed = pid - _MAX_ID if pid >= _MAX_ID // 2 else pid  # BITFIELD SET i64 wants it
-        args = (pid.to_bytes(8, "big"), signed, self.cap, self._fill)
+        args = (_check(photo_id).to_bytes(8, "big"), self.cap, self._fill)
         return sum(await self._fan(self._deliver, follower_ids, args))
 
     async def remove(self, user_ids: Sequence[int], photo_id: int) -> int:
@@ -359,6 +367,13 @@ class RedisTimelines:
         await self._redis.set(
             self.key(user_id), _encode(_pack_sorted(photo_ids, self.cap), self.cap)
         )
+
+    async def replace_many(self, timelines: Mapping[int, Sequence[int]]) -> None:
+        """``replace`` for many users in one pipeline (bulk rebuilds, benchmarks)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for user_id, photo_ids in timelines.items():
+            pipe.set(self.key(user_id), _encode(_pack_sorted(photo_ids, self.cap), self.cap))
+        await pipe.execute()
 
     async def drop(self, user_id: int) -> None:
         """Forget the timeline (it will be rebuilt on next read)."""

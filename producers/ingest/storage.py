@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, BinaryIO, TypeVar
+from typing import IO, Any, TypeVar
 
 import urllib3.exceptions
 from minio import Minio
@@ -47,7 +47,7 @@ class Originals:
         except _ERRORS as exc:
             raise StorageUnavailable(f"object store: {what} failed: {exc}") from exc
 
-    async def put(self, key: str, data: BinaryIO, size: int, content_type: str) -> None:
+    async def put(self, key: str, data: IO[bytes], size: int, content_type: str) -> None:
         """Store ``size`` bytes read from ``data`` (multipart for big files, bounded memory)."""
         await self._call(
             "put", self.client.put_object, self.bucket, key, data, size, content_type=content_type

@@ -1,0 +1,44 @@
+"""``photostream ingest``: run the upload service (uvicorn) until SIGTERM/SIGINT.
+
+uvicorn's own signal handling gives the clean shutdown: stop accepting connections, let
+in-flight uploads finish (up to ``--graceful-seconds``), then run the app's lifespan exit,
+which flushes the Kafka producer and closes the Cassandra session.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from infra.settings import Settings
+
+
+def register(sub: Any) -> None:
+    ingest = sub.add_parser("ingest", help="run the HTTP ingest service (uploads)")
+    ingest.add_argument("--host", default=None, help="default: PHOTOSTREAM_INGEST_HOST")
+    ingest.add_argument("--port", type=int, default=None, help="default: PHOTOSTREAM_INGEST_PORT")
+    ingest.add_argument("--worker-id", type=int, default=None,
+                        help="id generator worker (0-15), unique per running replica "
+                             "(default: PHOTOSTREAM_ID_WORKER)")
+    ingest.add_argument("--graceful-seconds", type=int, default=30,
+                        help="how long in-flight requests may run after SIGTERM")
+    ingest.set_defaults(handler=cmd_ingest)
+
+
+async def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from producers.ingest import create_app
+
+    config = uvicorn.Config(
+        create_app(settings, worker_id=args.worker_id),
+        host=args.host or settings.ingest.host,
+        port=args.port or settings.ingest.port,
+        lifespan="on",
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=args.graceful_seconds,
+        proxy_headers=True,
+    )
+    server = uvicorn.Server(config)
+    await server.serve()
+    return 0 if server.started else 1

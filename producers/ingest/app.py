@@ -1,0 +1,62 @@
+"""The ingest service's FastAPI application: built by :func:`create_app`, one per process.
+
+The lifespan opens the expensive clients once (Kafka producer, Cassandra session with
+prepared statements, MinIO client) and closes them on shutdown, flushing the producer,
+so requests never pay a connection set-up and a SIGTERM drains cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from infra.connect import cassandra, s3
+from infra.settings import Settings, get_settings
+from producers.ingest import problems
+from producers.ingest.claims import Claims
+from producers.ingest.photos import PhotoRows
+from producers.ingest.routes import health, media
+from producers.ingest.storage import Originals
+from producers.ingest.uploads import IngestService
+from producers.publisher import Publisher
+from schemas.ids import IdGenerator
+
+
+def create_app(settings: Settings | None = None, *, worker_id: int | None = None) -> FastAPI:
+    """The ingest ASGI app. ``worker_id`` (default ``settings.ingest.id_worker``) must
+    differ between concurrently running replicas: it is the id generator's worker field,
+    which keeps their photo ids unique."""
+    settings = settings or get_settings()
+    ids = IdGenerator(settings.ingest.id_worker if worker_id is None else worker_id)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            publisher = await stack.enter_async_context(Publisher(settings))
+            session = await asyncio.to_thread(cassandra.connect, settings)
+            stack.push_async_callback(asyncio.to_thread, session.cluster.shutdown)
+            app.state.ingest = IngestService(
+                settings=settings,
+                publisher=publisher,
+                originals=Originals(s3.client(settings), settings.s3.originals_bucket),
+                session=session,
+                claims=await Claims.create(session),
+                photos=await PhotoRows.create(session),
+                ids=ids,
+            )
+            yield
+
+    app = FastAPI(
+        title="photostream ingest",
+        version="1",
+        summary="Write side: uploads of photos and videos.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    problems.install(app)
+    app.include_router(health)
+    app.include_router(media)
+    return app

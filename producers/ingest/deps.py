@@ -1,0 +1,62 @@
+"""Typed FastAPI dependencies: the caller's identity and the process-wide service.
+
+Routes declare what they need (``user: CurrentUser, service: Service``) instead of
+reaching into ``request.app.state``; authentication happens before the body is read, so
+an unauthenticated client cannot make us stream a 25 MB upload first.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from infra.settings import Settings
+from producers.auth import TokenError, verify
+from producers.ingest.problems import Problem, unauthorized
+from producers.ingest.uploads import IngestService
+
+_bearer = HTTPBearer(auto_error=False, description="HS256 JWT from `photostream token`")
+
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def get_service(request: Request) -> IngestService:
+    service: IngestService = request.app.state.ingest
+    return service
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def current_user(
+    settings: Annotated[Settings, Depends(get_settings)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> int:
+    """The user id from the ``Authorization: Bearer`` token; 401 problem otherwise."""
+    if credentials is None:
+        raise unauthorized("a bearer token is required", invalid_token=False)
+    try:
+        return verify(credentials.credentials, settings)
+    except TokenError as exc:
+        raise unauthorized(str(exc), invalid_token=True) from None
+
+
+def idempotency_key(
+    key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> str | None:
+    """The optional ``Idempotency-Key`` header (1-255 printable ASCII characters)."""
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not key.isascii() or not key.isprintable():
+        raise Problem(400, "bad-idempotency-key",
+                      f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII characters")
+    return key
+
+
+CurrentUser = Annotated[int, Depends(current_user)]
+Service = Annotated[IngestService, Depends(get_service)]
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]

@@ -1,0 +1,221 @@
+"""Streaming ``multipart/form-data`` reader for uploads, with the size limit enforced live.
+
+Why not ``request.form()``: Starlette spools every file part to disk without a size cap,
+so a client could fill the disk with one request before we ever see the size. Here the
+body is fed chunk by chunk to python-multipart's push parser; the file part goes to a
+``SpooledTemporaryFile`` (memory up to 1 MiB, disk beyond) and the request fails with 413
+the moment it passes the limit. The first bytes are kept aside for content sniffing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from dataclasses import dataclass, field
+from typing import IO
+
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect, Request
+
+from processors.media.formats import SNIFF_BYTES
+from producers.ingest.problems import Problem
+
+SPOOL_MAX_BYTES = 1024 * 1024
+"""File parts up to this size stay in memory; larger ones roll over to a temp file."""
+MAX_FIELD_BYTES = 16 * 1024
+"""Text fields (caption, title, location) are small; the schema caps them further."""
+MAX_FIELDS = 16
+FORM_OVERHEAD_BYTES = 64 * 1024
+"""Allowance for boundaries, part headers and text fields on top of the file limit."""
+
+
+def too_large(limit: int) -> Problem:
+    return Problem(413, "payload-too-large", f"the file exceeds the limit of {limit} bytes",
+                   extra={"max_bytes": limit})
+
+
+@dataclass
+class UploadForm:
+    """A parsed upload: the spooled file, its size and first bytes, and the text fields."""
+
+    file: IO[bytes]
+    size: int
+    head: bytes
+    filename: str | None
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def close(self) -> None:
+        """Delete the spool (memory or temp file); call when the request is done."""
+        self.file.close()
+
+
+class _Abort(Exception):
+    """Raised inside parser callbacks to stop parsing with a given problem."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.detail)
+        self.problem = problem
+
+
+class _FormCollector:
+    """Parser callbacks: route part bytes to the spool (file) or a small buffer (fields)."""
+
+    def __init__(self, file_field: str, max_file_bytes: int) -> None:
+        self.file_field = file_field
+        self.max_file_bytes = max_file_bytes
+        # Closed by UploadForm.close() (or on error): it outlives this constructor.
+        self.spool: IO[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+            max_size=SPOOL_MAX_BYTES
+        )
+        self.pending: list[bytes] = []
+        self.file_seen = False
+        self.file_size = 0
+        self.head = b""
+        self.filename: str | None = None
+        self.fields: dict[str, str] = {}
+        self.finished = False
+        self._headers: dict[bytes, bytes] = {}
+        self._header_field = b""
+        self._header_value = b""
+        self._target: str | None = None  # "file", a field name, or None (ignored part)
+        self._buffer = bytearray()
+
+    def callbacks(self) -> dict[str, object]:
+        return {
+            "on_part_begin": self.on_part_begin,
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+            "on_end": self.on_end,
+        }
+
+    def on_part_begin(self) -> None:
+        self._headers = {}
+        self._header_field = self._header_value = b""
+        self._target = None
+        self._buffer = bytearray()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_field += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        self._headers[self._header_field.strip().lower()] = self._header_value.strip()
+        self._header_field = self._header_value = b""
+
+    def on_headers_finished(self) -> None:
+        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
+        name = options.get(b"name", b"").decode("latin-1")
+        if name == self.file_field:
+            if self.file_seen:
+                raise _Abort(Problem(400, "bad-form", f"more than one '{name}' part"))
+            self.file_seen = True
+            self._target = "file"
+            raw_name = options.get(b"filename")
+            self.filename = raw_name.decode("utf-8", "replace") if raw_name is not None else None
+        elif b"filename" in options or not name:
+            self._target = None  # stray file parts and nameless parts are ignored
+        else:
+            if len(self.fields) >= MAX_FIELDS:
+                raise _Abort(Problem(400, "bad-form", "too many form fields"))
+            self._target = name
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        chunk = data[start:end]
+        if self._target == "file":
+            self.file_size += len(chunk)
+            if self.file_size > self.max_file_bytes:
+                raise _Abort(too_large(self.max_file_bytes))
+            if len(self.head) < SNIFF_BYTES:
+                self.head += chunk[: SNIFF_BYTES - len(self.head)]
+            self.pending.append(chunk)
+        elif self._target is not None:
+            self._buffer += chunk
+            if len(self._buffer) > MAX_FIELD_BYTES:
+                detail = f"form field {self._target!r} exceeds {MAX_FIELD_BYTES} bytes"
+                raise _Abort(Problem(413, "field-too-large", detail))
+
+    def on_part_end(self) -> None:
+        if self._target is not None and self._target != "file":
+            try:
+                self.fields[self._target] = self._buffer.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _Abort(Problem(400, "bad-form",
+                                     f"form field {self._target!r} is not UTF-8")) from None
+        self._target = None
+
+    def on_end(self) -> None:
+        self.finished = True
+
+    async def flush(self) -> None:
+        """Move parsed file bytes into the spool; disk writes leave the event loop."""
+        if not self.pending:
+            return
+        chunks, self.pending = self.pending, []
+        data = b"".join(chunks)
+        if self.file_size <= SPOOL_MAX_BYTES:
+            self.spool.write(data)
+        else:
+            await asyncio.to_thread(self.spool.write, data)
+
+
+async def read_upload_form(
+    request: Request, *, max_file_bytes: int, file_field: str = "file"
+) -> UploadForm:
+    """Parse the multipart body of ``request``; Problem (400/413/415/422) if unusable."""
+    ctype, options = parse_options_header(request.headers.get("content-type"))
+    if ctype != b"multipart/form-data":
+        raise Problem(415, "unsupported-media-type",
+                      "send the upload as multipart/form-data with a 'file' part")
+    boundary = options.get(b"boundary")
+    if not boundary:
+        raise Problem(400, "bad-form", "multipart/form-data without a boundary")
+    max_body = max_file_bytes + FORM_OVERHEAD_BYTES
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdecimal() and int(declared) > max_body:
+        raise too_large(max_file_bytes)  # refuse before reading a single byte
+
+    collector = _FormCollector(file_field, max_file_bytes)
+    try:
+        parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
+        received = 0
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > max_body:
+                raise too_large(max_file_bytes)
+            parser.write(chunk)
+            await collector.flush()
+        parser.finalize()
+        await collector.flush()
+    except _Abort as exc:
+        collector.spool.close()
+        raise exc.problem from None
+    except MultipartParseError as exc:
+        collector.spool.close()
+        raise Problem(400, "bad-form", f"malformed multipart body: {exc}") from None
+    except ClientDisconnect:
+        collector.spool.close()
+        raise Problem(400, "bad-form", "client disconnected during upload") from None
+    except BaseException:
+        collector.spool.close()
+        raise
+    if not collector.finished:
+        collector.spool.close()
+        raise Problem(400, "bad-form", "multipart body ended before its closing boundary")
+    if not collector.file_seen:
+        collector.spool.close()
+        raise Problem(422, "missing-file", f"the form has no '{file_field}' part")
+    collector.spool.seek(0)
+    return UploadForm(
+        file=collector.spool,
+        size=collector.file_size,
+        head=collector.head,
+        filename=collector.filename,
+        fields=collector.fields,
+    )

@@ -1,0 +1,245 @@
+"""The ingest use cases: accept an upload, hand out a direct-upload URL, commit it.
+
+The invariant every path keeps: a 202 is only returned once the original is in MinIO
+*and* the ``photo.uploaded`` event is acknowledged by Kafka (acks=all), so an accepted
+photo is never lost. Any backend failure before that is a 503 and the client retries; a
+retry reuses the photo id (idempotency claim), the object key and the event id, all
+derived from the photo id, so the half-done first attempt is simply redone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from aiokafka.errors import KafkaError
+from cassandra import DriverException, OperationTimedOut, RequestExecutionException
+from cassandra.cluster import NoHostAvailable, Session
+
+from infra.connect.cassandra import execute
+from infra.settings import Settings
+from processors.media.formats import SNIFF_BYTES, accept, accepted_types, is_video
+from producers.ingest.claims import Claims
+from producers.ingest.multipart import UploadForm, too_large
+from producers.ingest.photos import PhotoRows
+from producers.ingest.problems import Problem, unavailable
+from producers.ingest.storage import Originals, StorageUnavailable, original_key
+from producers.publisher import Publisher, PublishError
+from schemas.envelope import Event, InvalidEvent, make
+from schemas.ids import IdGenerator
+from schemas.media import PhotoUploaded
+
+PRODUCER = "ingest"
+log = logging.getLogger(__name__)
+
+_CASSANDRA_ERRORS = (NoHostAvailable, OperationTimedOut, RequestExecutionException,
+                     DriverException)
+
+
+@dataclass(frozen=True)
+class Details:
+    """What the uploader says about the post (validated against the event schema)."""
+
+    caption: str = ""
+    title: str = ""
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class DirectUpload:
+    """A reserved photo id and the presigned URL to PUT its original to."""
+
+    photo_id: int
+    upload_url: str
+    expires_at: datetime
+    max_bytes: int
+
+
+def event_id_for(photo_id: int) -> str:
+    """Deterministic, so a re-published upload (retry after a crash) is recognisably the
+    same event to any consumer that deduplicates by event id."""
+    return f"{PhotoUploaded.TYPE}:{photo_id}"
+
+
+@contextlib.asynccontextmanager
+async def backends() -> AsyncIterator[None]:
+    """Turn an unreachable Kafka, MinIO or Cassandra into a 503 problem."""
+    try:
+        yield
+    except StorageUnavailable as exc:
+        raise unavailable(str(exc)) from exc
+    except PublishError as exc:
+        raise unavailable(f"event log: {exc}") from exc
+    except _CASSANDRA_ERRORS as exc:
+        raise unavailable(f"database: {type(exc).__name__}: {exc}") from exc
+
+
+def _unsupported() -> Problem:
+    kinds = ", ".join(sorted(accepted_types()))
+    return Problem(415, "unsupported-media-type",
+                   f"the file is not a supported image or video (accepted: {kinds})",
+                   extra={"accepted": sorted(accepted_types())})
+
+
+class IngestService:
+    """Everything the routes need, opened once per process by the app's lifespan."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        publisher: Publisher,
+        originals: Originals,
+        session: Session,
+        claims: Claims,
+        photos: PhotoRows,
+        ids: IdGenerator,
+    ) -> None:
+        self.settings = settings
+        self.publisher = publisher
+        self.originals = originals
+        self.session = session
+        self.claims = claims
+        self.photos = photos
+        self.ids = ids
+
+    @property
+    def max_bytes(self) -> int:
+        return self.settings.ingest.max_upload_bytes
+
+    def _event(self, photo_id: int, owner_id: int, content_type: str, size: int,
+               details: Details) -> Event[PhotoUploaded]:
+        """The upload event; a caption/title/location breaking the schema is a 422."""
+        try:
+            return make(
+                PhotoUploaded(
+                    photo_id=photo_id,
+                    owner_id=owner_id,
+                    media_kind="video" if is_video(content_type) else "photo",
+                    object_key=original_key(photo_id),
+                    content_type=content_type,
+                    size_bytes=size,
+                    caption=details.caption,
+                    title=details.title,
+                    location=details.location,
+                    uploaded_at=datetime.now(UTC),
+                ),
+                producer=PRODUCER,
+                event_id=event_id_for(photo_id),
+            )
+        except InvalidEvent as exc:
+            field = (exc.field or "").removeprefix("payload.")
+            raise Problem(422, "invalid-field", f"{field or 'request'}: {exc.reason}",
+                          extra={"field": field}) from None
+
+    async def _announce(self, event: Event[PhotoUploaded]) -> None:
+        """Publish (acks=all), then write the photos row: the row marks "finished"."""
+        await self.publisher.publish(event)
+        await self.photos.record_upload(event.payload)
+
+    async def upload(
+        self, owner_id: int, form: UploadForm, details: Details, idempotency_key: str | None
+    ) -> int:
+        """Store a streamed upload and announce it; returns the photo id."""
+        content_type = accept(form.head)
+        if content_type is None:
+            raise _unsupported()
+        self._event(0, owner_id, content_type, form.size, details)  # 422 before any work
+        async with backends():
+            if idempotency_key is None:
+                photo_id = await self.ids.anext_id(owner_id)
+                await self._store_and_announce(photo_id, owner_id, form, content_type, details)
+                return photo_id
+            claim = await self.claims.acquire(
+                owner_id, idempotency_key,
+                lambda: self.ids.anext_id(owner_id), self.photos.exists,
+            )
+            if claim.lease is None:
+                return claim.photo_id
+            try:
+                await self._store_and_announce(
+                    claim.photo_id, owner_id, form, content_type, details)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await self.claims.release(owner_id, idempotency_key, claim.lease)
+                raise
+            return claim.photo_id
+
+    async def _store_and_announce(self, photo_id: int, owner_id: int, form: UploadForm,
+                                  content_type: str, details: Details) -> None:
+        form.file.seek(0)
+        await self.originals.put(original_key(photo_id), form.file, form.size, content_type)
+        await self._announce(self._event(photo_id, owner_id, content_type, form.size, details))
+
+    async def begin_direct_upload(self, owner_id: int) -> DirectUpload:
+        """Reserve a photo id for ``owner_id`` and presign a PUT of its original."""
+        ttl = self.settings.ingest.presign_ttl_seconds
+        async with backends():
+            photo_id = await self.ids.anext_id(owner_id)
+            await self.claims.register_presigned(owner_id, photo_id)
+            url = await self.originals.presign_put(original_key(photo_id), ttl)
+        return DirectUpload(
+            photo_id=photo_id,
+            upload_url=url,
+            expires_at=datetime.now(UTC) + timedelta(seconds=ttl),
+            max_bytes=self.max_bytes,
+        )
+
+    async def commit_direct_upload(self, owner_id: int, photo_id: int, details: Details) -> int:
+        """Check the object the client PUT (exists, size, sniffed type), then announce it.
+
+        Committing again after success answers the same (no second event). Rejected
+        objects are deleted, so a refused upload leaves nothing behind.
+        """
+        key = original_key(photo_id)
+        async with backends():
+            if not await self.claims.presigned_by(owner_id, photo_id):
+                raise Problem(404, "upload-not-found",
+                              f"no direct upload {photo_id} was started by this user")
+            if await self.photos.exists(photo_id):
+                return photo_id
+            size = await self.originals.size(key)
+            if size is None:
+                raise Problem(409, "upload-missing",
+                              "nothing was uploaded to the presigned URL yet")
+            if size > self.max_bytes:
+                await self.originals.remove(key)
+                raise too_large(self.max_bytes)
+            head = await self.originals.head(key, SNIFF_BYTES) if size else b""
+            content_type = accept(head)
+            if content_type is None:
+                await self.originals.remove(key)
+                raise _unsupported()
+            await self._announce(self._event(photo_id, owner_id, content_type, size, details))
+        return photo_id
+
+    async def readiness(self, timeout: float = 3.0) -> dict[str, str]:
+        """``{"kafka": "ok" | error, "minio": ..., "cassandra": ...}``, checked concurrently."""
+
+        async def check(probe: asyncio.Future[object] | asyncio.Task[object]) -> str:
+            try:
+                await asyncio.wait_for(probe, timeout)
+            except TimeoutError:
+                return "timeout"
+            except (KafkaError, StorageUnavailable, *_CASSANDRA_ERRORS, OSError) as exc:
+                return f"error: {type(exc).__name__}: {exc}"
+            return "ok"
+
+        async def kafka() -> object:
+            return await self.publisher.producer.client.fetch_all_metadata()
+
+        async def minio() -> object:
+            await self.originals.ping()
+            return None
+
+        async def cassandra() -> object:
+            return await execute(self.session, "SELECT release_version FROM system.local")
+
+        names = ("kafka", "minio", "cassandra")
+        results = await asyncio.gather(
+            *(check(asyncio.ensure_future(probe())) for probe in (kafka, minio, cassandra))
+        )
+        return dict(zip(names, results, strict=True))

@@ -1,0 +1,145 @@
+"""Likes, comments (counted edges) and stories (expiring, in Cassandra and Redis).
+
+Likes and comments use :mod:`sinks.counted`: one row per liker (per comment) and a
+static count in the photo's partition, so a duplicate like never counts twice.
+
+Stories live 24 hours from ``posted_at`` (not from when we happen to process them):
+the Cassandra row gets ``USING TTL`` of the time left, and the author's Redis sorted
+set ``stories:{<user_id>}`` (score: posted_at in ms, member: story id) drops expired
+members and expires as a whole when its newest story does. An already-expired story
+(a replay) writes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import cast
+
+from cassandra.cluster import Session
+
+from infra.connect.cassandra import execute
+from infra.connect.redis import RedisClient
+from sinks.counted import CountedTable, add_edge, edge_count, has_edge, remove_edge
+from sinks.statements import as_utc, prepared
+
+LIKES = CountedTable("likes", "photo_id", "user_id", "like_count", ("liked_at",))
+COMMENTS = CountedTable("comments", "photo_id", "comment_id", "comment_count",
+                        ("user_id", "text", "created_at"))
+
+STORY_SECONDS = 24 * 3600
+_STORY_MS = STORY_SECONDS * 1000
+
+_STORY_INSERT = (
+    "INSERT INTO stories (user_id, story_id, media_key, posted_at) VALUES (?, ?, ?, ?) "
+    "USING TTL ?"
+)
+_STORIES = "SELECT story_id, media_key, posted_at FROM stories WHERE user_id = ?"
+_COMMENTS = (
+    "SELECT comment_id, user_id, text, created_at FROM comments WHERE photo_id = ? LIMIT ?"
+)
+
+# Atomic per author (one key, so one cluster slot): add, drop expired, re-arm expiry.
+_STORY_LUA = """
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if #newest == 0 then return 0 end
+redis.call('PEXPIREAT', KEYS[1], tonumber(newest[2]) + tonumber(ARGV[4]))
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Comment:
+    comment_id: int
+    user_id: int
+    text: str
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Story:
+    story_id: int
+    media_key: str
+    posted_at: datetime
+
+
+def stories_key(user_id: int) -> str:
+    """Redis key of an author's live stories (hash tag: one slot per author)."""
+    return f"stories:{{{user_id}}}"
+
+
+async def add_like(session: Session, photo_id: int, user_id: int, at: datetime) -> bool:
+    """Count ``user_id``'s like of ``photo_id`` once; False if it was already counted."""
+    return await add_edge(session, LIKES, photo_id, user_id, (at,))
+
+
+async def remove_like(session: Session, photo_id: int, user_id: int) -> bool:
+    return await remove_edge(session, LIKES, photo_id, user_id)
+
+
+async def like_count(session: Session, photo_id: int) -> int:
+    return await edge_count(session, LIKES, photo_id)
+
+
+async def has_liked(session: Session, photo_id: int, user_id: int) -> bool:
+    return await has_edge(session, LIKES, photo_id, user_id)
+
+
+async def add_comment(session: Session, photo_id: int, comment_id: int, user_id: int,
+                      text: str, at: datetime) -> bool:
+    """Store and count a comment once; False if this comment id was already there."""
+    return await add_edge(session, COMMENTS, photo_id, comment_id, (user_id, text, at))
+
+
+async def remove_comment(session: Session, photo_id: int, comment_id: int) -> bool:
+    return await remove_edge(session, COMMENTS, photo_id, comment_id)
+
+
+async def comment_count(session: Session, photo_id: int) -> int:
+    return await edge_count(session, COMMENTS, photo_id)
+
+
+async def recent_comments(session: Session, photo_id: int, limit: int = 50) -> list[Comment]:
+    """Newest comments first (comment ids are time-ordered)."""
+    statement = await prepared(session, _COMMENTS)
+    rows = await execute(session, statement, (photo_id, limit))
+    return [Comment(r["comment_id"], r["user_id"], r["text"], as_utc(r["created_at"]))
+            for r in rows if r["comment_id"] is not None]
+
+
+async def post_story(session: Session, redis: RedisClient, story_id: int, user_id: int,
+                     media_key: str, posted_at: datetime, *, now: float | None = None) -> bool:
+    """Store a story until ``posted_at`` + 24 h in both stores; False if already expired."""
+    now = time.time() if now is None else now
+    posted = posted_at.astimezone(UTC)
+    left = int(posted.timestamp() + STORY_SECONDS - now)
+    if left <= 0:
+        return False
+    statement = await prepared(session, _STORY_INSERT)
+    await execute(session, statement, (user_id, story_id, media_key, posted, left))
+    posted_ms = int(posted.timestamp() * 1000)
+    cutoff_ms = int(now * 1000) - _STORY_MS
+    script = redis.register_script(_STORY_LUA)
+    await script(keys=[stories_key(user_id)],
+                 args=[posted_ms, story_id, cutoff_ms, _STORY_MS])
+    return True
+
+
+async def stories(session: Session, user_id: int) -> list[Story]:
+    """The author's live stories from Cassandra, newest first (the durable copy)."""
+    statement = await prepared(session, _STORIES)
+    rows = await execute(session, statement, (user_id,))
+    return [Story(r["story_id"], r["media_key"], as_utc(r["posted_at"]) or datetime.now(UTC))
+            for r in rows]
+
+
+async def live_story_ids(redis: RedisClient, user_id: int, *, now: float | None = None
+                         ) -> list[int]:
+    """The author's live story ids from Redis, newest first (the hot copy)."""
+    now = time.time() if now is None else now
+    cutoff_ms = int(now * 1000) - _STORY_MS
+    members = await redis.zrevrangebyscore(stories_key(user_id), "+inf", f"({cutoff_ms}")
+    return [int(cast(bytes, m)) for m in members]

@@ -1,0 +1,38 @@
+"""The ONE place that knows where photo objects live in MinIO.
+
+Keys are pure functions of the photo id (and derivative name), never of time or of a
+random token, so that every retry and every at-least-once redelivery of an upload writes
+to exactly the same objects: re-processing overwrites identical bytes instead of
+leaving orphans behind. Ingest writes the original to :func:`original_key` in the
+originals bucket; the media processor writes derivatives to :func:`derivative_key` in
+the media bucket and publishes those keys in ``photo.processed``.
+"""
+
+from __future__ import annotations
+
+ORIGINALS_PREFIX = "originals/"
+DERIVATIVES_PREFIX = "photos/"
+DERIVATIVE_EXTENSION = ".jpg"
+#: Derivatives are content-addressed by (photo id, name) and never change once written,
+#: so browsers and CDNs may keep them for a year without revalidating.
+IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+def original_key(photo_id: int) -> str:
+    """Key of the uploaded original in the originals bucket: ``originals/<photo_id>``."""
+    _check_id(photo_id)
+    return f"{ORIGINALS_PREFIX}{photo_id}"
+
+
+def derivative_key(photo_id: int, name: str) -> str:
+    """Key of one derivative in the media bucket: ``photos/<photo_id>/<name>.jpg``."""
+    _check_id(photo_id)
+    if not name or "/" in name:
+        raise ValueError(f"invalid derivative name {name!r}")
+    return f"{DERIVATIVES_PREFIX}{photo_id}/{name}{DERIVATIVE_EXTENSION}"
+
+
+def _check_id(photo_id: int) -> None:
+    # bool is an int; a True photo id is always a bug upstream.
+    if isinstance(photo_id, bool) or not isinstance(photo_id, int) or photo_id < 0:
+        raise ValueError(f"photo id must be a non-negative integer, got {photo_id!r}")

@@ -1,0 +1,211 @@
+"""Photo rows (processing state, derivatives, caption) and each user's photo list.
+
+Ordering across topics is not guaranteed (a ``photo.deleted`` may be handled before a
+redelivered or late ``photo.processed``), so every write to a ``photos`` row is an LWT
+guarded by ``IF status != 'deleted'``: deletion is a tombstone nothing resurrects.
+The ingest service's plain insert of a new upload (``USING TIMESTAMP`` of the upload
+time) is older than any LWT here, so it cannot resurrect a row either.
+
+Caption and title are last-writer-wins by event time: a compare-and-set on
+``caption_at`` (Cassandra refuses ``USING TIMESTAMP`` on conditional writes). The
+caption carried by ``photo.processed`` counts as written at the upload (the photo id's
+time), so it never overwrites a later edit.
+
+``photos_by_user`` (with its ``photo_count``) lists ready photos only; it is changed
+through :mod:`sinks.counted`. Making a photo ready adds it there and then re-checks
+the tombstone with a serial read, so a deletion racing the processing cannot leave a
+deleted photo listed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from cassandra.cluster import Session
+
+from infra.connect.cassandra import execute
+from schemas.ids import id_time
+from schemas.media import PhotoProcessed
+from sinks.counted import CountedTable, add_edge, edge_count, remove_edge
+from sinks.statements import SERIAL, applied, as_utc, prepared
+
+STATUS_PROCESSING = "processing"
+STATUS_READY = "ready"
+STATUS_FAILED = "failed"
+STATUS_DELETED = "deleted"
+
+PHOTOS_BY_USER = CountedTable("photos_by_user", "owner_id", "photo_id", "photo_count")
+
+_READY = (
+    "UPDATE photos SET owner_id = ?, media_kind = ?, status = 'ready', failure_reason = null, "
+    "width = ?, height = ?, duration_ms = ?, derivatives = ?, dominant_color = ?, "
+    "blurhash = ?, location = ?, updated_at = ? WHERE photo_id = ? IF status != 'deleted'"
+)
+_FAILED = (
+    "UPDATE photos SET owner_id = ?, status = 'failed', failure_reason = ?, updated_at = ? "
+    "WHERE photo_id = ? IF status != 'deleted'"
+)
+_DELETED = (
+    "UPDATE photos SET owner_id = ?, status = 'deleted', updated_at = ? "
+    "WHERE photo_id = ? IF status != 'deleted'"
+)
+_CAPTION = (
+    "UPDATE photos SET caption = ?, title = ?, caption_at = ? "
+    "WHERE photo_id = ? IF status != 'deleted' AND caption_at = ?"
+)
+_CAPTION_STATE = "SELECT status, caption_at FROM photos WHERE photo_id = ?"
+_STATUS = "SELECT status FROM photos WHERE photo_id = ?"
+_GET = "SELECT * FROM photos WHERE photo_id = ?"
+_RECENT = "SELECT photo_id FROM photos_by_user WHERE owner_id = ? LIMIT ?"
+_RECENT_BEFORE = "SELECT photo_id FROM photos_by_user WHERE owner_id = ? AND photo_id < ? LIMIT ?"
+
+
+@dataclass(frozen=True)
+class Photo:
+    """One ``photos`` row as the read side and the fan-out need it."""
+
+    photo_id: int
+    owner_id: int | None
+    status: str | None
+    media_kind: str | None
+    width: int | None
+    height: int | None
+    duration_ms: int | None
+    derivatives: list[dict[str, Any]]
+    dominant_color: str | None
+    blurhash: str | None
+    caption: str
+    title: str
+    location: str | None
+    failure_reason: str | None
+    uploaded_at: datetime | None
+    updated_at: datetime | None
+
+    @property
+    def ready(self) -> bool:
+        return self.status == STATUS_READY
+
+    @property
+    def deleted(self) -> bool:
+        return self.status == STATUS_DELETED
+
+
+async def mark_processed(session: Session, photo: PhotoProcessed, at: datetime) -> bool:
+    """Make the photo ready and list it under its owner; False if it is deleted.
+
+    ``at`` is the event's ``occurred_at``. Safe to repeat and to race a deletion.
+    """
+    derivatives = orjson.dumps([
+        {"name": d.name, "key": d.key, "width": d.width, "height": d.height,
+         "bytes": d.bytes, "content_type": d.content_type}
+        for d in photo.derivatives
+    ]).decode()
+    statement = await prepared(session, _READY)
+    rows = await execute(session, statement, (
+        photo.owner_id, photo.media_kind, photo.original_width, photo.original_height,
+        photo.duration_ms, derivatives, photo.placeholder.dominant_color,
+        photo.placeholder.blurhash, photo.location, at, photo.photo_id,
+    ))
+    if not applied(rows):
+        return False
+    await set_caption(session, photo.photo_id, photo.caption, photo.title,
+                      id_time(photo.photo_id))
+    await add_edge(session, PHOTOS_BY_USER, photo.owner_id, photo.photo_id)
+    if await _serial_status(session, photo.photo_id) != STATUS_READY:
+        # Deleted (or failed) while we listed it: the deleter may have run its removal
+        # before our insert, so undo it here.
+        await remove_edge(session, PHOTOS_BY_USER, photo.owner_id, photo.photo_id)
+        return False
+    return True
+
+
+async def mark_failed(session: Session, photo_id: int, owner_id: int, reason: str,
+                      at: datetime) -> bool:
+    """Record a final processing failure (not on a deleted photo); unlists the photo."""
+    statement = await prepared(session, _FAILED)
+    rows = await execute(session, statement, (owner_id, reason, at, photo_id))
+    await remove_edge(session, PHOTOS_BY_USER, owner_id, photo_id)
+    return applied(rows)
+
+
+async def mark_deleted(session: Session, photo_id: int, owner_id: int, at: datetime) -> bool:
+    """Tombstone the photo and unlist it; False if it already was deleted."""
+    statement = await prepared(session, _DELETED)
+    rows = await execute(session, statement, (owner_id, at, photo_id))
+    await remove_edge(session, PHOTOS_BY_USER, owner_id, photo_id)
+    return applied(rows)
+
+
+async def set_caption(session: Session, photo_id: int, caption: str, title: str,
+                      at: datetime) -> bool:
+    """Store caption and title written at ``at`` unless a newer one (or a tombstone) is there.
+
+    Returns True when this call changed them. Compare-and-set on ``caption_at``: the
+    loop only repeats while other writers keep changing it.
+    """
+    state = await prepared(session, _CAPTION_STATE, consistency=SERIAL)
+    write = await prepared(session, _CAPTION)
+    while True:
+        rows = await execute(session, state, (photo_id,))
+        status = rows[0]["status"] if rows else None
+        stored = as_utc(rows[0]["caption_at"]) if rows else None
+        if status == STATUS_DELETED or (stored is not None and stored >= _ms(at)):
+            return False
+        result = await execute(session, write, (caption, title, at, photo_id,
+                                                rows[0]["caption_at"] if rows else None))
+        if applied(result):
+            return True
+
+
+async def get_photo(session: Session, photo_id: int) -> Photo | None:
+    """The photo row, or None if no event about it has been stored yet."""
+    statement = await prepared(session, _GET)
+    rows = await execute(session, statement, (photo_id,))
+    if not rows:
+        return None
+    row = rows[0]
+    return Photo(
+        photo_id=row["photo_id"], owner_id=row["owner_id"], status=row["status"],
+        media_kind=row["media_kind"], width=row["width"], height=row["height"],
+        duration_ms=row["duration_ms"],
+        derivatives=orjson.loads(row["derivatives"]) if row["derivatives"] else [],
+        dominant_color=row["dominant_color"], blurhash=row["blurhash"],
+        caption=row["caption"] or "", title=row["title"] or "", location=row["location"],
+        failure_reason=row["failure_reason"], uploaded_at=as_utc(row["uploaded_at"]),
+        updated_at=as_utc(row["updated_at"]),
+    )
+
+
+async def recent_photos(session: Session, owner_id: int, limit: int = 50,
+                        before: int | None = None) -> list[int]:
+    """Ids of ``owner_id``'s ready photos, newest first (``before``: older than this id).
+
+    What the fan-out backfills a new follower's timeline from, and what a rebuild
+    pulls for celebrities.
+    """
+    if before is None:
+        statement = await prepared(session, _RECENT)
+        rows = await execute(session, statement, (owner_id, limit))
+    else:
+        statement = await prepared(session, _RECENT_BEFORE)
+        rows = await execute(session, statement, (owner_id, before, limit))
+    return [row["photo_id"] for row in rows if row["photo_id"] is not None]
+
+
+async def photo_count(session: Session, owner_id: int) -> int:
+    """How many ready photos ``owner_id`` has."""
+    return await edge_count(session, PHOTOS_BY_USER, owner_id)
+
+
+async def _serial_status(session: Session, photo_id: int) -> str | None:
+    statement = await prepared(session, _STATUS, consistency=SERIAL)
+    rows = await execute(session, statement, (photo_id,))
+    return rows[0]["status"] if rows else None
+
+
+def _ms(moment: datetime) -> datetime:
+    """``moment`` truncated to milliseconds, the precision Cassandra keeps."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)

@@ -1,0 +1,97 @@
+"""User profiles and the username -> user_id lookup.
+
+The USERS topic carries the whole profile in every record, so a write is a plain upsert
+``USING TIMESTAMP`` of the event time: an older profile (a redelivery, a replay of the
+compacted topic) can never overwrite a newer one, whatever order writes land in.
+
+A rename also deletes the old ``users_by_username`` row, at the same event timestamp:
+if someone else claims the freed name later, their (later) insert wins over our delete.
+The ``users`` row is written last, so a crash part-way leaves the old username in it and
+the redelivered event redoes the cleanup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from cassandra.cluster import Session
+
+from infra.connect.cassandra import execute
+from sinks.statements import as_utc, micros, prepared
+
+_GET = "SELECT * FROM users WHERE user_id = ?"
+_UPSERT = (
+    "UPDATE users USING TIMESTAMP ? SET username = ?, display_name = ?, bio = ?, private = ?, "
+    "updated_at = ? WHERE user_id = ?"
+)
+_CREATED = "UPDATE users USING TIMESTAMP ? SET created_at = ? WHERE user_id = ?"
+_CLAIM = "INSERT INTO users_by_username (username, user_id) VALUES (?, ?) USING TIMESTAMP ?"
+_RELEASE = "DELETE FROM users_by_username USING TIMESTAMP ? WHERE username = ?"
+_LOOKUP = "SELECT user_id FROM users_by_username WHERE username = ?"
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: int
+    username: str
+    display_name: str
+    bio: str
+    private: bool
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+async def get_user(session: Session, user_id: int) -> User | None:
+    """The stored profile, or None before the user's registration is processed."""
+    statement = await prepared(session, _GET)
+    rows = await execute(session, statement, (user_id,))
+    if not rows or rows[0]["username"] is None:
+        return None
+    row = rows[0]
+    return User(
+        user_id=row["user_id"], username=row["username"],
+        display_name=row["display_name"] or "", bio=row["bio"] or "",
+        private=bool(row["private"]), created_at=as_utc(row["created_at"]),
+        updated_at=as_utc(row["updated_at"]),
+    )
+
+
+async def is_private(session: Session, user_id: int) -> bool:
+    """Whether following ``user_id`` needs approval.
+
+    An account we do not know yet counts as private: granting a follow to an account
+    whose registration is still in flight could expose a private account's posts.
+    """
+    user = await get_user(session, user_id)
+    return True if user is None else user.private
+
+
+async def user_id_for(session: Session, username: str) -> int | None:
+    """Who holds ``username`` now (None if nobody)."""
+    statement = await prepared(session, _LOOKUP)
+    rows = await execute(session, statement, (username,))
+    return rows[0]["user_id"] if rows else None
+
+
+async def upsert_profile(session: Session, user_id: int, username: str, display_name: str,
+                         bio: str, private: bool, at: datetime, *,
+                         registered: bool = False) -> User | None:
+    """Store the full profile as of ``at``; returns the profile stored before (or None).
+
+    The caller uses the previous profile to re-index a renamed user and to react to a
+    private -> public switch.
+    """
+    previous = await get_user(session, user_id)
+    stamp = micros(at)
+    if previous is not None and previous.username != username:
+        release = await prepared(session, _RELEASE)
+        await execute(session, release, (stamp, previous.username))
+    claim = await prepared(session, _CLAIM)
+    await execute(session, claim, (username, user_id, stamp))
+    if registered:
+        created = await prepared(session, _CREATED)
+        await execute(session, created, (stamp, at, user_id))
+    upsert = await prepared(session, _UPSERT)
+    await execute(session, upsert, (stamp, username, display_name, bio, private, at, user_id))
+    return previous

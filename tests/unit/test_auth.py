@@ -1,0 +1,80 @@
+"""Bearer tokens: mint/verify round trip and every refusal names its reason."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import jwt
+import pytest
+
+from infra.settings import AuthSettings, Settings
+from producers.auth import TokenError, mint, verify
+
+SECRET = "unit-test-secret-at-least-32-bytes-long"
+SETTINGS = Settings(auth=AuthSettings(jwt_secret=SECRET, token_ttl_seconds=600))
+
+
+def test_round_trip_returns_the_user_id() -> None:
+    token = mint(1234567890123, SETTINGS)
+    assert verify(token, SETTINGS) == 1234567890123
+
+
+def test_string_user_id_and_sub_is_written_as_a_string() -> None:
+    token = mint("42", SETTINGS)
+    claims = jwt.decode(token, SECRET, algorithms=["HS256"])
+    assert claims["sub"] == "42"
+    assert claims["exp"] - claims["iat"] == 600
+    assert verify(token, SETTINGS) == 42
+
+
+def test_integer_sub_from_another_minter_is_accepted() -> None:
+    token = jwt.encode({"sub": 7, "exp": int(time.time()) + 60}, SECRET)
+    assert verify(token, SETTINGS) == 7
+
+
+def test_expired_token_is_refused() -> None:
+    token = mint(1, SETTINGS, ttl_seconds=60, now=time.time() - 3600)
+    with pytest.raises(TokenError, match="expired"):
+        verify(token, SETTINGS)
+
+
+def test_leeway_tolerates_small_clock_skew() -> None:
+    token = mint(1, SETTINGS, ttl_seconds=60, now=time.time() - 65)
+    assert verify(token, SETTINGS, leeway=30) == 1
+
+
+def test_other_secret_is_refused() -> None:
+    other_auth = AuthSettings(jwt_secret="someone-else-with-an-equally-long-secret")
+    other = dataclasses.replace(SETTINGS, auth=other_auth)
+    with pytest.raises(TokenError, match="signature"):
+        verify(mint(1, other), SETTINGS)
+
+
+def test_alg_none_is_refused() -> None:
+    token = jwt.encode({"sub": "1", "exp": int(time.time()) + 60}, None, algorithm="none")
+    with pytest.raises(TokenError):
+        verify(token, SETTINGS)
+
+
+def test_missing_exp_is_refused() -> None:
+    token = jwt.encode({"sub": "1"}, SECRET, algorithm="HS256")
+    with pytest.raises(TokenError, match="'exp'"):
+        verify(token, SETTINGS)
+
+
+@pytest.mark.parametrize("sub", ["alice", "-1", "", "1.5", str(2**63), True])
+def test_sub_that_is_not_a_user_id_is_refused(sub: object) -> None:
+    token = jwt.encode({"sub": sub, "exp": int(time.time()) + 60}, SECRET)
+    with pytest.raises(TokenError, match="subject"):
+        verify(token, SETTINGS)
+
+
+def test_garbage_is_refused() -> None:
+    with pytest.raises(TokenError, match="malformed"):
+        verify("not.a.token", SETTINGS)
+
+
+def test_mint_refuses_a_bad_user_id() -> None:
+    with pytest.raises(TokenError):
+        mint(-5, SETTINGS)
