@@ -13,6 +13,9 @@ from processors.runtime import Processor
 
 PROCESSORS: dict[str, str] = {
     "media": "processors.media.processor:MediaProcessor",
+    "metadata": "processors.metadata:MetadataProcessor",
+    "graph": "processors.graph:GraphProcessor",
+    "engagement": "processors.engagement:EngagementProcessor",
 }
 
 

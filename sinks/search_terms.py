@@ -19,7 +19,8 @@ MAX_TERMS = 200
 #: Username prefixes are indexed up to this length; longer queries filter the results.
 MAX_PREFIX = 10
 
-_APOSTROPHES = str.maketrans("", "", "'\u2019\u02bc")
+# Apostrophes join ("don't" -> "dont"); emoji variation selectors are invisible: dropped.
+_APOSTROPHES = str.maketrans("", "", "'\u2019\u02bc" + "".join(map(chr, range(0xFE00, 0xFE10))))
 _HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
 
 

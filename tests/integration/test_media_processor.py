@@ -236,7 +236,7 @@ async def check_derivatives(store: ObjectStore, settings: Settings,
     payload = event.payload
     assert isinstance(payload, PhotoProcessed)
     assert {d.name for d in payload.derivatives} == NAMES
-    images = {}
+    images: dict[str, Image.Image] = {}
     for d in payload.derivatives:
         assert d.key == derivative_key(payload.photo_id, d.name)
         info = await store.stat(settings.s3.media_bucket, d.key)
@@ -359,7 +359,8 @@ class TestInProcess:
         assert sizes(event)["large"] == large
         images = await check_derivatives(store, stack, event)
         if case == "png16":  # scaled to 8 bits, not clipped to white
-            lo, hi = images["medium"].convert("L").getextrema()  # type: ignore[misc]
+            lo, hi = images["medium"].convert("L").getextrema()
+            assert isinstance(lo, int) and isinstance(hi, int)
             assert lo < 30 and hi > 220
 
     async def test_video_gets_poster_derivatives_and_duration(
@@ -498,7 +499,7 @@ async def test_sigkill_mid_stream_loses_nothing(
         first = _start_cli(log_path)
         try:
             await publish(producer, [upload_event(pid, size=len(data)) for pid in ids])
-            await tail.until(lambda: any(tail.processed.get(pid) for pid in ids))
+            await tail.until(lambda: sum(bool(tail.processed.get(p)) for p in ids) >= n // 5)
             orphans = _children(first.pid)
             first.kill()  # SIGKILL: no drain, no commit, no pool shutdown
             await asyncio.to_thread(first.wait, 10)
@@ -530,6 +531,8 @@ async def test_sigkill_mid_stream_loses_nothing(
             await asyncio.to_thread(_stop, second)
         assert second.returncode == 0, _log_tail(log_path)
 
+    dupes = sum(len(tail.processed[p]) > 1 for p in ids)
+    print(f"first run finished {len(before)}/{n} before SIGKILL; {dupes} redelivered")
     for pid in ids:
         events = tail.processed[pid]
         assert all(isinstance(e.payload, PhotoProcessed) for e in events), events

@@ -1,0 +1,39 @@
+"""photostream-engagement: likes, comments (counted once each) and 24-hour stories.
+
+Likes and comments are keyed by photo, so this process is the single writer of a
+photo's counts; the counted-edge LWTs still make duplicates (redeliveries, a second
+instance after a rebalance) count nothing.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from processors.runtime import Message
+from processors.stores import StoreProcessor
+from schemas.engagement import CommentAdded, CommentDeleted, LikeAdded, LikeRemoved, StoryPosted
+from schemas.topics import COMMENTS, LIKES, STORIES
+from sinks import engagement
+
+
+class EngagementProcessor(StoreProcessor):
+    name: ClassVar[str] = "photostream-engagement"
+    topics: ClassVar[tuple[str, ...]] = (LIKES.name, COMMENTS.name, STORIES.name)
+    uses_redis: ClassVar[bool] = True
+
+    async def handle(self, message: Message) -> None:
+        event = message.event
+        p = event.payload
+        session = self.session
+        if isinstance(p, LikeAdded):
+            await engagement.add_like(session, p.photo_id, p.user_id, event.occurred_at)
+        elif isinstance(p, LikeRemoved):
+            await engagement.remove_like(session, p.photo_id, p.user_id)
+        elif isinstance(p, CommentAdded):
+            await engagement.add_comment(session, p.photo_id, p.comment_id, p.user_id, p.text,
+                                         event.occurred_at)
+        elif isinstance(p, CommentDeleted):
+            await engagement.remove_comment(session, p.photo_id, p.comment_id)
+        elif isinstance(p, StoryPosted):
+            await engagement.post_story(session, self.redis, p.story_id, p.user_id,
+                                        p.media_key, p.posted_at)

@@ -1,0 +1,255 @@
+"""Social sinks against the real Cassandra and Redis: counts, tombstones, index, stories."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from datetime import UTC, datetime, timedelta
+
+from cassandra.cluster import Session
+
+from infra.connect.redis import RedisClient
+from schemas.ids import EPOCH_MS, make_id
+from schemas.media import Derivative, PhotoProcessed, Placeholder
+from sinks import engagement, graph, photos, search, users
+from sinks.statements import micros
+
+
+def uid() -> int:
+    """A fresh 62-bit id, so reruns never meet earlier rows."""
+    return random.getrandbits(62)
+
+
+def photo_id_now() -> int:
+    """A time-ordered photo id made now (its time is the caption's 'written at')."""
+    return make_id(int(time.time() * 1000) - EPOCH_MS, random.randrange(8192),
+                   random.randrange(1024))
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def processed(photo_id: int, owner_id: int, caption: str, title: str = "") -> PhotoProcessed:
+    return PhotoProcessed(
+        photo_id=photo_id, owner_id=owner_id, media_kind="photo", original_width=800,
+        original_height=600, duration_ms=None,
+        derivatives=(Derivative(name="thumb", key=f"{photo_id}/thumb.jpg", width=160,
+                                height=120, bytes=1000, content_type="image/jpeg"),),
+        placeholder=Placeholder(dominant_color="#336699", blurhash=None),
+        caption=caption, title=title, location=None,
+    )
+
+
+async def test_duplicate_likes_count_once_and_remove_then_re_add(
+        cassandra_session: Session) -> None:
+    s, photo, user = cassandra_session, uid(), uid()
+    assert await engagement.add_like(s, photo, user, now()) is True
+    assert await engagement.add_like(s, photo, user, now()) is False
+    assert await engagement.like_count(s, photo) == 1
+    assert await engagement.remove_like(s, photo, user) is True
+    assert await engagement.remove_like(s, photo, user) is False
+    assert await engagement.like_count(s, photo) == 0
+    assert await engagement.add_like(s, photo, user, now()) is True
+    assert await engagement.like_count(s, photo) == 1
+    assert await engagement.has_liked(s, photo, user)
+
+
+async def test_fifty_concurrent_likes_on_one_photo_count_exactly_fifty(
+        cassandra_session: Session) -> None:
+    s, photo = cassandra_session, uid()
+    likers = [uid() for _ in range(50)]
+    attempts = likers + likers[:10]  # ten duplicates racing their originals
+    random.shuffle(attempts)
+    results = await asyncio.gather(*(engagement.add_like(s, photo, u, now()) for u in attempts))
+    assert sum(results) == 50
+    assert await engagement.like_count(s, photo) == 50
+
+
+async def test_comments_are_counted_once_and_listed_newest_first(
+        cassandra_session: Session) -> None:
+    s, photo, user = cassandra_session, uid(), uid()
+    ids = sorted(uid() for _ in range(3))
+    for cid in ids + ids:
+        await engagement.add_comment(s, photo, cid, user, f"comment {cid}", now())
+    assert await engagement.comment_count(s, photo) == 3
+    assert await engagement.remove_comment(s, photo, ids[0]) is True
+    assert await engagement.comment_count(s, photo) == 2
+    assert [c.comment_id for c in await engagement.recent_comments(s, photo)] == ids[:0:-1]
+
+
+async def test_follow_edges_both_ways_with_counts_and_paging(cassandra_session: Session) -> None:
+    s, star = cassandra_session, uid()
+    fans = sorted(uid() for _ in range(25))
+    for fan in fans:
+        assert await graph.follow(s, fan, star, now()) is True
+    assert await graph.follow(s, fans[0], star, now()) is False
+    assert await graph.follower_count(s, star) == 25
+    assert await graph.following_count(s, fans[0]) == 1
+    assert await graph.following(s, fans[0]) == [star]
+    assert await graph.is_following(s, fans[0], star)
+    assert await graph.is_following(s, fans[0], star, serial=True)
+    assert not await graph.is_following(s, star, fans[0])
+
+    pages, after = [], None
+    while page := await graph.followers_page(s, star, after, limit=10):
+        pages.append(page)
+        after = page[-1]
+    assert [len(p) for p in pages] == [10, 10, 5]
+    assert [f for p in pages for f in p] == fans
+    streamed = [page async for page in graph.iter_followers(s, star, fetch_size=7)]
+    assert [f for p in streamed for f in p] == fans and max(map(len, streamed)) <= 7
+
+    assert await graph.unfollow(s, fans[0], star) is True
+    assert await graph.unfollow(s, fans[0], star) is False
+    assert await graph.follower_count(s, star) == 24
+    assert await graph.following_count(s, fans[0]) == 0
+    assert await graph.follow(s, fans[0], star, now()) is True
+    assert await graph.follower_count(s, star) == 25
+
+
+async def test_private_follow_waits_in_requests_until_approved(
+        cassandra_session: Session) -> None:
+    s, owner, fan = cassandra_session, uid(), uid()
+    assert await users.is_private(s, owner)  # unknown accounts are treated as private
+    await users.upsert_profile(s, owner, f"p{owner}", "P", "", True, now(), registered=True)
+    assert await users.is_private(s, owner)
+    assert await graph.request_follow(s, fan, owner, now()) is True
+    assert await graph.has_request(s, fan, owner)
+    assert await graph.pending_requests(s, owner) == [fan]
+    assert not await graph.is_following(s, fan, owner)
+    await graph.follow(s, fan, owner, now())  # approval
+    assert await graph.is_following(s, fan, owner)
+    assert not await graph.has_request(s, fan, owner)
+    assert await graph.request_follow(s, fan, owner, now()) is False  # already following
+
+
+async def test_deleted_photo_is_not_resurrected_by_a_late_processed(
+        cassandra_session: Session) -> None:
+    s, owner, photo = cassandra_session, uid(), photo_id_now()
+    assert await photos.mark_processed(s, processed(photo, owner, "#late party"), now())
+    assert await photos.mark_processed(s, processed(photo, owner, "#late party"), now())
+    assert await photos.photo_count(s, owner) == 1
+    assert await photos.recent_photos(s, owner) == [photo]
+    await search.reindex_photo(s, photo)
+    assert photo in await search.photos_with_hashtag(s, "late")
+
+    assert await photos.mark_deleted(s, photo, owner, now()) is True
+    await search.reindex_photo(s, photo)
+    assert await photos.mark_processed(s, processed(photo, owner, "#late party"), now()) is False
+    assert await photos.set_caption(s, photo, "#again", "", now()) is False
+    await search.reindex_photo(s, photo)
+    row = await photos.get_photo(s, photo)
+    assert row is not None and row.deleted and row.caption == "#late party"
+    assert await photos.photo_count(s, owner) == 0
+    assert await photos.recent_photos(s, owner) == []
+    assert photo not in await search.photos_with_hashtag(s, "late")
+    assert photo not in await search.photos_with_term(s, "party")
+
+
+async def test_delete_before_processed_leaves_a_tombstone(cassandra_session: Session) -> None:
+    s, owner, photo = cassandra_session, uid(), photo_id_now()
+    await photos.mark_deleted(s, photo, owner, now())
+    assert await photos.mark_processed(s, processed(photo, owner, "x"), now()) is False
+    assert await photos.mark_failed(s, photo, owner, "decode: bad", now()) is False
+    row = await photos.get_photo(s, photo)
+    assert row is not None and row.status == photos.STATUS_DELETED
+    assert await photos.photo_count(s, owner) == 0
+
+
+async def test_failed_photo_keeps_its_reason(cassandra_session: Session) -> None:
+    s, owner, photo = cassandra_session, uid(), photo_id_now()
+    assert await photos.mark_failed(s, photo, owner, "decode: not an image", now())
+    row = await photos.get_photo(s, photo)
+    assert row is not None and row.status == "failed"
+    assert row.failure_reason == "decode: not an image"
+
+
+async def test_caption_edits_are_last_writer_wins_by_event_time(
+        cassandra_session: Session) -> None:
+    s, owner, photo = cassandra_session, uid(), photo_id_now()
+    t0 = now()
+    await photos.mark_processed(s, processed(photo, owner, "original #first"), t0)
+    assert await photos.set_caption(s, photo, "newest #third", "T3", t0 + timedelta(seconds=3))
+    assert not await photos.set_caption(s, photo, "older #second", "T2",
+                                        t0 + timedelta(seconds=2))
+    # A redelivered processed (upload-time caption) does not undo the edit either.
+    await photos.mark_processed(s, processed(photo, owner, "original #first"), t0)
+    row = await photos.get_photo(s, photo)
+    assert row is not None and (row.caption, row.title) == ("newest #third", "T3")
+    assert row.derivatives[0]["name"] == "thumb" and row.width == 800
+
+
+async def test_search_normalizes_and_reindexes_on_caption_edit(
+        cassandra_session: Session) -> None:
+    s, owner, photo = cassandra_session, uid(), photo_id_now()
+    word = f"w{uid()}"  # a term no other test uses
+    full_width_golden = "\uff27\uff4f\uff4c\uff44\uff45\uff4e"
+    caption = f"Café {word.upper()}! #SunSet #Été"
+    await photos.mark_processed(s, processed(photo, owner, caption, full_width_golden), now())
+    await search.reindex_photo(s, photo)
+    await search.reindex_photo(s, photo)  # converging twice is a no-op
+    assert photo in await search.photos_with_term(s, word)
+    assert photo in await search.photos_with_term(s, "CAFÉ")
+    assert photo in await search.photos_with_term(s, "golden")
+    assert photo in await search.photos_with_hashtag(s, "#sunset")
+    assert photo in await search.photos_with_hashtag(s, "ÉTÉ")
+
+    await photos.set_caption(s, photo, f"{word}2 #moon", "", now() + timedelta(seconds=1))
+    await search.reindex_photo(s, photo)
+    assert photo not in await search.photos_with_term(s, word)
+    assert photo not in await search.photos_with_hashtag(s, "sunset")
+    assert photo in await search.photos_with_term(s, f"{word}2")
+    assert photo in await search.photos_with_hashtag(s, "moon")
+
+
+async def test_username_prefixes_and_rename_cleanup(cassandra_session: Session) -> None:
+    s, user = cassandra_session, uid()
+    old, new = f"zq{user % 10**8}", f"zr{user % 10**8}"
+    t1 = now()
+    await users.upsert_profile(s, user, old, "Z", "", False, t1, registered=True)
+    await search.index_username(s, user, old, None, micros(t1))
+    assert (old, user) in await search.users_with_prefix(s, old[:5])
+    assert (old, user) in await search.users_with_prefix(s, old)  # longer than 10 chars
+    assert await users.user_id_for(s, old) == user
+
+    t2 = t1 + timedelta(seconds=1)
+    previous = await users.upsert_profile(s, user, new, "Z", "", False, t2)
+    assert previous is not None and previous.username == old
+    await search.index_username(s, user, new, previous.username, micros(t2))
+    assert await users.user_id_for(s, old) is None
+    assert await users.user_id_for(s, new) == user
+    assert (old, user) not in await search.users_with_prefix(s, old[:5])
+    assert (new, user) in await search.users_with_prefix(s, new[:3])
+
+    # A stale replay of the first profile changes nothing.
+    await users.upsert_profile(s, user, old, "Z", "", True, t1)
+    user_row = await users.get_user(s, user)
+    assert user_row is not None and user_row.username == new and not user_row.private
+
+
+async def test_stories_expire_24h_after_posting_in_both_stores(
+        cassandra_session: Session, redis_client: RedisClient) -> None:
+    s, author = cassandra_session, uid()
+    story, posted = uid(), now() - timedelta(hours=23)
+    assert await engagement.post_story(s, redis_client, story, author, "s/1.jpg", posted)
+    assert await engagement.post_story(s, redis_client, story, author, "s/1.jpg", posted)
+    rows = list(s.execute("SELECT TTL(media_key) AS ttl FROM stories WHERE user_id = %s",
+                          (author,)))
+    assert len(rows) == 1 and 3500 <= rows[0]["ttl"] <= 3600
+    key = engagement.stories_key(author)
+    assert key == f"stories:{{{author}}}"
+    assert 3500_000 <= await redis_client.pttl(key) <= 3600_000
+    assert await engagement.live_story_ids(redis_client, author) == [story]
+    assert [st.story_id for st in await engagement.stories(s, author)] == [story]
+
+    fresh = uid()
+    await engagement.post_story(s, redis_client, fresh, author, "s/2.jpg", now())
+    assert await engagement.live_story_ids(redis_client, author) == [fresh, story]
+    assert await redis_client.pttl(key) > 86_000_000  # the newest story keeps the key
+
+    expired = uid()
+    assert not await engagement.post_story(s, redis_client, expired, author, "s/0.jpg",
+                                           now() - timedelta(hours=25))
+    assert expired not in await engagement.live_story_ids(redis_client, author)
