@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.admin import AIOKafkaAdminClient
 
 from infra.settings import Settings
@@ -36,7 +37,12 @@ def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
 
 
 def consumer(settings: Settings, *topics: str, group_id: str, **overrides: Any) -> AIOKafkaConsumer:
-    """A group consumer with auto-commit off: processors commit after outputs are durable."""
+    """A group consumer with auto-commit off: processors commit after outputs are durable.
+
+    Range assignment gives partition N of every subscribed topic to the same member, so
+    co-partitioned topics (all keyed by photo id, same partition count) keep one owner
+    per photo across topics when a processor runs as several instances.
+    """
     options: dict[str, Any] = {
         "bootstrap_servers": bootstrap(settings),
         "client_id": f"{settings.kafka.client_id}-{group_id}",
@@ -48,6 +54,7 @@ def consumer(settings: Settings, *topics: str, group_id: str, **overrides: Any) 
         "session_timeout_ms": 30_000,
         "heartbeat_interval_ms": 3_000,
         "max_poll_interval_ms": 300_000,
+        "partition_assignment_strategy": (RangePartitionAssignor,),
     }
     options.update(overrides)
     return AIOKafkaConsumer(*topics, **options)
