@@ -16,6 +16,8 @@ PROCESSORS: dict[str, str] = {
     "metadata": "processors.metadata:MetadataProcessor",
     "graph": "processors.graph:GraphProcessor",
     "engagement": "processors.engagement:EngagementProcessor",
+    "fanout": "processors.fanout:FanoutPlanner",
+    "fanout-worker": "processors.fanout:FanoutWorker",
 }
 
 

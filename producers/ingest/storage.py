@@ -17,14 +17,10 @@ import urllib3.exceptions
 from minio import Minio
 from minio.error import MinioException, S3Error
 
-OBJECT_PREFIX = "originals/"
+from sinks.media_keys import original_key
+
 T = TypeVar("T")
-
-
-def original_key(photo_id: int) -> str:
-    """Where the original of ``photo_id`` lives: deterministic, so a retried upload
-    overwrites its own object instead of leaving an orphan next to it."""
-    return f"{OBJECT_PREFIX}{photo_id}"
+__all__ = ["Originals", "StorageUnavailable", "original_key"]
 
 
 class StorageUnavailable(RuntimeError):

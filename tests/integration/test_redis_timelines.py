@@ -1,89 +1,22 @@
-"""RedisTimelines against a real redis-server (never a fake).
+"""RedisTimelines against the real Redis of the local stack (never a fake).
 
-The ``redis_client`` fixture below is deliberately local and overrides the project-wide
-one in ``tests/conftest.py``: it uses ``PHOTOSTREAM_REDIS_URL`` when set, else starts a
-throwaway ``redis-server`` on a free loopback port in a temp dir, so these tests run
-without the whole stack. To switch to the shared stack, delete ``_redis_url`` and
-``redis_client`` here; the tests only need a fixture named ``redis_client``. Each test
-uses its own key prefix and deletes its keys, so a shared server is safe.
+Each test uses its own key prefix and deletes its keys, so the shared server is safe.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
 
+from infra.connect.redis import RedisClient
 from sinks.redis_timelines import RedisTimelines
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def _redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = os.environ.get("PHOTOSTREAM_REDIS_URL")
-    if url:
-        yield url
-        return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("no redis-server and PHOTOSTREAM_REDIS_URL unset")
-    workdir: Path = tmp_path_factory.mktemp("redis")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 @pytest.fixture
-async def redis_client(_redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(_redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def timelines(redis_client: aioredis.Redis) -> AsyncIterator[RedisTimelines]:
+async def timelines(redis_client: RedisClient) -> AsyncIterator[RedisTimelines]:
     prefix = f"test-tl-{uuid.uuid4().hex[:8]}"
     yield RedisTimelines(redis_client, cap=10, prefix=prefix, buckets=16, batch=50)
     keys = [key async for key in redis_client.scan_iter(match=f"{prefix}:*", count=1000)]

@@ -1,0 +1,127 @@
+"""Durable timeline benchmark: Cassandra fan-out writes, and Redis rebuilds from Cassandra.
+
+Run ``python -m bench.timelines`` against the stack from settings. Measured in one run,
+each against its naive baseline:
+
+  (a) durable fan-out writes (one photo into N users' ``timelines`` rows):
+      ``add_to_timelines`` one statement at a time (concurrency 1) vs the fan-out's
+      bounded concurrency;
+  (b) hot timelines rebuilt from Cassandra (2 000 users x 200 entries): one by one
+      (``Timelines.rebuild``: read, ``SET``, awaited per user) vs the bulk path of
+      ``photostream timelines rebuild`` (``rebuild_many``: parallel reads, pipelined
+      ``SET``s).
+
+Everything uses fresh random user ids and a per-run Redis key prefix; the Cassandra
+partitions and the Redis keys are deleted at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from datetime import UTC, datetime
+
+from infra.connect import cassandra
+from infra.connect import redis as redis_connect
+from infra.settings import get_settings
+from sinks.redis_timelines import RedisTimelines
+from sinks.timelines import (
+    WRITE_CONCURRENCY,
+    Timelines,
+    add_entries,
+    add_to_timelines,
+    delete_timelines,
+    newest_ids,
+)
+from sinks.timelines import Entry as TimelineEntry
+
+WRITE_ROWS = 20_000
+SERIAL_ROWS = 2_000
+REBUILD_USERS = 2_000
+NAIVE_REBUILDS = 300
+ENTRIES = 200
+TARGET_REBUILDS = 1_000.0
+
+
+def _rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else float("inf")
+
+
+async def main() -> None:
+    settings = get_settings()
+    session = await asyncio.to_thread(cassandra.connect, settings)
+    r = redis_connect.client(settings)
+    prefix = f"bench:timelines:{os.getpid()}"
+    hot = RedisTimelines(r, settings.timelines.redis_cap, prefix=f"{prefix}:tl")
+    timelines = Timelines(session, r, hot)
+    rng = random.Random()
+    author = rng.getrandbits(62)
+    photo = (1 << 61) + rng.getrandbits(40)
+    writers = [rng.getrandbits(62) for _ in range(WRITE_ROWS + SERIAL_ROWS)]
+    readers = [rng.getrandbits(62) for _ in range(REBUILD_USERS)]
+    rows: list[tuple[str, int, float, str]] = []
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    try:
+        await add_to_timelines(session, writers[:10], photo, author, now)  # warm up
+
+        t = time.perf_counter()
+        await add_to_timelines(session, writers[:SERIAL_ROWS], photo, author, now,
+                               concurrency=1)
+        rows.append(("durable writes, concurrency 1", SERIAL_ROWS, time.perf_counter() - t,
+                     "rows"))
+        t = time.perf_counter()
+        await add_to_timelines(session, writers[SERIAL_ROWS:], photo, author, now)
+        rows.append((f"durable writes, concurrency {WRITE_CONCURRENCY}", WRITE_ROWS,
+                     time.perf_counter() - t, "rows"))
+
+        history = [TimelineEntry(photo - i * 1_000, author) for i in range(ENTRIES)]
+        gate = asyncio.Semaphore(16)
+
+        async def seed(uid: int) -> None:
+            async with gate:
+                await add_entries(session, uid, history, now)
+        seeded = time.perf_counter()
+        await asyncio.gather(*(seed(uid) for uid in readers))
+        seed_secs = time.perf_counter() - seeded
+
+        t = time.perf_counter()
+        for uid in readers[:NAIVE_REBUILDS]:
+            await timelines.rebuild(uid)
+        rows.append(("rebuild one by one (awaited)", NAIVE_REBUILDS, time.perf_counter() - t,
+                     "timelines"))
+        t = time.perf_counter()
+        await timelines.rebuild_many(readers)
+        rows.append(("rebuild bulk (rebuild_many)", REBUILD_USERS, time.perf_counter() - t,
+                     "timelines"))
+        sample = readers[-1]
+        assert await hot.read(sample, ENTRIES) == await newest_ids(session, sample, ENTRIES)
+
+        print(f"Durable timelines (Cassandra) and rebuilds into Redis "
+              f"({ENTRIES} entries per rebuilt timeline)")
+        print(f"{'method':36} {'count':>8} {'seconds':>8} {'per second':>11}")
+        for name, count, secs, unit in rows:
+            print(f"{name:36} {count:>8,} {secs:>8.3f} {_rate(count, secs):>11,.0f} {unit}")
+        write_x = _rate(rows[1][1], rows[1][2]) / _rate(rows[0][1], rows[0][2])
+        bulk = _rate(rows[3][1], rows[3][2])
+        rebuild_x = bulk / _rate(rows[2][1], rows[2][2])
+        print(f"writes: concurrency {WRITE_CONCURRENCY} vs 1: {write_x:.1f}x; "
+              f"rebuilds: bulk vs one by one: {rebuild_x:.1f}x")
+        print(f"target: >= {TARGET_REBUILDS:,.0f} timelines rebuilt/s "
+              f"{'OK' if bulk >= TARGET_REBUILDS else 'MISSED'} ({bulk:,.0f}/s)")
+        print(f"(seeding {REBUILD_USERS * ENTRIES:,} rows took {seed_secs:.1f} s; "
+              f"total bench time {time.perf_counter() - started:.1f} s)")
+    finally:
+        await delete_timelines(session, writers + readers)
+        pipe = r.pipeline(transaction=False)
+        for uid in readers:
+            pipe.unlink(hot.key(uid))
+        await pipe.execute()
+        await r.aclose()
+        await asyncio.to_thread(session.cluster.shutdown)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
