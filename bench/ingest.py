@@ -21,13 +21,12 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import httpx
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.media import synthetic_photo
 from infra.connect import kafka
@@ -71,30 +70,28 @@ class Tail:
     def __init__(self, settings: Settings, wanted: set[int]) -> None:
         self.settings, self.wanted = settings, wanted
         self.seen: dict[int, tuple[float, str]] = {}
-        self.ready = asyncio.Event()
+        self.consumer: AIOKafkaConsumer
+
+    async def start(self) -> None:
+        """Position at the end of every partition, so only new outcomes are seen."""
+        self.consumer = kafka.consumer(self.settings, group_id=f"bench-tail-{os.getpid()}")
+        await self.consumer.start()
+        tps = [TopicPartition(MEDIA_PROCESSED.name, p) for p in range(MEDIA_PROCESSED.partitions)]
+        self.consumer.assign(tps)
+        await self.consumer.seek_to_end(*tps)
+        for tp in tps:
+            await self.consumer.position(tp)
 
     async def run(self) -> None:
-        consumer = kafka.consumer(self.settings, group_id=f"bench-tail-{os.getpid()}")
-        await consumer.start()
         try:
-            parts = consumer.partitions_for_topic(MEDIA_PROCESSED.name) or set()
-            if not parts:
-                await consumer.topics()
-                parts = consumer.partitions_for_topic(MEDIA_PROCESSED.name) or set()
-            tps = [TopicPartition(MEDIA_PROCESSED.name, p) for p in sorted(parts)]
-            consumer.assign(tps)
-            await consumer.seek_to_end(*tps)
-            for tp in tps:
-                await consumer.position(tp)
-            self.ready.set()
             while not self.wanted or self.wanted - set(self.seen):
-                batch = await consumer.getmany(timeout_ms=200)
+                batch = await self.consumer.getmany(timeout_ms=200)
                 now = time.monotonic()
                 for records in batch.values():
                     for record in records:
                         self._note(record.value or b"", now)
         finally:
-            await consumer.stop()
+            await self.consumer.stop()
 
     def _note(self, raw: bytes, now: float) -> None:
         try:
@@ -170,8 +167,8 @@ async def run(count: int, concurrency: int) -> None:
         await asyncio.sleep(3)
 
         tail = Tail(settings, set())
+        await tail.start()
         tail_task = asyncio.create_task(tail.run())
-        await tail.ready.wait()
         began = time.monotonic()
         accepted = await upload_all(base, token, photos, count, concurrency)
         accept_done = time.monotonic()

@@ -3,13 +3,13 @@
 Run ``python -m bench.timelines`` against the stack from settings. Measured in one run,
 each against its naive baseline:
 
-  (a) durable fan-out writes (one photo into N users' ``timelines`` rows):
-      ``add_to_timelines`` one statement at a time (concurrency 1) vs the fan-out's
-      bounded concurrency;
+  (a) durable fan-out writes (one photo into N users' ``timelines`` rows): one
+      statement per row at concurrency 1, the same at concurrency 128, and what the
+      fan-out does (replica-grouped unlogged batches, bounded concurrency);
   (b) hot timelines rebuilt from Cassandra (2 000 users x 200 entries): one by one
       (``Timelines.rebuild``: read, ``SET``, awaited per user) vs the bulk path of
       ``photostream timelines rebuild`` (``rebuild_many``: parallel reads, pipelined
-      ``SET``s).
+      ``SET``s), and the same bulk path with one point read per timeline.
 
 Everything uses fresh random user ids and a per-run Redis key prefix; the Cassandra
 partitions and the Redis keys are deleted at the end.
@@ -28,6 +28,7 @@ from infra.connect import redis as redis_connect
 from infra.settings import get_settings
 from sinks.redis_timelines import RedisTimelines
 from sinks.timelines import (
+    BATCH_ROWS,
     WRITE_CONCURRENCY,
     Timelines,
     add_entries,
@@ -59,7 +60,7 @@ async def main() -> None:
     rng = random.Random()
     author = rng.getrandbits(62)
     photo = (1 << 61) + rng.getrandbits(40)
-    writers = [rng.getrandbits(62) for _ in range(WRITE_ROWS + SERIAL_ROWS)]
+    writers = [rng.getrandbits(62) for _ in range(2 * WRITE_ROWS + SERIAL_ROWS)]
     readers = [rng.getrandbits(62) for _ in range(REBUILD_USERS)]
     rows: list[tuple[str, int, float, str]] = []
     now = datetime.now(UTC)
@@ -69,13 +70,19 @@ async def main() -> None:
 
         t = time.perf_counter()
         await add_to_timelines(session, writers[:SERIAL_ROWS], photo, author, now,
-                               concurrency=1)
-        rows.append(("durable writes, concurrency 1", SERIAL_ROWS, time.perf_counter() - t,
+                               concurrency=1, batch_rows=1)
+        rows.append(("writes: per row, concurrency 1", SERIAL_ROWS, time.perf_counter() - t,
+                     "rows"))
+        part = writers[SERIAL_ROWS:SERIAL_ROWS + WRITE_ROWS]
+        t = time.perf_counter()
+        await add_to_timelines(session, part, photo, author, now, concurrency=128,
+                               batch_rows=1)
+        rows.append(("writes: per row, concurrency 128", WRITE_ROWS, time.perf_counter() - t,
                      "rows"))
         t = time.perf_counter()
-        await add_to_timelines(session, writers[SERIAL_ROWS:], photo, author, now)
-        rows.append((f"durable writes, concurrency {WRITE_CONCURRENCY}", WRITE_ROWS,
-                     time.perf_counter() - t, "rows"))
+        await add_to_timelines(session, writers[SERIAL_ROWS + WRITE_ROWS:], photo, author, now)
+        rows.append((f"writes: ours, batches of {BATCH_ROWS} x {WRITE_CONCURRENCY}",
+                     WRITE_ROWS, time.perf_counter() - t, "rows"))
 
         history = [TimelineEntry(photo - i * 1_000, author) for i in range(ENTRIES)]
         gate = asyncio.Semaphore(16)
@@ -93,22 +100,27 @@ async def main() -> None:
         rows.append(("rebuild one by one (awaited)", NAIVE_REBUILDS, time.perf_counter() - t,
                      "timelines"))
         t = time.perf_counter()
+        await timelines.rebuild_many(readers, group=1, concurrency=64)
+        rows.append(("rebuild bulk, point reads x 64", REBUILD_USERS, time.perf_counter() - t,
+                     "timelines"))
+        t = time.perf_counter()
         await timelines.rebuild_many(readers)
-        rows.append(("rebuild bulk (rebuild_many)", REBUILD_USERS, time.perf_counter() - t,
+        rows.append(("rebuild bulk, ours (grouped IN)", REBUILD_USERS, time.perf_counter() - t,
                      "timelines"))
         sample = readers[-1]
         assert await hot.read(sample, ENTRIES) == await newest_ids(session, sample, ENTRIES)
 
         print(f"Durable timelines (Cassandra) and rebuilds into Redis "
               f"({ENTRIES} entries per rebuilt timeline)")
-        print(f"{'method':36} {'count':>8} {'seconds':>8} {'per second':>11}")
+        print(f"{'method':38} {'count':>8} {'seconds':>8} {'per second':>11}")
         for name, count, secs, unit in rows:
-            print(f"{name:36} {count:>8,} {secs:>8.3f} {_rate(count, secs):>11,.0f} {unit}")
-        write_x = _rate(rows[1][1], rows[1][2]) / _rate(rows[0][1], rows[0][2])
-        bulk = _rate(rows[3][1], rows[3][2])
-        rebuild_x = bulk / _rate(rows[2][1], rows[2][2])
-        print(f"writes: concurrency {WRITE_CONCURRENCY} vs 1: {write_x:.1f}x; "
-              f"rebuilds: bulk vs one by one: {rebuild_x:.1f}x")
+            print(f"{name:38} {count:>8,} {secs:>8.3f} {_rate(count, secs):>11,.0f} {unit}")
+        rate = [_rate(count, secs) for _name, count, secs, _unit in rows]
+        bulk = rate[5]
+        print(f"writes: ours vs per-row concurrency 1: {rate[2] / rate[0]:.1f}x, "
+              f"vs per-row concurrency 128: {rate[2] / rate[1]:.1f}x")
+        print(f"rebuilds: ours vs one by one: {bulk / rate[3]:.1f}x, "
+              f"vs bulk with point reads: {bulk / rate[4]:.1f}x")
         print(f"target: >= {TARGET_REBUILDS:,.0f} timelines rebuilt/s "
               f"{'OK' if bulk >= TARGET_REBUILDS else 'MISSED'} ({bulk:,.0f}/s)")
         print(f"(seeding {REBUILD_USERS * ENTRIES:,} rows took {seed_secs:.1f} s; "
