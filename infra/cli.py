@@ -45,7 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         logging.getLogger("cassandra").setLevel(logging.WARNING)
-        logging.getLogger("aiokafka").setLevel(logging.WARNING)
+        for noisy in ("aiokafka", "httpx", "httpcore"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
         result = args.handler(args, settings)
         if asyncio.iscoroutine(result):
             result = asyncio.run(result)

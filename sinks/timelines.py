@@ -61,7 +61,7 @@ BATCH_ROWS = 48
 #: Grouped ``IN`` reads in flight during a bulk rebuild.
 REBUILD_CONCURRENCY = 16
 #: Timelines per grouped ``IN`` read (up to ``cap`` rows each come back in one page).
-REBUILD_GROUP = 8
+REBUILD_GROUP = 16
 #: How stale the durable ``last_active`` may get before a read refreshes it.
 ACTIVITY_GRANULARITY = timedelta(hours=1)
 PULL_BUCKETS = 16

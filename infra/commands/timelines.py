@@ -38,8 +38,8 @@ def register(sub: Any) -> None:
                      help="rebuild this user's timeline (repeatable)")
     who.add_argument("--all", action="store_true",
                      help="rebuild every active user's timeline")
-    rebuild.add_argument("--concurrency", type=int, default=64,
-                         help="Cassandra reads in flight (default 64)")
+    rebuild.add_argument("--concurrency", type=int, default=16,
+                         help="grouped Cassandra reads in flight (default 16)")
     rebuild.set_defaults(handler=cmd_rebuild)
 
 
@@ -53,7 +53,7 @@ async def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def rebuild(settings: Settings, user_ids: Sequence[int] | None = None, *,
-                  concurrency: int = 64, progress: bool = False) -> int:
+                  concurrency: int = 16, progress: bool = False) -> int:
     """Rebuild these users' timelines (None: every active user); returns how many."""
     session = await asyncio.to_thread(cassandra.connect, settings)
     redis = redis_connect.client(settings)
