@@ -23,6 +23,7 @@ COMMAND_GROUPS = (
     "infra.commands.token",
     "infra.commands.ingest",
     "infra.commands.timelines",
+    "infra.commands.topics",
 )
 
 
