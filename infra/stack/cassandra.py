@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.connect.cassandra import cluster
-from infra.stack.base import Service, StackError, Tool, run_checked
+from infra.stack.base import Service, StackError, Tool, port_in_use, run_checked
 from infra.stack.versions import CASSANDRA_VERSION
 
 RESOURCES = Path(__file__).resolve().parent / "resources"
@@ -94,10 +94,11 @@ EXEC_GRACE_SECONDS = 2.0
 
 @contextlib.contextmanager
 def _quiet_driver() -> Iterator[None]:
-    """The driver logs every refused connection at WARNING while Cassandra boots: hush it."""
+    """The driver logs every refused connection (WARNING, and ERROR with a traceback for the
+    control connection) while Cassandra boots: the probe's own error says enough."""
     logger = logging.getLogger("cassandra")
     previous = logger.level
-    logger.setLevel(logging.ERROR)
+    logger.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
@@ -217,6 +218,8 @@ class CassandraService(Service):
 
     async def probe(self) -> None:
         """A real CQL round trip, since the port opens before the schema is usable."""
+        if not port_in_use(self.settings.stack.cassandra_port):
+            raise StackError("cassandra: CQL port not open yet")
         version = await asyncio.to_thread(self._query_release_version)
         if not version:
             raise StackError("cassandra answered without a release_version")
