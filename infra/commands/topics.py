@@ -46,7 +46,8 @@ def kafka_errors(handler: Handler) -> Handler:
         try:
             return await handler(args, settings)
         except KafkaError as exc:
-            raise OpsError(f"Kafka: {exc!r}") from None
+            raise OpsError(f"Kafka: {type(exc).__name__}: {' '.join(str(exc).split())}"
+                           ) from None
 
     return wrapped
 

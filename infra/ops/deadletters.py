@@ -247,7 +247,8 @@ async def replay(settings: Settings, letters: Iterable[StoredDeadLetter], *,
         metadata = await asyncio.gather(*futures)
     except KafkaError as exc:
         raise OpsError(f"replay failed, records may be partly re-published "
-                       f"(replaying again is safe: processors are idempotent): {exc}") from None
+                       f"(replaying again is safe: processors are idempotent): "
+                       f"{type(exc).__name__}: {' '.join(str(exc).split())}") from None
     finally:
         await producer.stop()
     return [Replayed(s, m.topic, m.partition, m.offset)

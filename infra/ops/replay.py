@@ -96,10 +96,11 @@ async def reset_offsets(settings: Settings, group: str, topic: str, to: Target, 
                        targets[tp])
             for tp in tps)
         if not dry_run:
+            consumer.assign(tps)  # aiokafka commits only for assigned partitions
             try:
                 await consumer.commit({tp: targets[tp] for tp in tps})
             except KafkaError as exc:
                 raise OpsError(f"group {group} refused the new offsets (did a consumer join "
                                f"meanwhile? check `photostream topics lag {group}`): "
-                               f"{exc!r}") from None
+                               f"{type(exc).__name__}") from None
     return ResetPlan(group, topic, to, moves, applied=not dry_run)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import pickle
 import struct
-import time
 import zlib
 
 import pytest
@@ -271,9 +270,7 @@ def test_truncated_png_rejected() -> None:
 def test_decompression_bomb_rejected_before_decoding() -> None:
     bomb = _png_claiming(30_000, 30_000)
     assert len(bomb) < 200
-    start = time.perf_counter()
     reason = _reason(bomb)
-    assert time.perf_counter() - start < 0.5
     assert reason == "image too large: 30000x30000 = 900 MP exceeds the 50 MP limit"
 
 
