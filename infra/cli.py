@@ -46,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         logging.getLogger("cassandra").setLevel(logging.WARNING)
+        # Cassandra 5 warns on every statement prepared on a keyspace-bound session; all
+        # our tables live in the one configured keyspace, so there is no ambiguity.
+        logging.getLogger("cassandra.protocol").setLevel(logging.ERROR)
         for noisy in ("aiokafka", "httpx", "httpcore"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
         result = args.handler(args, settings)
