@@ -49,7 +49,7 @@ from typing import Any
 from cassandra.cluster import Session
 from cassandra.query import BatchStatement, BatchType, PreparedStatement
 
-from infra.connect.cassandra import execute, execute_many
+from infra.connect.cassandra import TUPLES, execute, execute_many
 from infra.connect.redis import RedisClient
 from sinks.redis_timelines import RedisTimelines
 from sinks.statements import QUORUM, SERIAL, applied, micros, prepared
@@ -239,8 +239,8 @@ async def newest_many(session: Session, user_ids: Sequence[int],
     bound = statement.bind((list(user_ids), limit))
     bound.fetch_size = None  # at most len(user_ids) * limit rows: one response
     out: dict[int, list[int]] = {uid: [] for uid in user_ids}
-    for row in await execute(session, bound):
-        out[row["user_id"]].append(row["photo_id"])
+    for user_id, photo_id in await execute(session, bound, profile=TUPLES):
+        out[user_id].append(photo_id)
     for ids in out.values():
         ids.sort(reverse=True)  # IN returns partitions in token order; keep newest first
     return out

@@ -20,9 +20,13 @@ from cassandra.cluster import (
     Session,
 )
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
-from cassandra.query import dict_factory
+from cassandra.query import dict_factory, tuple_factory
 
 from infra.settings import Settings
+
+#: Execution profile returning plain tuples: for bulk reads, where building a dict per
+#: row is most of the client's CPU (e.g. rebuilding thousands of timelines).
+TUPLES = "tuples"
 
 
 def cluster(settings: Settings) -> Cluster:
@@ -32,11 +36,16 @@ def cluster(settings: Settings) -> Cluster:
         request_timeout=20,
         row_factory=dict_factory,
     )
+    tuples = ExecutionProfile(
+        load_balancing_policy=profile.load_balancing_policy,
+        request_timeout=profile.request_timeout,
+        row_factory=tuple_factory,
+    )
     auth = PlainTextAuthProvider(cs.username, cs.password) if cs.username else None
     return Cluster(
         contact_points=list(cs.contact_points),
         port=cs.port,
-        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+        execution_profiles={EXEC_PROFILE_DEFAULT: profile, TUPLES: tuples},
         auth_provider=auth,
         protocol_version=5,
         connect_timeout=10,
@@ -73,10 +82,11 @@ def _settle(result: asyncio.Future[Any], rows: Any, exc: BaseException | None) -
 
 
 async def execute(
-    session: Session, statement: Any, params: Sequence[Any] | None = None
+    session: Session, statement: Any, params: Sequence[Any] | None = None,
+    *, profile: Any = EXEC_PROFILE_DEFAULT,
 ) -> list[Any]:
     """Run one statement without blocking the event loop; returns the first page of rows."""
-    rows = await _bridge(session.execute_async(statement, params))
+    rows = await _bridge(session.execute_async(statement, params, execution_profile=profile))
     return list(rows or [])
 
 
