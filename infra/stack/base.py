@@ -49,6 +49,15 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def process_gone(pid: int) -> bool:
+    """True once ``pid`` has exited (reaped, or a zombie whose resources are released)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1]
+    except (OSError, IndexError):
+        return True
+    return state in ("Z", "X")
+
+
 def rss_bytes(pid: int) -> int:
     """Resident memory of one process, from /proc (0 if it is gone)."""
     try:
@@ -241,7 +250,12 @@ class Service(ABC):
         )
 
     async def stop(self) -> bool:
-        """SIGTERM the process group, wait, then SIGKILL. True if something was stopped."""
+        """SIGTERM the process group, wait, then SIGKILL. True if something was stopped.
+
+        Waits until the process is really gone, not just unrecognisable: while a process
+        exits, /proc/<pid>/cmdline empties before its sockets close, and an ``up`` right
+        after would find the ports still taken.
+        """
         pid = self.pid()
         if pid is None:
             self.pid_path.unlink(missing_ok=True)
@@ -249,12 +263,12 @@ class Service(ABC):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + self.stop_timeout
-        while time.monotonic() < deadline and self.is_running():
+        while time.monotonic() < deadline and not process_gone(pid):
             await asyncio.sleep(0.2)
-        if self.is_running():
+        if not process_gone(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            while self.is_running():
+            while not process_gone(pid):
                 await asyncio.sleep(0.1)
         self.pid_path.unlink(missing_ok=True)
         return True

@@ -18,7 +18,7 @@ from infra.provision.migrations import apply_migrations, load_migrations
 from infra.provision.topics import apply_topics
 from infra.settings import Settings
 from infra.stack import manager
-from infra.stack.base import StackError
+from infra.stack.base import StackError, process_gone
 from infra.stack.redis import RedisService
 from schemas.topics import TOPICS
 
@@ -64,17 +64,6 @@ def _pids(settings: Settings) -> list[int]:
     return [pid for _, pid, _, _ in manager.status(settings) if pid]
 
 
-def _alive(pid: int) -> bool:
-    return Path(f"/proc/{pid}").exists() and "Z" not in _proc_state(pid)
-
-
-def _proc_state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][:1]
-    except OSError:
-        return "Z"
-
-
 @pytest.mark.lifecycle
 async def test_data_survives_down_and_up_and_down_leaves_nothing(stack: Settings) -> None:
     token = uuid.uuid4().hex
@@ -95,7 +84,7 @@ async def test_data_survives_down_and_up_and_down_leaves_nothing(stack: Settings
     pids = _pids(stack)
     assert len(pids) == 4
     await manager.down(stack)
-    assert not [pid for pid in pids if _alive(pid)], "down left stack processes running"
+    assert all(process_gone(pid) for pid in pids), "down left stack processes running"
     assert _pids(stack) == []
 
     await manager.up(stack)
