@@ -16,7 +16,7 @@ import random
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -44,6 +44,7 @@ from sinks import graph, users
 from sinks.redis_timelines import RedisTimelines
 from sinks.statements import QUORUM
 from sinks.timelines import Timelines, newest_ids, set_activity
+from tests.integration.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -73,14 +74,6 @@ def processed(photo_id: int, owner_id: int) -> PhotoProcessed:
                                 bytes=10, content_type="image/jpeg"),),
         placeholder=Placeholder(dominant_color="#000000", blurhash=None),
         caption="", title="", location=None)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout}s")
-        await asyncio.sleep(0.1)
 
 
 @asynccontextmanager

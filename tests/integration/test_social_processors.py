@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -35,6 +35,7 @@ from schemas.media import (
 from schemas.payload import Payload
 from schemas.users import UserRegistered
 from sinks import engagement, graph, photos, search
+from tests.integration.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -62,14 +63,6 @@ def processed(photo_id: int, owner_id: int, caption: str) -> PhotoProcessed:
         caption=caption, title="", location=None)
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout}s: {check.__name__}")
-        await asyncio.sleep(0.25)
-
-
 @pytest.fixture
 async def runners(stack: Settings) -> AsyncIterator[dict[str, Runner]]:
     built = {name: Runner(build(name, stack), stack, backoff=0.1)
@@ -93,7 +86,7 @@ async def consumed(stack: Settings, runner: Runner, sent: list[RecordMetadata]) 
                 if done is None or done.offset <= meta.offset:
                     return False
             return True
-        await eventually(committed)
+        await eventually(committed, timeout=90)
     finally:
         await admin.close()
 
@@ -170,7 +163,7 @@ async def test_processors_apply_events_once_and_duplicates_change_nothing(
             for runner, events in groups:
                 sent = await publisher.publish_many(events)
                 await consumed(stack, runner, sent)
-            await eventually(check_state)
+            await eventually(check_state, timeout=90)
 
 
 _NO = photos.Photo(0, None, None, None, None, None, None, [], None, None, "", "", None, None,
