@@ -224,7 +224,7 @@ class Service(ABC):
         self.state_dir.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(self.prepare)
         self.check_ports()
-        self.spawn()
+        await asyncio.to_thread(self.spawn)  # waits (briefly) for exec: off the loop
         return True
 
     async def wait_ready(self, timeout: float | None = None) -> None:
