@@ -14,30 +14,31 @@ from schemas.common import CommentText, Id, ObjectKey
 from schemas.payload import Payload, register
 
 
+@dataclass(frozen=True, slots=True)
+class _Like(Payload):
+    """Who likes which photo, and whose photo it is."""
+
+    photo_id: Id
+    user_id: Id
+    owner_id: Id
+
+
 @register
 @dataclass(frozen=True, slots=True)
-class LikeAdded(Payload):
+class LikeAdded(_Like):
     """``user_id`` liked ``photo_id`` (owned by ``owner_id``); idempotent per (photo, user)."""
 
     TYPE: ClassVar[str] = "like.added"
     VERSION: ClassVar[int] = 1
 
-    photo_id: Id
-    user_id: Id
-    owner_id: Id
-
 
 @register
 @dataclass(frozen=True, slots=True)
-class LikeRemoved(Payload):
+class LikeRemoved(_Like):
     """``user_id`` withdrew their like of ``photo_id``."""
 
     TYPE: ClassVar[str] = "like.removed"
     VERSION: ClassVar[int] = 1
-
-    photo_id: Id
-    user_id: Id
-    owner_id: Id
 
 
 @register
