@@ -14,31 +14,30 @@ from schemas.common import Bio, DisplayName, Id, Username
 from schemas.payload import Payload, register
 
 
+@dataclass(frozen=True, slots=True)
+class _Profile(Payload):
+    """The whole public profile of one account."""
+
+    user_id: Id
+    username: Username
+    display_name: DisplayName
+    bio: Bio
+    private: bool
+
+
 @register
 @dataclass(frozen=True, slots=True)
-class UserRegistered(Payload):
+class UserRegistered(_Profile):
     """A new account exists, with its initial profile."""
 
     TYPE: ClassVar[str] = "user.registered"
     VERSION: ClassVar[int] = 1
 
-    user_id: Id
-    username: Username
-    display_name: DisplayName
-    bio: Bio
-    private: bool
-
 
 @register
 @dataclass(frozen=True, slots=True)
-class UserProfileUpdated(Payload):
+class UserProfileUpdated(_Profile):
     """The user's profile after an edit (all fields, so the last record is the truth)."""
 
     TYPE: ClassVar[str] = "user.profile_updated"
     VERSION: ClassVar[int] = 1
-
-    user_id: Id
-    username: Username
-    display_name: DisplayName
-    bio: Bio
-    private: bool
