@@ -22,13 +22,18 @@ from infra.settings import Settings
 UNKNOWN_TOPIC = 3
 
 
+async def _start(client: AIOKafkaAdminClient | AIOKafkaConsumer, settings: Settings) -> None:
+    """Start a Kafka client, turning "unreachable" into the one-line operator error."""
+    try:
+        await client.start()
+    except KafkaError as exc:
+        raise OpsError(f"cannot reach Kafka at {kafka.bootstrap(settings)}: {exc}") from None
+
+
 @asynccontextmanager
 async def admin_client(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
     admin = kafka.admin(settings)
-    try:
-        await admin.start()
-    except KafkaError as exc:
-        raise OpsError(f"cannot reach Kafka at {kafka.bootstrap(settings)}: {exc}") from None
+    await _start(admin, settings)
     try:
         yield admin
     finally:
@@ -45,10 +50,7 @@ async def reader(settings: Settings, group_id: str | None = None
     """
     consumer = kafka.consumer(
         settings, group_id=group_id or f"{settings.kafka.client_id}-ops-reader")
-    try:
-        await consumer.start()
-    except KafkaError as exc:
-        raise OpsError(f"cannot reach Kafka at {kafka.bootstrap(settings)}: {exc}") from None
+    await _start(consumer, settings)
     try:
         yield consumer
     finally:
