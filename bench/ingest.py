@@ -33,7 +33,7 @@ from infra.connect import kafka
 from infra.settings import Settings, get_settings
 from infra.stack import manager
 from processors.media.derivatives import render_photo
-from producers.auth import mint
+from infra.http.auth import mint
 from schemas.envelope import InvalidEvent, decode
 from schemas.topics import MEDIA_PROCESSED
 

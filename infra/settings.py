@@ -129,6 +129,22 @@ class IngestSettings:
 
 
 @dataclass(frozen=True)
+class ApiSettings:
+    """The read API (``photostream api``) and the web app it serves."""
+
+    host: str = "127.0.0.1"
+    port: int = 8082
+    #: Lifetime of the presigned media URLs handed to clients (short: they are bearer
+    #: capabilities, and a private photo's URL must stop working soon after access ends).
+    media_url_ttl_seconds: int = 900
+    #: Public base of the object store in media URLs (empty: the S3 endpoint itself).
+    media_base_url: str = ""
+    #: Base URL of the ingest service, for the web app (empty: same host, ingest port).
+    ingest_url: str = ""
+    workers: int = 1
+
+
+@dataclass(frozen=True)
 class MediaSettings:
     max_pixels: int = 50_000_000
     jpeg_quality: int = 82
@@ -172,7 +188,15 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     timelines: TimelineSettings = field(default_factory=TimelineSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    #: ``dev`` (the local stack's default) enables development-only conveniences such as
+    #: the web app's sign-in endpoint; anything else is treated as production.
+    env: str = "dev"
     log_level: str = "INFO"
+
+    @property
+    def dev(self) -> bool:
+        return self.env == "dev"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -248,6 +272,16 @@ class Settings:
             ),
             fanout_chunk=env.integer("FANOUT_CHUNK", TimelineSettings.fanout_chunk),
         )
+        api = ApiSettings(
+            host=env.text("API_HOST", ApiSettings.host),
+            port=env.integer("API_PORT", ApiSettings.port),
+            media_url_ttl_seconds=env.integer(
+                "MEDIA_URL_TTL_SECONDS", ApiSettings.media_url_ttl_seconds
+            ),
+            media_base_url=env.text("MEDIA_BASE_URL", ApiSettings.media_base_url),
+            ingest_url=env.text("INGEST_URL", ApiSettings.ingest_url),
+            workers=env.integer("API_WORKERS", ApiSettings.workers),
+        )
         return cls(
             kafka=kafka,
             cassandra=cassandra,
@@ -258,6 +292,8 @@ class Settings:
             ingest=ingest,
             media=media,
             timelines=timelines,
+            api=api,
+            env=env.text("ENV", "dev").lower(),
             log_level=env.text("LOG_LEVEL", "INFO"),
         )
 

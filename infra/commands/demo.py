@@ -29,7 +29,7 @@ from api.feed import FeedReader
 from infra.commands.smoke import run_smoke
 from infra.connect import cassandra, redis, s3
 from infra.settings import Settings
-from producers.auth import mint
+from infra.http.auth import mint
 from producers.publisher import Publisher
 from schemas.envelope import make
 from schemas.graph import FollowApproved, FollowRequested

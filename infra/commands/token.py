@@ -17,7 +17,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
-    from producers.auth import TokenError, mint
+    from infra.http.auth import TokenError, mint
 
     try:
         print(mint(args.user_id, settings, ttl_seconds=args.ttl))

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from infra.connect import cassandra, s3
 from infra.settings import Settings, get_settings
-from producers.ingest import problems
+from infra.http import problems
 from producers.ingest.claims import Claims
 from producers.ingest.photos import PhotoRows
 from producers.ingest.routes import health, media

@@ -13,8 +13,8 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from infra.settings import Settings
-from producers.auth import TokenError, verify
-from producers.ingest.problems import Problem, unauthorized
+from infra.http.auth import TokenError, verify
+from infra.http.problems import Problem, unauthorized
 from producers.ingest.uploads import IngestService
 
 _bearer = HTTPBearer(auto_error=False, description="HS256 JWT from `photostream token`")

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from producers.ingest.deps import CurrentUser, IdempotencyKey, Service
 from producers.ingest.multipart import read_upload_form
-from producers.ingest.problems import PROBLEM_JSON, Problem
+from infra.http.problems import PROBLEM_JSON, Problem
 from producers.ingest.uploads import Details
 
 health = APIRouter(tags=["health"])

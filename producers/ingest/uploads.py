@@ -26,7 +26,7 @@ from processors.media.formats import SNIFF_BYTES, accept, accepted_types, is_vid
 from producers.ingest.claims import Claims
 from producers.ingest.multipart import UploadForm, too_large
 from producers.ingest.photos import PhotoRows
-from producers.ingest.problems import Problem, unavailable
+from infra.http.problems import Problem, unavailable
 from producers.ingest.storage import Originals, StorageUnavailable, original_key
 from producers.publisher import Publisher, PublishError
 from schemas.envelope import Event, InvalidEvent, make

@@ -22,10 +22,10 @@ from minio import Minio
 from PIL import Image
 
 from infra.settings import AuthSettings, S3Settings, Settings
-from producers.auth import mint
+from infra.http.auth import mint
 from producers.ingest import create_app
 from producers.ingest.claims import idempotency_claim
-from producers.ingest.problems import PROBLEM_JSON
+from infra.http.problems import PROBLEM_JSON
 from schemas.envelope import decode
 from schemas.ids import IdGenerator
 from schemas.media import PhotoUploaded

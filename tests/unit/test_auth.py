@@ -9,7 +9,7 @@ import jwt
 import pytest
 
 from infra.settings import AuthSettings, Settings
-from producers.auth import TokenError, mint, verify
+from infra.http.auth import TokenError, mint, verify
 
 SECRET = "unit-test-secret-at-least-32-bytes-long"
 SETTINGS = Settings(auth=AuthSettings(jwt_secret=SECRET, token_ttl_seconds=600))

@@ -1,4 +1,4 @@
-"""RFC 9457 problem details: every error the ingest service returns has this one shape.
+"""RFC 9457 problem details: every error a photostream HTTP service returns has this shape.
 
 Clients (mobile apps retrying uploads) branch on ``status`` and ``type`` rather than
 parsing prose, so each failure class gets a stable ``type`` URI, and FastAPI's own errors
