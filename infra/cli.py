@@ -22,6 +22,7 @@ COMMAND_GROUPS = (
     "infra.commands.process",
     "infra.commands.token",
     "infra.commands.ingest",
+    "infra.commands.api",
     "infra.commands.timelines",
     "infra.commands.topics",
 )

@@ -13,7 +13,7 @@ from processors.runtime import Message
 from processors.stores import StoreProcessor
 from schemas.engagement import CommentAdded, CommentDeleted, LikeAdded, LikeRemoved, StoryPosted
 from schemas.topics import COMMENTS, LIKES, STORIES
-from sinks import engagement
+from sinks import cache, engagement
 
 
 class EngagementProcessor(StoreProcessor):
@@ -25,6 +25,10 @@ class EngagementProcessor(StoreProcessor):
         event = message.event
         p = event.payload
         session = self.session
+        if isinstance(p, StoryPosted):
+            await engagement.post_story(session, self.redis, p.story_id, p.user_id,
+                                        p.media_key, p.posted_at)
+            return
         if isinstance(p, LikeAdded):
             await engagement.add_like(session, p.photo_id, p.user_id, event.occurred_at)
         elif isinstance(p, LikeRemoved):
@@ -34,6 +38,10 @@ class EngagementProcessor(StoreProcessor):
                                          event.occurred_at)
         elif isinstance(p, CommentDeleted):
             await engagement.remove_comment(session, p.photo_id, p.comment_id)
-        elif isinstance(p, StoryPosted):
-            await engagement.post_story(session, self.redis, p.story_id, p.user_id,
-                                        p.media_key, p.posted_at)
+        else:
+            return
+        # The read API's cached counts (and the liker's liked list) are stale now.
+        # Always, even for a duplicate: a redelivery may follow a crash before this line.
+        await cache.invalidate(self.redis, cache.ENGAGEMENT, [p.photo_id])
+        if isinstance(p, LikeAdded | LikeRemoved):
+            await cache.invalidate(self.redis, cache.LIKED, [p.user_id])

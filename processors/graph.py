@@ -22,13 +22,14 @@ from processors.stores import StoreProcessor
 from schemas.graph import FollowApproved, FollowRejected, FollowRemoved, FollowRequested
 from schemas.topics import FOLLOWS, USERS
 from schemas.users import UserProfileUpdated, UserRegistered
-from sinks import graph, search, users
+from sinks import cache, graph, search, users
 from sinks.statements import micros
 
 
 class GraphProcessor(StoreProcessor):
     name: ClassVar[str] = "photostream-graph"
     topics: ClassVar[tuple[str, ...]] = (USERS.name, FOLLOWS.name)
+    uses_redis: ClassVar[bool] = True
 
     async def handle(self, message: Message) -> None:
         event = message.event
@@ -48,10 +49,15 @@ class GraphProcessor(StoreProcessor):
             registered=isinstance(p, UserRegistered))
         await search.index_username(self.session, p.user_id, p.username,
                                     previous.username if previous else None, micros(at))
+        # The read API's cached profile (private flag included) goes stale now; always,
+        # even if nothing changed: a redelivery may follow a crash before this line.
+        await cache.invalidate(self.redis, cache.PROFILE, [p.user_id])
         if not p.private and not await users.is_private(self.session, p.user_id):
             # Public now (and the stored profile agrees, so this is not a stale replay).
-            for follower_id in await graph.pending_requests(self.session, p.user_id):
+            promoted = await graph.pending_requests(self.session, p.user_id)
+            for follower_id in promoted:
                 await graph.follow(self.session, follower_id, p.user_id, at)
+            await self._edges_changed(promoted, p.user_id)
 
     async def _edge(self, p: FollowRequested | FollowApproved | FollowRejected | FollowRemoved,
                     at: datetime) -> None:
@@ -67,3 +73,12 @@ class GraphProcessor(StoreProcessor):
             await graph.drop_request(session, p.follower_id, p.followee_id)
         else:
             await graph.unfollow(session, p.follower_id, p.followee_id)
+        await self._edges_changed([p.follower_id], p.followee_id)
+
+    async def _edges_changed(self, follower_ids: list[int], followee_id: int) -> None:
+        """Invalidate what the read API caches about these edges: the followers' following
+        lists (the visibility rule reads them) and both sides' counts."""
+        if not follower_ids:
+            return
+        await cache.invalidate(self.redis, cache.FOLLOWING, follower_ids)
+        await cache.invalidate(self.redis, cache.USER_COUNTS, [*follower_ids, followee_id])

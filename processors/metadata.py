@@ -16,12 +16,13 @@ from processors.runtime import Message
 from processors.stores import StoreProcessor
 from schemas.media import PhotoCaptionEdited, PhotoDeleted, PhotoFailed, PhotoProcessed
 from schemas.topics import MEDIA_PROCESSED, PHOTOS
-from sinks import photos, search
+from sinks import cache, photos, search
 
 
 class MetadataProcessor(StoreProcessor):
     name: ClassVar[str] = "photostream-metadata"
     topics: ClassVar[tuple[str, ...]] = (MEDIA_PROCESSED.name, PHOTOS.name)
+    uses_redis: ClassVar[bool] = True
 
     async def handle(self, message: Message) -> None:
         event = message.event
@@ -45,3 +46,8 @@ class MetadataProcessor(StoreProcessor):
             # Always converge, even when nothing changed: a redelivery after a crash
             # between the row write and the index write must finish the index.
             await search.reindex_photo(self.session, payload.photo_id)
+            # The read API's cached photo (status, caption) and the owner's photo count
+            # are stale now. Invalidated on every event, changed or not (see above).
+            await cache.invalidate(self.redis, cache.PHOTO, [payload.photo_id])
+            await cache.invalidate(self.redis, cache.USER_COUNTS, [payload.owner_id])
+            await cache.invalidate(self.redis, cache.RECENT, [payload.owner_id])

@@ -12,7 +12,9 @@ members and expires as a whole when its newest story does. An already-expired st
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
@@ -39,6 +41,20 @@ _STORIES = "SELECT story_id, media_key, posted_at FROM stories WHERE user_id = ?
 _COMMENTS = (
     "SELECT comment_id, user_id, text, created_at FROM comments WHERE photo_id = ? LIMIT ?"
 )
+_COMMENTS_BEFORE = (
+    "SELECT comment_id, user_id, text, created_at FROM comments WHERE photo_id = ? "
+    "AND comment_id < ? LIMIT ?"
+)
+_LIKERS = "SELECT user_id FROM likes WHERE photo_id = ? AND user_id > ? LIMIT ?"
+_LIKE_COUNTS = "SELECT photo_id, like_count FROM likes WHERE photo_id IN ? PER PARTITION LIMIT 1"
+_COMMENT_COUNTS = (
+    "SELECT photo_id, comment_count FROM comments WHERE photo_id IN ? PER PARTITION LIMIT 1"
+)
+_LIKED_ADD = "INSERT INTO likes_by_user (user_id, photo_id) VALUES (?, ?)"
+_LIKED_DEL = "DELETE FROM likes_by_user WHERE user_id = ? AND photo_id = ?"
+_LIKED = "SELECT photo_id FROM likes_by_user WHERE user_id = ? LIMIT ?"
+#: Ids per multi-partition ``IN`` read.
+IN_GROUP = 16
 
 # Atomic per author (one key, so one cluster slot): add, drop expired, re-arm expiry.
 _STORY_LUA = """
@@ -72,12 +88,48 @@ def stories_key(user_id: int) -> str:
 
 
 async def add_like(session: Session, photo_id: int, user_id: int, at: datetime) -> bool:
-    """Count ``user_id``'s like of ``photo_id`` once; False if it was already counted."""
-    return await add_edge(session, LIKES, photo_id, user_id, (at,))
+    """Count ``user_id``'s like of ``photo_id`` once; False if it was already counted.
+
+    Also lists the photo under the liker (``likes_by_user``, for ``liked_by_me``). Both
+    writes are idempotent, so a redelivery after a crash between them completes it.
+    """
+    added = await add_edge(session, LIKES, photo_id, user_id, (at,))
+    await execute(session, await prepared(session, _LIKED_ADD), (user_id, photo_id))
+    return added
 
 
 async def remove_like(session: Session, photo_id: int, user_id: int) -> bool:
-    return await remove_edge(session, LIKES, photo_id, user_id)
+    removed = await remove_edge(session, LIKES, photo_id, user_id)
+    await execute(session, await prepared(session, _LIKED_DEL), (user_id, photo_id))
+    return removed
+
+
+async def liked_photos(session: Session, user_id: int, limit: int) -> list[int]:
+    """The ``limit`` newest photos (by photo id) ``user_id`` likes, newest first."""
+    rows = await execute(session, await prepared(session, _LIKED), (user_id, limit))
+    return [row["photo_id"] for row in rows]
+
+
+async def likers(session: Session, photo_id: int, after: int = -1, limit: int = 50) -> list[int]:
+    """Who likes ``photo_id``, by ascending user id after ``after`` (keyset paging)."""
+    rows = await execute(session, await prepared(session, _LIKERS), (photo_id, after, limit))
+    return [row["user_id"] for row in rows if row["user_id"] is not None]
+
+
+async def engagement_counts(session: Session,
+                            photo_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """(like count, comment count) of each photo, zero when it has none: the static
+    columns of both tables, read with ``IN`` in parallel."""
+    ids = list(dict.fromkeys(photo_ids))
+    parts = [ids[i:i + IN_GROUP] for i in range(0, len(ids), IN_GROUP)]
+    likes_q = await prepared(session, _LIKE_COUNTS)
+    comments_q = await prepared(session, _COMMENT_COUNTS)
+    found = await asyncio.gather(*(execute(session, likes_q, (part,)) for part in parts),
+                                 *(execute(session, comments_q, (part,)) for part in parts))
+    likes = {r["photo_id"]: r["like_count"] or 0 for rows in found[:len(parts)] for r in rows}
+    comments = {r["photo_id"]: r["comment_count"] or 0
+                for rows in found[len(parts):] for r in rows}
+    return {pid: (int(likes.get(pid, 0)), int(comments.get(pid, 0))) for pid in ids}
 
 
 async def like_count(session: Session, photo_id: int) -> int:
@@ -102,10 +154,14 @@ async def comment_count(session: Session, photo_id: int) -> int:
     return await edge_count(session, COMMENTS, photo_id)
 
 
-async def recent_comments(session: Session, photo_id: int, limit: int = 50) -> list[Comment]:
-    """Newest comments first (comment ids are time-ordered)."""
-    statement = await prepared(session, _COMMENTS)
-    rows = await execute(session, statement, (photo_id, limit))
+async def recent_comments(session: Session, photo_id: int, limit: int = 50,
+                          before: int | None = None) -> list[Comment]:
+    """Newest comments first (comment ids are time-ordered); ``before``: older than it."""
+    if before is None:
+        rows = await execute(session, await prepared(session, _COMMENTS), (photo_id, limit))
+    else:
+        rows = await execute(session, await prepared(session, _COMMENTS_BEFORE),
+                             (photo_id, before, limit))
     return [Comment(r["comment_id"], r["user_id"], r["text"], as_utc(r["created_at"]))
             for r in rows if r["comment_id"] is not None]
 
@@ -134,6 +190,19 @@ async def stories(session: Session, user_id: int) -> list[Story]:
     rows = await execute(session, statement, (user_id,))
     return [Story(r["story_id"], r["media_key"], as_utc(r["posted_at"]) or datetime.now(UTC))
             for r in rows]
+
+
+async def live_story_authors(redis: RedisClient, user_ids: Sequence[int], *,
+                             now: float | None = None) -> list[int]:
+    """Which of ``user_ids`` have a live story now (one pipelined round trip, from the
+    hot copy; one key per author, so this is Cluster-safe)."""
+    now = time.time() if now is None else now
+    cutoff_ms = int(now * 1000) - _STORY_MS
+    async with redis.pipeline(transaction=False) as pipe:
+        for uid in user_ids:
+            pipe.zcount(stories_key(uid), f"({cutoff_ms}", "+inf")
+        counts = await pipe.execute()
+    return [uid for uid, n in zip(user_ids, counts, strict=True) if n]
 
 
 async def live_story_ids(redis: RedisClient, user_id: int, *, now: float | None = None

@@ -33,6 +33,9 @@ _FOLLOWERS_AFTER = (
 )
 _FOLLOWERS_ALL = "SELECT follower_id FROM followers WHERE user_id = ?"
 _FOLLOWING_ALL = "SELECT followee_id FROM following WHERE user_id = ?"
+_FOLLOWING_AFTER = (
+    "SELECT followee_id FROM following WHERE user_id = ? AND followee_id > ? LIMIT ?"
+)
 _REQUEST = (
     "INSERT INTO follow_requests (followee_id, follower_id, requested_at) VALUES (?, ?, ?)"
 )
@@ -122,6 +125,14 @@ async def followers_page(session: Session, user_id: int, after: int | None = Non
         statement = await prepared(session, _FOLLOWERS_AFTER)
         rows = await execute(session, statement, (user_id, after, limit))
     return [row["follower_id"] for row in rows if row["follower_id"] is not None]
+
+
+async def following_page(session: Session, user_id: int, after: int = -1,
+                         limit: int = 1_000) -> list[int]:
+    """Up to ``limit`` ids ``user_id`` follows, greater than ``after``, ascending."""
+    statement = await prepared(session, _FOLLOWING_AFTER)
+    rows = await execute(session, statement, (user_id, after, limit))
+    return [row["followee_id"] for row in rows if row["followee_id"] is not None]
 
 
 async def iter_followers(session: Session, user_id: int, *,

@@ -28,8 +28,8 @@ from PIL import Image, ImageDraw
 from api.feed import FeedReader
 from infra.commands.smoke import run_smoke
 from infra.connect import cassandra, redis, s3
-from infra.settings import Settings
 from infra.http.auth import mint
+from infra.settings import Settings
 from producers.publisher import Publisher
 from schemas.envelope import make
 from schemas.graph import FollowApproved, FollowRequested

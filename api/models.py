@@ -1,0 +1,124 @@
+"""Response models of the read API: the documented shapes (``/openapi.json``, ``/docs``).
+
+Routes build plain dicts and return them as ``ORJSONResponse`` (serialization without a
+per-request pydantic pass: measured to matter on the feed's hot path); these models
+declare what those dicts are, and the schemathesis run checks answers against them.
+Ids are strings: 64-bit ids do not fit a JavaScript number.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+
+class UserRef(BaseModel):
+    user_id: str
+    username: str
+    display_name: str
+
+
+class Image(BaseModel):
+    url: str
+    width: int
+    height: int
+
+
+class Placeholder(BaseModel):
+    color: str | None
+    blurhash: str | None
+
+
+class PhotoCard(BaseModel):
+    photo_id: str
+    author: UserRef
+    status: Literal["processing", "ready", "failed"]
+    failure_reason: str | None
+    media_kind: str
+    caption: str
+    title: str
+    location: str | None
+    created_at: str
+    width: int | None
+    height: int | None
+    placeholder: Placeholder
+    images: dict[str, Image]
+    like_count: int
+    comment_count: int
+    liked_by_me: bool
+
+
+class PhotoPage(BaseModel):
+    items: list[PhotoCard]
+    next_cursor: str | None
+
+
+class UserPage(BaseModel):
+    items: list[UserRef]
+    next_cursor: str | None
+
+
+class Comment(BaseModel):
+    comment_id: str
+    user: UserRef
+    text: str
+    created_at: str | None
+
+
+class CommentPage(BaseModel):
+    items: list[Comment]
+    next_cursor: str | None
+
+
+class Counts(BaseModel):
+    photos: int
+    followers: int
+    following: int
+
+
+class Profile(BaseModel):
+    user_id: str
+    username: str
+    display_name: str
+    bio: str
+    private: bool
+    counts: Counts
+    follow_state: Literal["none", "requested", "following", "self"]
+    can_view: bool
+
+
+class SearchResult(BaseModel):
+    users: list[UserRef]
+    photos: list[PhotoCard]
+
+
+class Hashtag(BaseModel):
+    tag: str
+    count: int
+
+
+class Explore(BaseModel):
+    hashtags: list[Hashtag]
+    photos: list[PhotoCard]
+
+
+class StoryItem(BaseModel):
+    story_id: str
+    posted_at: str
+    expires_at: str
+    media_url: str
+
+
+class StoryReel(BaseModel):
+    user: UserRef
+    stories: list[StoryItem]
+
+
+class StoryTray(BaseModel):
+    tray: list[StoryReel]
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] = {}

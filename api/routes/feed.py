@@ -1,0 +1,63 @@
+"""``GET /v1/feed``: the caller's home feed, chronological or ranked ("top")."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import ORJSONResponse
+
+from api import cursors
+from api.deps import Cursor, Limit, Service, Viewer
+from api.models import PhotoPage
+from api.ranking import rank
+from api.routes.common import ERRORS, ok, read_cursor
+from api.service import ReadService
+from sinks import cache
+
+router = APIRouter(prefix="/v1", tags=["feed"])
+
+#: Candidates a "top" ranking is computed over (the newest visible photos).
+TOP_POOL = 200
+
+
+@router.get("/feed", response_model=PhotoPage, responses=ERRORS)
+async def feed(viewer: Viewer, svc: Service, limit: Limit = 20, cursor: Cursor = None,
+               mode: Literal["chrono", "top"] = Query("chrono")) -> ORJSONResponse:
+    """Home feed, newest first (``mode=top``: ranked by recency decay x engagement).
+
+    The cursor is a position, not an offset: photos posted while the client scrolls
+    appear on the next refresh, never as duplicates or gaps on later pages.
+    """
+    if mode == "top":
+        return ok(await _top(svc, viewer, limit, cursor))
+    state = read_cursor(cursor, "feed", {"b": int})
+    page = await svc.feed.page(viewer, limit, state["b"] if state else None)
+    items = await svc.cards.cards(viewer, page.ids, following=page.following,
+                                  photos=page.photos)
+    more = not page.exhausted and page.last_seen is not None
+    return ok({"items": items,
+               "next_cursor": cursors.encode("feed", b=page.last_seen) if more else None})
+
+
+async def _top(svc: ReadService, viewer: int, limit: int, cursor: str | None) -> dict:
+    """Rank the pool once per first page; later pages read the saved ranking."""
+    state = read_cursor(cursor, "top", {"s": int, "o": int})
+    ranked = None
+    if state is not None:
+        snapshot, offset = state["s"], state["o"]
+        ranked = await cache.load_ranking(svc.redis, viewer, snapshot)
+    else:
+        snapshot, offset = time.time_ns() // 1000, 0
+    if ranked is None:  # first page, or the saved ranking expired: rank again
+        pool = await svc.feed.page(viewer, TOP_POOL)
+        counts = await svc.views.engagement(pool.ids)
+        ranked = rank(pool.ids, counts, time.time())
+        await cache.save_ranking(svc.redis, viewer, snapshot, ranked)
+    window = ranked[offset:offset + limit]
+    items = await svc.cards.cards(viewer, window)
+    end = offset + len(window)
+    more = end < len(ranked)
+    return {"items": items,
+            "next_cursor": cursors.encode("top", s=snapshot, o=end) if more else None}

@@ -1,0 +1,46 @@
+"""The read API's process-wide objects, opened once by the app's lifespan.
+
+One Cassandra session (the driver pools connections and prepares statements once per
+session) and one Redis client per process; everything else is stateless on top.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from cassandra.cluster import Session
+
+from api.cards import Cards
+from api.feed import FeedReader
+from api.views import Views
+from infra.connect import cassandra
+from infra.connect import redis as redis_connect
+from infra.connect.redis import RedisClient
+from infra.settings import Settings
+from sinks.media_urls import MediaUrls
+
+
+@dataclass
+class ReadService:
+    settings: Settings
+    session: Session
+    redis: RedisClient
+    views: Views
+    cards: Cards
+    feed: FeedReader
+    urls: MediaUrls
+
+    @classmethod
+    async def open(cls, settings: Settings) -> ReadService:
+        session = await asyncio.to_thread(cassandra.connect, settings)
+        redis = redis_connect.client(settings)
+        views = Views(session, redis)
+        urls = MediaUrls.from_settings(settings)
+        return cls(settings=settings, session=session, redis=redis, views=views,
+                   cards=Cards(views, urls), feed=FeedReader(session, redis, settings,
+                                                             views=views), urls=urls)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        await asyncio.to_thread(self.session.cluster.shutdown)

@@ -1,0 +1,139 @@
+"""The read model the API answers from: Cassandra rows behind Redis read-through caches.
+
+Each accessor takes many ids at once (a feed page is one call per kind, not one per
+photo) and returns plain dicts decoded from the cached JSON. Which processor event
+invalidates which entry is listed in :mod:`sinks.cache`; this module only reads and
+fills. Nothing here decides visibility: :mod:`api.visibility` does, from these values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from cassandra.cluster import Session
+
+from infra.connect.redis import RedisClient
+from sinks import cache, engagement, graph, photos, users
+
+#: Newest photos of an author kept in the RECENT cache (deeper pages read Cassandra).
+RECENT_WINDOW = 200
+#: Newest likes of a reader kept for ``liked_by_me``; older photos get a point read.
+LIKED_WINDOW = 1_000
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Liked:
+    """The newest photos a user likes: exact for photo ids >= ``floor``."""
+
+    ids: frozenset[int]
+    floor: int  # 0 when the window holds every like
+
+
+def _photo_json(p: photos.Photo) -> bytes:
+    return orjson.dumps({
+        "id": p.photo_id, "owner": p.owner_id, "status": p.status, "kind": p.media_kind,
+        "w": p.width, "h": p.height, "color": p.dominant_color, "blurhash": p.blurhash,
+        "caption": p.caption, "title": p.title, "location": p.location,
+        "failure": p.failure_reason,
+        "d": [[d["name"], d["key"], d["width"], d["height"]] for d in p.derivatives],
+    })
+
+
+def _profile_json(u: users.User) -> bytes:
+    return orjson.dumps({"id": u.user_id, "username": u.username,
+                         "display_name": u.display_name, "bio": u.bio, "private": u.private})
+
+
+class Views:
+    """Batched, cached reads for one process (holds no state of its own)."""
+
+    def __init__(self, session: Session, redis: RedisClient) -> None:
+        self.session = session
+        self.redis = redis
+
+    async def photos(self, ids: Sequence[int]) -> dict[int, Json]:
+        """Photo rows by id (unknown ids absent): status, owner, sizes, derivatives."""
+        async def load(missing: list[int]) -> Mapping[int, bytes]:
+            rows = await photos.get_photos(self.session, missing)
+            return {pid: _photo_json(p) for pid, p in rows.items() if p.owner_id is not None}
+        return _decode(await cache.get_many(self.redis, cache.PHOTO, ids, load))
+
+    async def recent(self, author_id: int, limit: int, before: int | None) -> list[int]:
+        """``author_id``'s newest ready photo ids older than ``before``, newest first."""
+        async def load(missing: list[int]) -> Mapping[int, bytes]:
+            return {uid: orjson.dumps(await photos.recent_photos(self.session, uid,
+                                                                 limit=RECENT_WINDOW))
+                    for uid in missing}
+        found = await cache.get_many(self.redis, cache.RECENT, [author_id], load)
+        newest: list[int] = orjson.loads(found[author_id]) if author_id in found else []
+        older = [pid for pid in newest if before is None or pid < before]
+        if len(older) >= limit or len(newest) < RECENT_WINDOW:
+            return older[:limit]
+        return await photos.recent_photos(self.session, author_id, limit=limit, before=before)
+
+    async def profiles(self, ids: Sequence[int]) -> dict[int, Json]:
+        """Profiles by user id (unregistered ids absent), with the ``private`` flag."""
+        async def load(missing: list[int]) -> Mapping[int, bytes]:
+            rows = await users.get_users(self.session, missing)
+            return {uid: _profile_json(u) for uid, u in rows.items()}
+        return _decode(await cache.get_many(self.redis, cache.PROFILE, ids, load))
+
+    async def following(self, user_id: int) -> frozenset[int]:
+        """Whom ``user_id`` follows now (approved edges only)."""
+        async def load(missing: list[int]) -> Mapping[int, bytes]:
+            return {uid: orjson.dumps(await graph.following(self.session, uid))
+                    for uid in missing}
+        found = await cache.get_many(self.redis, cache.FOLLOWING, [user_id], load)
+        return frozenset(orjson.loads(found[user_id])) if user_id in found else frozenset()
+
+    async def engagement(self, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+        """(likes, comments) per photo id."""
+        async def load(missing: list[int]) -> Mapping[int, bytes]:
+            counts = await engagement.engagement_counts(self.session, missing)
+            return {pid: orjson.dumps(c) for pid, c in counts.items()}
+        found = await cache.get_many(self.redis, cache.ENGAGEMENT, ids, load)
+        pairs = {pid: orjson.loads(v) for pid, v in found.items()}
+        return {pid: (int(p[0]), int(p[1])) for pid, p in pairs.items()}
+
+    async def liked_by(self, user_id: int, ids: Sequence[int]) -> set[int]:
+        """Which of ``ids`` ``user_id`` likes."""
+        async def load(missing: list[int]) -> Mapping[int, bytes]:
+            out = {}
+            for uid in missing:
+                newest = await engagement.liked_photos(self.session, uid, LIKED_WINDOW)
+                floor = newest[-1] if len(newest) == LIKED_WINDOW else 0
+                out[uid] = orjson.dumps({"ids": newest, "floor": floor})
+            return out
+        found = await cache.get_many(self.redis, cache.LIKED, [user_id], load)
+        window: Json = orjson.loads(found[user_id]) if user_id in found else {}
+        liked = set(window.get("ids", ())).intersection(ids)
+        floor = int(window.get("floor", 0))
+        older = [pid for pid in ids if pid < floor and pid not in liked]
+        checks = await asyncio.gather(*(engagement.has_liked(self.session, pid, user_id)
+                                        for pid in older))
+        liked.update(pid for pid, yes in zip(older, checks, strict=True) if yes)
+        return liked
+
+    async def user_counts(self, user_id: int) -> dict[str, int]:
+        """Photos, followers and following of one user."""
+        async def load(missing: list[int]) -> Mapping[int, bytes]:
+            out = {}
+            for uid in missing:
+                p, f, g = await asyncio.gather(photos.photo_count(self.session, uid),
+                                               graph.follower_count(self.session, uid),
+                                               graph.following_count(self.session, uid))
+                out[uid] = orjson.dumps({"photos": p, "followers": f, "following": g})
+            return out
+        found = await cache.get_many(self.redis, cache.USER_COUNTS, [user_id], load)
+        counts: dict[str, int] = orjson.loads(found[user_id])
+        return counts
+
+
+def _decode(found: Mapping[int, bytes]) -> dict[int, Json]:
+    return {key: orjson.loads(value) for key, value in found.items()}

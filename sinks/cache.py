@@ -1,0 +1,153 @@
+"""Read-through caches in Redis for the read API, invalidated by the stream processors.
+
+Everything here is *derived* state: the source of truth is Cassandra. The read API fills
+an entry on a miss; the processor that changes the source invalidates it right after its
+Cassandra write. The hard part is the race between the two, which must never leave an
+entry older than the source (a cached "ready" after a deletion, a cached "public" after
+an account went private, a cached following list after an unfollow):
+
+    reader: GET value (miss) -> GET version v -> read Cassandra -> SET value IF version == v
+    writer: write Cassandra  -> INCR version + DEL value (one script: atomic)
+
+If the reader's Cassandra read missed the writer's change, that change completed after
+the read began, so the writer's ``INCR + DEL`` runs after the reader's version read:
+either before the reader's conditional SET (which then fails: version moved) or after
+it (the DEL removes the stale value). There is no order in which a stale value stays.
+Fills never overwrite a present value and carry a TTL, so a lost invalidation (Redis
+restarted mid-way) heals by itself; version keys live far longer than any fill takes.
+
+Keys: ``c:<kind>:{<id>}`` and ``c:<kind>:{<id>}:v`` share a hash tag, so each script
+touches one Redis Cluster slot; batches of entries go through non-transactional
+pipelines (the cluster client splits them by node).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+from infra.connect.redis import RedisClient
+from sinks.redis_scripts import evalsha_many
+
+#: Version keys outlive any fill by orders of magnitude (a fill takes milliseconds).
+VERSION_TTL_SECONDS = 2 * 24 * 3600
+
+_FILL = """
+local v = redis.call('GET', KEYS[2])
+if (v or '') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3], 'NX')
+return 1
+"""
+
+_INVALIDATE = """
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class CacheKind:
+    """One family of cached entries: its key prefix and how long a fill lives."""
+
+    name: str
+    ttl_seconds: int
+
+    def key(self, entity_id: int) -> str:
+        return f"c:{self.name}:{{{entity_id}}}"
+
+    def version_key(self, entity_id: int) -> str:
+        return f"c:{self.name}:{{{entity_id}}}:v"
+
+
+#: A photo's row as the read side shows it (status, owner, sizes, derivatives, caption).
+PHOTO = CacheKind("photo", 3600)
+#: A user's public profile (username, display name, bio, private flag).
+PROFILE = CacheKind("profile", 3600)
+#: A user's follower / following / photo counts.
+USER_COUNTS = CacheKind("ucounts", 600)
+#: Whom a user follows (approved edges only), packed ids.
+FOLLOWING = CacheKind("following", 3600)
+#: A photo's like and comment counts.
+ENGAGEMENT = CacheKind("engagement", 600)
+#: A user's newest ready photos (ids): celebrities' posts merged into feeds at read time.
+RECENT = CacheKind("recent", 600)
+#: The newest photos a user has liked (packed ids), for ``liked_by_me``.
+LIKED = CacheKind("liked", 600)
+
+Loader = Callable[[list[int]], Awaitable[Mapping[int, bytes]]]
+
+
+async def get_many(redis: RedisClient, kind: CacheKind, ids: Sequence[int],
+                   load: Loader) -> dict[int, bytes]:
+    """Cached values of ``ids``, filling misses through ``load`` (ids it omits stay absent).
+
+    Hot path: one pipelined round trip. Misses cost one more (versions), the load, and
+    one more (conditional fills).
+    """
+    unique = list(dict.fromkeys(ids))
+    if not unique:
+        return {}
+    async with redis.pipeline(transaction=False) as pipe:
+        for entity in unique:
+            pipe.get(kind.key(entity))
+        values = await pipe.execute()
+    found = {e: cast(bytes, v) for e, v in zip(unique, values, strict=True) if v is not None}
+    missing = [e for e in unique if e not in found]
+    if missing:
+        found.update(await _fill(redis, kind, missing, load))
+    return found
+
+
+async def invalidate(redis: RedisClient, kind: CacheKind, ids: Iterable[int]) -> None:
+    """Drop the entries of ``ids`` and void every fill in flight for them.
+
+    Call it after the Cassandra write it reflects is durable.
+    """
+    unique = list(dict.fromkeys(ids))
+    if not unique:
+        return
+    await evalsha_many(redis, redis.register_script(_INVALIDATE), [
+        ([kind.key(e), kind.version_key(e)], [VERSION_TTL_SECONDS]) for e in unique])
+
+
+async def _fill(redis: RedisClient, kind: CacheKind, ids: list[int],
+                load: Loader) -> dict[int, bytes]:
+    async with redis.pipeline(transaction=False) as pipe:
+        for entity in ids:
+            pipe.get(kind.version_key(entity))
+        versions = await pipe.execute()
+    loaded = dict(await load(ids))
+    fills = [([kind.key(e), kind.version_key(e)], [v or b"", loaded[e], kind.ttl_seconds])
+             for e, v in zip(ids, versions, strict=True) if e in loaded]
+    if fills:
+        await evalsha_many(redis, redis.register_script(_FILL), fills)
+    return loaded
+
+
+# -- ranked feed snapshots ---------------------------------------------------------------
+
+#: How long a "top" feed ranking stays pageable (a client scrolling slower re-ranks).
+RANKING_TTL_SECONDS = 900
+
+
+def ranking_key(user_id: int, snapshot: int) -> str:
+    return f"rank:{{{user_id}}}:{snapshot}"
+
+
+async def save_ranking(redis: RedisClient, user_id: int, snapshot: int,
+                       photo_ids: Sequence[int]) -> None:
+    """Keep one ranked candidate list so later pages of the same cursor see one order."""
+    await redis.set(ranking_key(user_id, snapshot), struct.pack(f">{len(photo_ids)}q",
+                                                                *photo_ids),
+                    ex=RANKING_TTL_SECONDS)
+
+
+async def load_ranking(redis: RedisClient, user_id: int, snapshot: int) -> list[int] | None:
+    blob = cast(bytes | None, await redis.get(ranking_key(user_id, snapshot)))
+    if blob is None:
+        return None
+    return list(struct.unpack(f">{len(blob) // 8}q", blob))
