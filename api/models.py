@@ -1,7 +1,7 @@
 """Response models of the read API: the documented shapes (``/openapi.json``, ``/docs``).
 
-Routes build plain dicts and return them as ``ORJSONResponse`` (serialization without a
-per-request pydantic pass: measured to matter on the feed's hot path); these models
+Routes build plain dicts and return them serialized by orjson
+(:class:`api.routes.common.JSON`, no per-request pydantic pass over the body); these models
 declare what those dicts are, and the schemathesis run checks answers against them.
 Ids are strings: 64-bit ids do not fit a JavaScript number.
 """

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi.responses import ORJSONResponse
+import orjson
+from fastapi.responses import Response
 
 from api.cursors import BadCursor, decode
 from api.deps import bad_cursor
@@ -14,8 +15,18 @@ _PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "problem details (RFC 
 ERRORS: dict[int | str, dict[str, Any]] = {code: _PROBLEM for code in (401, 404, 422)}
 
 
-def ok(body: Any) -> ORJSONResponse:
-    return ORJSONResponse(body)
+class JSON(Response):
+    """JSON serialized by orjson, without a per-request pydantic pass over the body
+    (the response models document the shapes; the handlers build plain dicts)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def ok(body: Any, status_code: int = 200) -> JSON:
+    return JSON(body, status_code=status_code)
 
 
 def read_cursor(cursor: str | None, kind: str, schema: dict[str, type]) -> dict[str, Any] | None:

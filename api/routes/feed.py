@@ -6,13 +6,12 @@ import time
 from typing import Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import ORJSONResponse
 
 from api import cursors
 from api.deps import Cursor, Limit, Service, Viewer
 from api.models import PhotoPage
 from api.ranking import rank
-from api.routes.common import ERRORS, ok, read_cursor
+from api.routes.common import ERRORS, JSON, ok, read_cursor
 from api.service import ReadService
 from sinks import cache
 
@@ -24,7 +23,7 @@ TOP_POOL = 200
 
 @router.get("/feed", response_model=PhotoPage, responses=ERRORS)
 async def feed(viewer: Viewer, svc: Service, limit: Limit = 20, cursor: Cursor = None,
-               mode: Literal["chrono", "top"] = Query("chrono")) -> ORJSONResponse:
+               mode: Literal["chrono", "top"] = Query("chrono")) -> JSON:
     """Home feed, newest first (``mode=top``: ranked by recency decay x engagement).
 
     The cursor is a position, not an offset: photos posted while the client scrolls

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import ORJSONResponse
 
 from api import cursors
 from api.cards import user_ref
 from api.deps import Cursor, Limit, PhotoId, Service, Viewer
 from api.models import CommentPage, PhotoCard, UserPage
-from api.routes.common import ERRORS, not_found, ok, read_cursor
+from api.routes.common import ERRORS, JSON, not_found, ok, read_cursor
 from api.service import ReadService
 from sinks import engagement
 
@@ -24,7 +23,7 @@ async def _visible_card(svc: ReadService, viewer: int, photo_id: int) -> dict:
 
 
 @router.get("/{photo_id}", response_model=PhotoCard, responses=ERRORS)
-async def photo(photo_id: PhotoId, viewer: Viewer, svc: Service) -> ORJSONResponse:
+async def photo(photo_id: PhotoId, viewer: Viewer, svc: Service) -> JSON:
     """One photo. 404 when deleted, unknown, or not visible to the caller (a private
     account's photo to a non-follower); the owner also sees it while it processes."""
     return ok(await _visible_card(svc, viewer, photo_id))
@@ -32,7 +31,7 @@ async def photo(photo_id: PhotoId, viewer: Viewer, svc: Service) -> ORJSONRespon
 
 @router.get("/{photo_id}/comments", response_model=CommentPage, responses=ERRORS)
 async def comments(photo_id: PhotoId, viewer: Viewer, svc: Service, limit: Limit = 20,
-                   cursor: Cursor = None) -> ORJSONResponse:
+                   cursor: Cursor = None) -> JSON:
     """Comments, newest first."""
     state = read_cursor(cursor, "comments", {"b": int})
     await _visible_card(svc, viewer, photo_id)
@@ -51,7 +50,7 @@ async def comments(photo_id: PhotoId, viewer: Viewer, svc: Service, limit: Limit
 
 @router.get("/{photo_id}/likes", response_model=UserPage, responses=ERRORS)
 async def likes(photo_id: PhotoId, viewer: Viewer, svc: Service, limit: Limit = 20,
-                cursor: Cursor = None) -> ORJSONResponse:
+                cursor: Cursor = None) -> JSON:
     """Who likes the photo (by user id)."""
     state = read_cursor(cursor, "likes", {"a": int})
     await _visible_card(svc, viewer, photo_id)

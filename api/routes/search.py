@@ -13,12 +13,11 @@ from typing import Annotated
 
 from cassandra.cluster import Session
 from fastapi import APIRouter, Query
-from fastapi.responses import ORJSONResponse
 
 from api.cards import user_ref
 from api.deps import Service, Viewer
 from api.models import SearchResult
-from api.routes.common import ERRORS, ok
+from api.routes.common import ERRORS, JSON, ok
 from sinks import search
 from sinks.search_terms import normalize
 
@@ -47,7 +46,7 @@ async def _photo_hits(session: Session, q: str) -> list[int]:
 
 
 @router.get("/search", response_model=SearchResult, responses=ERRORS)
-async def search_all(q: Q, viewer: Viewer, svc: Service) -> ORJSONResponse:
+async def search_all(q: Q, viewer: Viewer, svc: Service) -> JSON:
     """Every word must match (AND); ``#tag`` searches hashtags; users match by prefix."""
     q = q.strip()
     session = svc.session

@@ -12,12 +12,11 @@ import time
 from datetime import datetime, timedelta
 
 from fastapi import APIRouter
-from fastapi.responses import ORJSONResponse
 
 from api.cards import user_ref
 from api.deps import Service, Viewer
 from api.models import StoryTray
-from api.routes.common import ERRORS, ok
+from api.routes.common import ERRORS, JSON, ok
 from sinks import engagement
 
 router = APIRouter(prefix="/v1", tags=["stories"])
@@ -30,7 +29,7 @@ def _iso(moment: datetime) -> str:
 
 
 @router.get("/stories", response_model=StoryTray, responses=ERRORS)
-async def stories(viewer: Viewer, svc: Service) -> ORJSONResponse:
+async def stories(viewer: Viewer, svc: Service) -> JSON:
     """Followees with unexpired stories (the caller first), newest story first."""
     followees = sorted(await svc.views.following(viewer))
     authors = await engagement.live_story_authors(svc.redis, [viewer, *followees])

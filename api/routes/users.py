@@ -10,14 +10,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from fastapi.responses import ORJSONResponse
 
 from api import cursors
 from api.cards import user_ref
 from api.deps import Cursor, Limit, Service, UserId, Viewer
 from api.models import PhotoPage, Profile, UserPage
 from api.profiles import profile_view
-from api.routes.common import ERRORS, not_found, ok, read_cursor
+from api.routes.common import ERRORS, JSON, not_found, ok, read_cursor
 from api.service import ReadService
 from api.views import Json
 from api.visibility import can_view_account
@@ -41,13 +40,13 @@ async def _viewable(svc: ReadService, viewer: int, user_id: int) -> bool:
 
 
 @router.get("/me", response_model=Profile, responses=ERRORS)
-async def me(viewer: Viewer, svc: Service) -> ORJSONResponse:
+async def me(viewer: Viewer, svc: Service) -> JSON:
     """The caller's own profile (404 until their registration is processed)."""
     return ok(await profile_view(svc.views, viewer, await _profile(svc, viewer)))
 
 
 @router.get("/users/by-username/{username}", response_model=Profile, responses=ERRORS)
-async def by_username(username: Username, viewer: Viewer, svc: Service) -> ORJSONResponse:
+async def by_username(username: Username, viewer: Viewer, svc: Service) -> JSON:
     user_id = await users.user_id_for(svc.session, username)
     if user_id is None:
         raise not_found("user")
@@ -55,13 +54,13 @@ async def by_username(username: Username, viewer: Viewer, svc: Service) -> ORJSO
 
 
 @router.get("/users/{user_id}", response_model=Profile, responses=ERRORS)
-async def profile(user_id: UserId, viewer: Viewer, svc: Service) -> ORJSONResponse:
+async def profile(user_id: UserId, viewer: Viewer, svc: Service) -> JSON:
     return ok(await profile_view(svc.views, viewer, await _profile(svc, user_id)))
 
 
 @router.get("/users/{user_id}/photos", response_model=PhotoPage, responses=ERRORS)
 async def grid(user_id: UserId, viewer: Viewer, svc: Service, limit: Limit = 24,
-               cursor: Cursor = None) -> ORJSONResponse:
+               cursor: Cursor = None) -> JSON:
     """The account's ready photos, newest first."""
     state = read_cursor(cursor, "grid", {"b": int})
     if not await _viewable(svc, viewer, user_id):
@@ -83,7 +82,7 @@ async def _user_page(svc: ReadService, ids: list[int], limit: int, kind: str) ->
 
 @router.get("/users/{user_id}/followers", response_model=UserPage, responses=ERRORS)
 async def followers(user_id: UserId, viewer: Viewer, svc: Service, limit: Limit = 50,
-                    cursor: Cursor = None) -> ORJSONResponse:
+                    cursor: Cursor = None) -> JSON:
     state = read_cursor(cursor, "followers", {"a": int})
     if not await _viewable(svc, viewer, user_id):
         return ok({"items": [], "next_cursor": None})
@@ -94,7 +93,7 @@ async def followers(user_id: UserId, viewer: Viewer, svc: Service, limit: Limit 
 
 @router.get("/users/{user_id}/following", response_model=UserPage, responses=ERRORS)
 async def following(user_id: UserId, viewer: Viewer, svc: Service, limit: Limit = 50,
-                    cursor: Cursor = None) -> ORJSONResponse:
+                    cursor: Cursor = None) -> JSON:
     state = read_cursor(cursor, "following", {"a": int})
     if not await _viewable(svc, viewer, user_id):
         return ok({"items": [], "next_cursor": None})
@@ -104,7 +103,7 @@ async def following(user_id: UserId, viewer: Viewer, svc: Service, limit: Limit 
 
 
 @router.get("/follow-requests", response_model=UserPage, responses=ERRORS)
-async def follow_requests(viewer: Viewer, svc: Service) -> ORJSONResponse:
+async def follow_requests(viewer: Viewer, svc: Service) -> JSON:
     """People waiting for the caller's approval."""
     ids = await graph.pending_requests(svc.session, viewer)
     profiles = await svc.views.profiles(ids)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import ORJSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from api.routes.common import JSON, ok
 from infra.settings import Settings
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -25,12 +26,12 @@ async def index() -> RedirectResponse:
 
 
 @router.get("/config.json")
-async def config(request: Request) -> ORJSONResponse:
+async def config(request: Request) -> JSON:
     """Where the web app sends writes (ingest), for the host the browser used."""
     settings: Settings = request.app.state.settings
     ingest = settings.api.ingest_url or (
         f"{request.url.scheme}://{request.url.hostname}:{settings.ingest.port}")
-    return ORJSONResponse({"ingest_url": ingest, "env": settings.env})
+    return ok({"ingest_url": ingest, "env": settings.env})
 
 
 def mount(app: FastAPI) -> None:
