@@ -30,10 +30,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.media import synthetic_photo
 from infra.connect import kafka
+from infra.http.auth import mint
 from infra.settings import Settings, get_settings
 from infra.stack import manager
 from processors.media.derivatives import render_photo
-from infra.http.auth import mint
 from schemas.envelope import InvalidEvent, decode
 from schemas.topics import MEDIA_PROCESSED
 

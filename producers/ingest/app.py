@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from infra.connect import cassandra, s3
-from infra.settings import Settings, get_settings
 from infra.http import problems
+from infra.settings import Settings, get_settings
 from producers.ingest.claims import Claims
 from producers.ingest.photos import PhotoRows
 from producers.ingest.routes import health, media

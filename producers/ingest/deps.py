@@ -12,9 +12,9 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from infra.settings import Settings
 from infra.http.auth import TokenError, verify
 from infra.http.problems import Problem, unauthorized
+from infra.settings import Settings
 from producers.ingest.uploads import IngestService
 
 _bearer = HTTPBearer(auto_error=False, description="HS256 JWT from `photostream token`")

@@ -12,9 +12,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict
 
+from infra.http.problems import PROBLEM_JSON, Problem
 from producers.ingest.deps import CurrentUser, IdempotencyKey, Service
 from producers.ingest.multipart import read_upload_form
-from infra.http.problems import PROBLEM_JSON, Problem
 from producers.ingest.uploads import Details
 
 health = APIRouter(tags=["health"])

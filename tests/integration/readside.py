@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import uvicorn
@@ -40,8 +40,8 @@ from sinks.media_keys import derivative_key
 from tests.integration.waiting import eventually
 
 PROCESSORS = ("graph", "metadata", "engagement", "fanout", "fanout-worker")
-DERIVATIVES = (("thumb", 150, 150), ("small", 320, 240), ("medium", 640, 480),
-               ("large", 1080, 810))
+DERIVATIVES: tuple[tuple[Literal["thumb", "small", "medium", "large"], int, int], ...] = (
+    ("thumb", 150, 150), ("small", 320, 240), ("medium", 640, 480), ("large", 1080, 810))
 
 _seq = itertools.count(random.randrange(1 << 20))
 
@@ -133,7 +133,8 @@ class ReadWorld:
             derivatives=tuple(Derivative(name=n, key=derivative_key(photo_id, n), width=w,
                                          height=h, bytes=100, content_type="image/jpeg")
                               for n, w, h in DERIVATIVES),
-            placeholder=Placeholder(dominant_color="#336699", blurhash="LEHV6nWB2yk8pyo0adR*.7kCMdnj"),
+            placeholder=Placeholder(dominant_color="#336699",
+                                    blurhash="LEHV6nWB2yk8pyo0adR*.7kCMdnj"),
             caption=caption, title="", location=None)
 
     async def delete(self, owner: Person, photo_id: int) -> None:

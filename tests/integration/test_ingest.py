@@ -21,11 +21,11 @@ from cassandra.cluster import Session
 from minio import Minio
 from PIL import Image
 
-from infra.settings import AuthSettings, S3Settings, Settings
 from infra.http.auth import mint
+from infra.http.problems import PROBLEM_JSON
+from infra.settings import AuthSettings, S3Settings, Settings
 from producers.ingest import create_app
 from producers.ingest.claims import idempotency_claim
-from infra.http.problems import PROBLEM_JSON
 from schemas.envelope import decode
 from schemas.ids import IdGenerator
 from schemas.media import PhotoUploaded

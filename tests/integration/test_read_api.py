@@ -17,7 +17,7 @@ from infra.connect.redis import RedisClient
 from infra.http.auth import mint
 from infra.http.problems import PROBLEM_JSON
 from infra.settings import Settings
-from tests.integration.readside import ReadWorld, read_world
+from tests.integration.readside import Person, ReadWorld, read_world
 
 pytestmark = pytest.mark.slow
 
@@ -78,7 +78,7 @@ async def test_pages_have_no_duplicates_and_no_gaps_while_photos_arrive(
     assert seen == sorted(seen, reverse=True)
 
 
-async def _feed_has(world: ReadWorld, who, ids: list[int]) -> bool:  # type: ignore[no-untyped-def]
+async def _feed_has(world: ReadWorld, who: Person, ids: list[int]) -> bool:
     return set(ids) <= set(await world.feed_ids(who, limit=100))
 
 
@@ -207,7 +207,7 @@ async def test_bad_parameters_are_422_naming_the_field(world: ReadWorld, path: s
     assert field in {e["location"] for e in r.json()["errors"]}
 
 
-async def _someone(world: ReadWorld):  # type: ignore[no-untyped-def]
+async def _someone(world: ReadWorld) -> Person:
     if not world.people:
         world.people.append(await world.user())
     return world.people[0]

@@ -8,8 +8,8 @@ import time
 import jwt
 import pytest
 
-from infra.settings import AuthSettings, Settings
 from infra.http.auth import TokenError, mint, verify
+from infra.settings import AuthSettings, Settings
 
 SECRET = "unit-test-secret-at-least-32-bytes-long"
 SETTINGS = Settings(auth=AuthSettings(jwt_secret=SECRET, token_ttl_seconds=600))
