@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from api.routes import feed, health, photos, search, stories, users, web
+from api.routes import feed, health, naive, photos, search, stories, users, web
 from api.service import ReadService
 from infra.http import problems
 from infra.settings import Settings, get_settings
@@ -40,5 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     for module in (health, feed, photos, users, search, stories):
         app.include_router(module.router)
+    if settings.api.naive_feed:
+        app.include_router(naive.router)
     web.mount(app)
     return app

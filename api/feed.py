@@ -133,9 +133,9 @@ class FeedReader:
     async def _candidates(self, user_id: int, want: int, before: int | None,
                           pulled: list[int]) -> list[int]:
         """The newest ``want`` ids older than ``before`` over every source, deduplicated."""
-        reads = [self._pushed(user_id, want, before)]
-        reads += [self.views.recent(a, want, before) for a in pulled]
-        found = await asyncio.gather(*reads)
+        pushed, pulled_ids = await asyncio.gather(self._pushed(user_id, want, before),
+                                                  self.views.recent(pulled, want, before))
+        found = [pushed, *pulled_ids]
         return sorted({pid for ids in found for pid in ids}, reverse=True)[:want]
 
     async def _pushed(self, user_id: int, want: int, before: int | None) -> list[int]:

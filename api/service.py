@@ -10,11 +10,12 @@ import asyncio
 from dataclasses import dataclass
 
 from cassandra.cluster import Session
+from minio import Minio
 
 from api.cards import Cards
 from api.feed import FeedReader
 from api.views import Views
-from infra.connect import cassandra
+from infra.connect import cassandra, s3
 from infra.connect import redis as redis_connect
 from infra.connect.redis import RedisClient
 from infra.settings import Settings
@@ -30,6 +31,8 @@ class ReadService:
     cards: Cards
     feed: FeedReader
     urls: MediaUrls
+    #: The SDK client, used only by the benchmark's naive baseline route.
+    naive_s3: Minio
 
     @classmethod
     async def open(cls, settings: Settings) -> ReadService:
@@ -39,7 +42,8 @@ class ReadService:
         urls = MediaUrls.from_settings(settings)
         return cls(settings=settings, session=session, redis=redis, views=views,
                    cards=Cards(views, urls), feed=FeedReader(session, redis, settings,
-                                                             views=views), urls=urls)
+                                                             views=views), urls=urls,
+                   naive_s3=s3.client(settings))
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -64,18 +64,24 @@ class Views:
             return {pid: _photo_json(p) for pid, p in rows.items() if p.owner_id is not None}
         return _decode(await cache.get_many(self.redis, cache.PHOTO, ids, load))
 
-    async def recent(self, author_id: int, limit: int, before: int | None) -> list[int]:
-        """``author_id``'s newest ready photo ids older than ``before``, newest first."""
+    async def recent(self, author_ids: Sequence[int], limit: int,
+                     before: int | None) -> list[list[int]]:
+        """Each author's newest ready photo ids older than ``before``, newest first."""
         async def load(missing: list[int]) -> Mapping[int, bytes]:
-            return {uid: orjson.dumps(await photos.recent_photos(self.session, uid,
-                                                                 limit=RECENT_WINDOW))
-                    for uid in missing}
-        found = await cache.get_many(self.redis, cache.RECENT, [author_id], load)
-        newest: list[int] = orjson.loads(found[author_id]) if author_id in found else []
-        older = [pid for pid in newest if before is None or pid < before]
-        if len(older) >= limit or len(newest) < RECENT_WINDOW:
-            return older[:limit]
-        return await photos.recent_photos(self.session, author_id, limit=limit, before=before)
+            lists = await asyncio.gather(*(photos.recent_photos(self.session, uid,
+                                                                limit=RECENT_WINDOW)
+                                           for uid in missing))
+            return {uid: orjson.dumps(ids) for uid, ids in zip(missing, lists, strict=True)}
+        found = await cache.get_many(self.redis, cache.RECENT, author_ids, load)
+
+        async def one(author_id: int) -> list[int]:
+            newest: list[int] = orjson.loads(found[author_id]) if author_id in found else []
+            older = [pid for pid in newest if before is None or pid < before]
+            if len(older) >= limit or len(newest) < RECENT_WINDOW:
+                return older[:limit]
+            return await photos.recent_photos(self.session, author_id, limit=limit,
+                                              before=before)
+        return list(await asyncio.gather(*(one(a) for a in author_ids)))
 
     async def profiles(self, ids: Sequence[int]) -> dict[int, Json]:
         """Profiles by user id (unregistered ids absent), with the ``private`` flag."""

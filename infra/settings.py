@@ -142,6 +142,8 @@ class ApiSettings:
     #: Base URL of the ingest service, for the web app (empty: same host, ingest port).
     ingest_url: str = ""
     workers: int = 1
+    #: Mount the benchmark's naive fan-out-on-read baseline (``bench.read_api`` only).
+    naive_feed: bool = False
 
 
 @dataclass(frozen=True)
@@ -281,6 +283,7 @@ class Settings:
             media_base_url=env.text("MEDIA_BASE_URL", ApiSettings.media_base_url),
             ingest_url=env.text("INGEST_URL", ApiSettings.ingest_url),
             workers=env.integer("API_WORKERS", ApiSettings.workers),
+            naive_feed=env.flag("API_NAIVE_FEED", ApiSettings.naive_feed),
         )
         return cls(
             kafka=kafka,

@@ -26,7 +26,9 @@ from __future__ import annotations
 import struct
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
+
+from redis.asyncio.cluster import RedisCluster
 
 from infra.connect.redis import RedisClient
 from sinks.redis_scripts import evalsha_many
@@ -85,16 +87,14 @@ async def get_many(redis: RedisClient, kind: CacheKind, ids: Sequence[int],
                    load: Loader) -> dict[int, bytes]:
     """Cached values of ``ids``, filling misses through ``load`` (ids it omits stay absent).
 
-    Hot path: one pipelined round trip. Misses cost one more (versions), the load, and
-    one more (conditional fills).
+    Hot path: one ``MGET`` (one reply to parse, however many ids: measured several
+    times cheaper in the client than a pipeline of GETs). Misses cost one more
+    ``MGET`` (versions), the load, and one pipeline of conditional fills.
     """
     unique = list(dict.fromkeys(ids))
     if not unique:
         return {}
-    async with redis.pipeline(transaction=False) as pipe:
-        for entity in unique:
-            pipe.get(kind.key(entity))
-        values = await pipe.execute()
+    values = await _mget(redis, [kind.key(e) for e in unique])
     found = {e: cast(bytes, v) for e, v in zip(unique, values, strict=True) if v is not None}
     missing = [e for e in unique if e not in found]
     if missing:
@@ -114,12 +114,17 @@ async def invalidate(redis: RedisClient, kind: CacheKind, ids: Iterable[int]) ->
         ([kind.key(e), kind.version_key(e)], [VERSION_TTL_SECONDS]) for e in unique])
 
 
+async def _mget(redis: RedisClient, keys: list[str]) -> list[Any]:
+    """MGET on one server; on a cluster, the client splits it by slot (keys of several
+    entities are in several slots) and reassembles the answers in order."""
+    if isinstance(redis, RedisCluster):
+        return list(await redis.mget_nonatomic(keys))
+    return list(await redis.mget(keys))
+
+
 async def _fill(redis: RedisClient, kind: CacheKind, ids: list[int],
                 load: Loader) -> dict[int, bytes]:
-    async with redis.pipeline(transaction=False) as pipe:
-        for entity in ids:
-            pipe.get(kind.version_key(entity))
-        versions = await pipe.execute()
+    versions = await _mget(redis, [kind.version_key(e) for e in ids])
     loaded = dict(await load(ids))
     fills = [([kind.key(e), kind.version_key(e)], [v or b"", loaded[e], kind.ttl_seconds])
              for e, v in zip(ids, versions, strict=True) if e in loaded]

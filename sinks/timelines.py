@@ -120,11 +120,13 @@ def replica_groups(session: Session, user_ids: Iterable[int], size: int) -> list
     return [ids[i:i + size] for ids in groups.values() for i in range(0, len(ids), size)]
 
 
-async def _write_rows(session: Session, statement: PreparedStatement,
+async def write_rows(session: Session, statement: PreparedStatement,
                       rows: Mapping[int, Sequence[Sequence[Any]]], *,
                       concurrency: int, batch_rows: int) -> int:
     """Write ``rows`` (params per partition key) in replica-grouped unlogged batches.
 
+    Works for any table partitioned by one ``bigint`` (the bulk loader of
+    ``bench.read_api`` uses it for photos, users and the graph too).
     ``batch_rows=1`` sends one plain statement per row (the benchmark's baseline).
     """
     if batch_rows <= 1:
@@ -166,7 +168,7 @@ async def add_to_timelines(session: Session, user_ids: Iterable[int], photo_id: 
     statement = await prepared(session, _ADD)
     stamp = _stamp(at)
     rows = {uid: [(uid, photo_id, author_id, stamp)] for uid in user_ids}
-    return await _write_rows(session, statement, rows, concurrency=concurrency,
+    return await write_rows(session, statement, rows, concurrency=concurrency,
                              batch_rows=batch_rows)
 
 
@@ -177,7 +179,7 @@ async def remove_from_timelines(session: Session, user_ids: Iterable[int], photo
     statement = await prepared(session, _REMOVE)
     stamp = _stamp(at)
     rows = {uid: [(stamp, uid, photo_id)] for uid in user_ids}
-    return await _write_rows(session, statement, rows, concurrency=concurrency,
+    return await write_rows(session, statement, rows, concurrency=concurrency,
                              batch_rows=BATCH_ROWS)
 
 
@@ -187,7 +189,7 @@ async def add_entries(session: Session, user_id: int, entries: Iterable[Entry],
     statement = await prepared(session, _ADD)
     stamp = _stamp(at)
     rows = {user_id: [(user_id, e.photo_id, e.author_id, stamp) for e in entries]}
-    return await _write_rows(session, statement, rows, concurrency=WRITE_CONCURRENCY,
+    return await write_rows(session, statement, rows, concurrency=WRITE_CONCURRENCY,
                              batch_rows=BATCH_ROWS)
 
 
@@ -197,7 +199,7 @@ async def remove_entries(session: Session, user_id: int, photo_ids: Iterable[int
     statement = await prepared(session, _REMOVE)
     stamp = _stamp(at)
     rows = {user_id: [(stamp, user_id, pid) for pid in photo_ids]}
-    return await _write_rows(session, statement, rows, concurrency=WRITE_CONCURRENCY,
+    return await write_rows(session, statement, rows, concurrency=WRITE_CONCURRENCY,
                              batch_rows=BATCH_ROWS)
 
 

@@ -31,7 +31,7 @@ from infra.commands.timelines import rebuild
 from infra.connect import kafka
 from infra.connect import redis as redis_connect
 from infra.connect.redis import RedisClient
-from infra.settings import REPO_ROOT, RedisSettings, Settings
+from infra.settings import REPO_ROOT, RedisSettings, Settings, get_settings
 from processors.registry import build
 from processors.runtime import Runner
 from producers.publisher import Publisher
@@ -40,7 +40,7 @@ from schemas.graph import FollowApproved, FollowRemoved, FollowRequested
 from schemas.ids import EPOCH_MS, make_id
 from schemas.media import Derivative, PhotoDeleted, PhotoProcessed, Placeholder
 from schemas.payload import Payload
-from sinks import graph, users
+from sinks import cache, graph, users
 from sinks.redis_timelines import RedisTimelines
 from sinks.statements import QUORUM
 from sinks.timelines import Timelines, newest_ids, set_activity
@@ -122,6 +122,18 @@ def reader(s: Session, r: RedisClient, settings: Settings) -> FeedReader:
 async def follow(s: Session, followee: int, *followers: int) -> None:
     for f in followers:
         await graph.follow(s, f, followee, datetime.now(UTC))
+    await _followings_changed(followers)
+
+
+async def _followings_changed(followers: Sequence[int]) -> None:
+    """What the graph processor (not running here) does after an edge change: the read
+    side's cached following lists of these users are stale now."""
+    settings = get_settings()
+    client = redis_connect.client(settings)
+    try:
+        await cache.invalidate(client, cache.FOLLOWING, followers)
+    finally:
+        await client.aclose()
 
 
 async def test_follow_then_upload_reaches_everyone_once(
@@ -163,6 +175,7 @@ async def test_unfollow_and_delete_remove_from_timelines(
         await eventually(delivered)
 
         await graph.unfollow(s, f1, author)
+        await _followings_changed([f1])
         await publish(stack, FollowRemoved(follower_id=f1, followee_id=author))
 
         async def unfollowed() -> bool:
@@ -254,6 +267,7 @@ async def test_celebrities_are_pulled_and_crossing_the_threshold_keeps_feeds_rig
 
         for u in (f3, f4):  # back to 2 followers: pushed again
             await graph.unfollow(s, u, author)
+        await _followings_changed([f3, f4])
         await publish(tiny, FollowRemoved(follower_id=f3, followee_id=author),
                       FollowRemoved(follower_id=f4, followee_id=author))
         await eventually(lambda: _is(hot.read(f4, 10), []))
