@@ -331,12 +331,12 @@ def test_every_exif_orientation_displays_like_exif_transpose(orientation: int) -
         assert all(_close(a, b) for a, b in zip(_corners(im), want, strict=True)), name
 
 
-def _tagged_upload(w: int, h: int, quality: int, **kw: object) -> bytes:
+def _tagged_upload(w: int, h: int, quality: int) -> bytes:
     exif = Image.Exif()
     exif[0x010F] = "PhoneMaker"
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     data = _save(_photo(w, h), quality=quality, exif=exif.tobytes(), icc_profile=srgb,
-                 comment=b"secret", **kw)
+                 comment=b"secret")
     return data + b"TRAILER-after-EOI"  # as Samsung/MPF extras are
 
 
@@ -358,7 +358,8 @@ def test_high_quality_jpeg_is_reencoded_at_the_configured_quality() -> None:
     assert len(large.data) < 0.7 * len(data)
     assert b"secret" not in large.data and b"PhoneMaker" not in large.data
     reference = Image.open(io.BytesIO(_save(_photo(64, 64), quality=82)))
-    assert Image.open(io.BytesIO(large.data)).quantization == reference.quantization
+    out = Image.open(io.BytesIO(large.data))
+    assert getattr(out, "quantization", None) == getattr(reference, "quantization", 0)
 
 
 def test_progressive_is_available_for_large_and_medium() -> None:
