@@ -11,10 +11,10 @@ Why it is shaped like this:
 * Speed comes from not doing work we would throw away (``python -m bench.media`` measures
   each choice against a naive Pillow pipeline and prints the PSNR cost):
   JPEG DCT scaling (``draft``) decodes a 12 MP photo at 1/2 (or 1/4, 1/8) size directly;
-  each derivative is resized from the next larger one with a short filter (exact 2x steps
-  are a box ``reduce``); rotation happens after the first resize; a JPEG upload that already
-  is the large derivative is copied minus its metadata instead of re-encoded; and outputs
-  are baseline JPEG, whose encode costs a third of progressive's.
+  each derivative is resized from the next larger one, with libvips' vectorised Lanczos
+  (:mod:`processors.media.resample`); rotation happens after the first resize; a JPEG
+  upload that already is the large derivative is copied minus its metadata instead of
+  re-encoded; and outputs are baseline JPEG, whose encode costs a third of progressive's.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 from processors.media import formats
 from processors.media.jpegstrip import strip_metadata
 from processors.media.placeholder import Placeholder, make_placeholder
+from processors.media.resample import downscale
 
 __all__ = [
     "MAX_ASPECT",
@@ -82,8 +83,6 @@ _SRGB = ImageCms.createProfile("sRGB")
 PASSTHROUGH_MAX_QUALITY = 92
 # Sum of the ITU-T T.81 Annex K luminance quantisation table (libjpeg's quality 50).
 _ANNEX_K_LUMA_SUM = 3710
-# Resampling for the width-bounded derivatives; see _downscale.
-_RESAMPLE = Image.Resampling.HAMMING
 
 T = TypeVar("T")
 
@@ -363,25 +362,6 @@ def _passthrough(
     return strip_metadata(data)
 
 
-def _downscale(src: Image.Image, w: int, h: int, resample: Image.Resampling) -> Image.Image:
-    """``src`` at w x h: a box ``reduce()`` for exact integer factors, else ``resample``.
-
-    Why HAMMING for the big steps: Pillow's resampler costs in proportion to the filter's
-    support, and Hamming (support 1) runs at ~half of bicubic and ~40% of Lanczos; after the
-    q82 encode the difference is < 0.15 dB PSNR against a Lanczos reference (bench.media
-    prints it). An exact 2x step (640 -> 320) is a 2x2 box average, ~10x cheaper still.
-    ``reducing_gap`` box-reduces first when the factor is large (a 12 MP PNG or WebP, which
-    has no DCT scaling).
-    """
-    sw, sh = src.size
-    if (sw, sh) == (w, h):
-        return src
-    k = sw // w
-    if k >= 2 and sw == k * w and sh == k * h:
-        return src.reduce(k)
-    return src.resize((w, h), resample, reducing_gap=3.0)
-
-
 def _orient(im: Image.Image, orientation: int) -> Image.Image:
     method = _ORIENT.get(orientation)
     return im if method is None else im.transpose(method)
@@ -406,10 +386,10 @@ def _render(
             # Resize in stored orientation, then turn upright: transposing the large
             # derivative moves a fraction of the pixels of the decoded original. Colour-manage
             # once, here too: cheaper than on the decode.
-            src = _downscale(src, *((h, w) if swap else (w, h)), _RESAMPLE)
+            src = downscale(src, *((h, w) if swap else (w, h)))
             src = _to_srgb(_orient(src, orientation), icc)
         else:
-            src = _downscale(src, w, h, _RESAMPLE)
+            src = downscale(src, w, h)
         images.append((name, src))
 
     # Thumb: centre square from the smallest image whose short side still covers the edge.

@@ -370,10 +370,20 @@ def test_progressive_is_available_for_large_and_medium() -> None:
         assert prog == (name in ("large", "medium")), name
 
 
-def test_exact_half_step_is_a_box_reduce_close_to_lanczos() -> None:
+def test_half_step_is_close_to_lanczos() -> None:
     src = _photo(1280, 960)
     r = _by_name(_render(_save(src, quality=95)))
     assert r["small"].size == (320, 240)
     ref = src.resize((320, 240), Image.Resampling.LANCZOS)
     diff = ImageStat.Stat(ImageChops.difference(r["small"].convert("RGB"), ref)).rms
     assert max(diff) < 12  # q82 noise level, not a misplaced or mis-scaled image
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "CMYK"])
+def test_downscale_hits_exact_sizes(mode: str) -> None:
+    from processors.media.resample import downscale
+
+    src = _photo(1999, 1333).convert(mode)
+    for w, h in ((1080, 720), (640, 427), (333, 222), (1, 1), (1998, 1333)):
+        out = downscale(src, w, h)
+        assert (out.size, out.mode) == ((w, h), mode)
