@@ -30,7 +30,7 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 from processors.media import formats
 from processors.media.jpegstrip import strip_metadata
 from processors.media.placeholder import Placeholder, make_placeholder
-from processors.media.resample import downscale
+from processors.media.resample import downscale_raw
 
 __all__ = [
     "MAX_ASPECT",
@@ -380,16 +380,19 @@ def _render(
     ow, oh = original
     images: list[tuple[str, Image.Image]] = []
     src = im
+    raw: bytes | None = None  # src's pixel bytes, when known (see downscale_raw)
     swap = orientation in _TRANSPOSING_ORIENTATIONS
     for i, (name, w, h) in enumerate(plan.sizes):
         if i == 0:
             # Resize in stored orientation, then turn upright: transposing the large
             # derivative moves a fraction of the pixels of the decoded original. Colour-manage
             # once, here too: cheaper than on the decode.
-            src = downscale(src, *((h, w) if swap else (w, h)))
-            src = _to_srgb(_orient(src, orientation), icc)
+            scaled, raw = downscale_raw(src, *((h, w) if swap else (w, h)))
+            src = _to_srgb(_orient(scaled, orientation), icc)
+            if src is not scaled:
+                raw = None
         else:
-            src = downscale(src, w, h)
+            src, raw = downscale_raw(src, w, h, raw)
         images.append((name, src))
 
     # Thumb: centre square from the smallest image whose short side still covers the edge.
