@@ -42,6 +42,10 @@ def downscale_raw(
     """
     if im.size == (width, height):
         return im, raw
+    if im.width == 2 * width and im.height == 2 * height:
+        # An exact halving (640 -> 320) is a 2x2 box average in Pillow: ~1 ms against ~4 ms
+        # through vips, for <= 0.4 dB PSNR on sharp text (bench.media prints it).
+        return im.reduce(2), None
     bands = _BANDS.get(im.mode)
     if bands is None:
         raise ValueError(f"downscale needs an L, RGB or CMYK image, not {im.mode}")
