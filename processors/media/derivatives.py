@@ -8,9 +8,13 @@ Why it is shaped like this:
   overwrites objects with identical content (idempotent sinks).
 * Every problem with the *input* becomes :class:`MediaRejected` with a reason a user can read;
   the consumer turns that into a "rejected" event instead of retrying forever.
-* Speed comes from not decoding pixels we will throw away: JPEG DCT scaling (``draft``) decodes
-  a 12 MP photo at 1/2 (or 1/4, 1/8) size directly, and each derivative is resized from the
-  next larger one instead of from the original.
+* Speed comes from not doing work we would throw away (``python -m bench.media`` measures
+  each choice against a naive Pillow pipeline and prints the PSNR cost):
+  JPEG DCT scaling (``draft``) decodes a 12 MP photo at 1/2 (or 1/4, 1/8) size directly;
+  each derivative is resized from the next larger one, with libvips' vectorised Lanczos
+  (:mod:`processors.media.resample`); rotation happens after the first resize; a JPEG
+  upload that already is the large derivative is copied minus its metadata instead of
+  re-encoded; and outputs are baseline JPEG, whose encode costs a third of progressive's.
 """
 
 from __future__ import annotations
@@ -21,10 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, UnidentifiedImageError
 
 from processors.media import formats
+from processors.media.jpegstrip import strip_metadata
 from processors.media.placeholder import Placeholder, make_placeholder
+from processors.media.resample import downscale_raw
 
 __all__ = [
     "MAX_ASPECT",
@@ -56,12 +62,27 @@ _PILLOW_FORMATS = {
     formats.HEIF: ["HEIF"],
 }
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+# EXIF orientation -> the transpose that displays the stored image upright.
+_ORIENT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 # EXIF orientations that swap width and height.
 _TRANSPOSING_ORIENTATIONS = frozenset({5, 6, 7, 8})
 _WHITE = (255, 255, 255)
 # Derivatives big enough for progressive rendering to be worth its encode time.
 _PROGRESSIVE = frozenset({"large", "medium"})
 _SRGB = ImageCms.createProfile("sRGB")
+# Pass the input through as the large derivative only up to this (estimated) JPEG quality:
+# above it, re-encoding at ``quality`` saves enough bytes to be worth the time.
+PASSTHROUGH_MAX_QUALITY = 92
+# Sum of the ITU-T T.81 Annex K luminance quantisation table (libjpeg's quality 50).
+_ANNEX_K_LUMA_SUM = 3710
 
 T = TypeVar("T")
 
@@ -100,7 +121,7 @@ class Rendition:
 
 
 def render_photo(
-    data: bytes, *, max_pixels: int, quality: int = 82, progressive: bool = True
+    data: bytes, *, max_pixels: int, quality: int = 82, progressive: bool = False
 ) -> Rendition:
     """Validate ``data`` and produce the thumb/small/medium/large JPEG derivatives.
 
@@ -133,10 +154,9 @@ def render_photo(
             im.draft("RGB", need)
         icc = im.info.get("icc_profile")
         _guarded(im.load)
-    if orientation != 1:  # exif_transpose copies the image even when there is nothing to do
-        im = _guarded(lambda: ImageOps.exif_transpose(im))
     im = _guarded(lambda: _normalize_mode(im))
-    return _render(im, plan, ow, oh, icc, quality, progressive)
+    same = _passthrough(data, mime, im, plan, orientation, icc) if mime == formats.JPEG else None
+    return _render(im, plan, (ow, oh), orientation, icc, quality, progressive, same)
 
 
 def _guarded(fn: Callable[[], T]) -> T:
@@ -281,6 +301,15 @@ def _flatten(rgba: Image.Image) -> Image.Image:
     return base
 
 
+def _is_srgb(icc: bytes) -> bool:
+    """Whether an embedded profile is (a flavour of) sRGB, i.e. dropping it changes nothing."""
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        return "srgb" in (ImageCms.getProfileDescription(src) or "").lower()
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return False
+
+
 def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
     """Convert to sRGB RGB, honouring an embedded ICC profile that is not already sRGB.
 
@@ -288,58 +317,98 @@ def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
     source must be converted here or its colours come out wrong. A broken profile falls back
     to the naive conversion: odd colours beat a rejected upload.
     """
-    if icc:
+    if icc and (im.mode != "RGB" or not _is_srgb(icc)):
         try:
             src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            desc = (ImageCms.getProfileDescription(src) or "").lower()
-            if "srgb" not in desc or im.mode != "RGB":
-                out = ImageCms.profileToProfile(
-                    im, src, _SRGB, renderingIntent=ImageCms.Intent.PERCEPTUAL, outputMode="RGB"
-                )
-                if out is not None:
-                    return out
+            out = ImageCms.profileToProfile(
+                im, src, _SRGB, renderingIntent=ImageCms.Intent.PERCEPTUAL, outputMode="RGB"
+            )
+            if out is not None:
+                return out
         except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
             pass
     return im if im.mode == "RGB" else im.convert("RGB")
 
 
+def _jpeg_quality(im: Image.Image) -> float:
+    """libjpeg quality setting that produced the luminance table (inverse of its scaling)."""
+    tables = getattr(im, "quantization", None) or {}
+    luma = tables.get(0)
+    if not luma:
+        return 100.0
+    scale = 100.0 * sum(luma) / _ANNEX_K_LUMA_SUM
+    return (200.0 - scale) / 2 if scale <= 100 else 5000.0 / scale
+
+
+def _passthrough(
+    data: bytes, mime: str, im: Image.Image, plan: _Plan, orientation: int, icc: bytes | None
+) -> bytes | None:
+    """The input's own coded image, minus metadata, when it already *is* the large derivative.
+
+    That is: a YCbCr JPEG no wider than the large size (so the derivative is the original
+    size), displayed as stored (orientation 1; the EXIF tag goes with the metadata), in sRGB,
+    and not so high a quality that re-encoding would save many bytes. Its pixels are the
+    original's, so it is strictly closer to the source than any re-encode.
+    """
+    _, w, h = plan.sizes[0]
+    if mime != formats.JPEG or orientation != 1 or im.mode != "RGB" or im.size != (w, h):
+        return None
+    if im.info.get("adobe_transform", 1) != 1:  # RGB-coded (not YCbCr) JPEG
+        return None
+    if icc and not _is_srgb(icc):
+        return None
+    if _jpeg_quality(im) > PASSTHROUGH_MAX_QUALITY + 0.5:
+        return None
+    return strip_metadata(data)
+
+
+def _orient(im: Image.Image, orientation: int) -> Image.Image:
+    method = _ORIENT.get(orientation)
+    return im if method is None else im.transpose(method)
+
+
 def _render(
     im: Image.Image,
     plan: _Plan,
-    ow: int,
-    oh: int,
+    original: tuple[int, int],
+    orientation: int,
     icc: bytes | None,
     quality: int,
     progressive: bool,
+    large_blob: bytes | None,
 ) -> Rendition:
-    lanczos = Image.Resampling.LANCZOS
+    ow, oh = original
     images: list[tuple[str, Image.Image]] = []
     src = im
+    raw: bytes | None = None  # src's pixel bytes, when known (see downscale_raw)
+    swap = orientation in _TRANSPOSING_ORIENTATIONS
     for i, (name, w, h) in enumerate(plan.sizes):
-        if src.size != (w, h):
-            # large/medium steps dominate resize time (most source pixels) and bicubic is
-            # visually equal to Lanczos there at ~60-75% of the cost (for JPEG the source was
-            # already low-passed by DCT scaling); small/thumb are cheap, so they get Lanczos
-            # for crispness where it shows most. reducing_gap box-reduces by an integer factor
-            # first when the step is large (a 12 MP PNG/WebP, which has no draft mode).
-            resample = Image.Resampling.BICUBIC if name in _PROGRESSIVE else lanczos
-            src = src.resize((w, h), resample, reducing_gap=3.0)
         if i == 0:
-            # Colour-manage once, on the largest derivative: cheaper than on the decode.
-            src = _to_srgb(src, icc)
+            # Resize in stored orientation, then turn upright: transposing the large
+            # derivative moves a fraction of the pixels of the decoded original. Colour-manage
+            # once, here too: cheaper than on the decode.
+            scaled, raw = downscale_raw(src, *((h, w) if swap else (w, h)))
+            src = _to_srgb(_orient(scaled, orientation), icc)
+            if src is not scaled:
+                raw = None
+        else:
+            src, raw = downscale_raw(src, w, h, raw)
         images.append((name, src))
 
     # Thumb: centre square from the smallest image whose short side still covers the edge.
     t = plan.thumb
     covering = [img for _, img in images if min(img.size) >= t]
-    thumb_src = covering[-1] if covering else _to_srgb(im, icc)
+    thumb_src = covering[-1] if covering else _to_srgb(_orient(im, orientation), icc)
     sw, sh = thumb_src.size
     side = min(sw, sh)
     box = ((sw - side) / 2, (sh - side) / 2, (sw + side) / 2, (sh + side) / 2)
-    thumb = thumb_src.resize((t, t), lanczos, box=box, reducing_gap=3.0)
+    thumb = thumb_src.resize((t, t), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
     images.append(("thumb", thumb))
 
-    encoded: dict[int, bytes] = {}  # id(image) -> bytes: "large == medium" when not upscaling
+    # id(image) -> bytes: "large == medium" when not upscaling, and the pass-through large.
+    encoded: dict[int, bytes] = {}
+    if large_blob is not None:
+        encoded[id(images[0][1])] = large_blob
     derivatives = []
     for name, img in images:
         blob = encoded.get(id(img))
@@ -353,10 +422,12 @@ def _render(
 def _encode_jpeg(im: Image.Image, quality: int, *, progressive: bool) -> bytes:
     """4:2:0 JPEG with no metadata at all (no EXIF/GPS/XMP/ICC/comment).
 
-    Progressive scans let a 1080 px image paint early on a slow phone link, but cost ~3x the
-    encode time of baseline and are no smaller below ~10 KB; so small/thumb are baseline with
-    optimized Huffman tables (~20% smaller for ~0.2 ms). Progressive implies optimal tables,
-    so ``optimize`` only matters for baseline.
+    Baseline with optimized Huffman tables by default: progressive scans let a 1080 px image
+    paint early on a slow link, but libjpeg-turbo's progressive encode costs ~2.5x baseline
+    (~17 of ~97 ms per 12 MP photo, bench.media "progressive" row) for files only ~3% smaller,
+    and they are no smaller below ~10 KB, so small/thumb are never progressive. Optimized
+    tables cost ~1-4 ms and save ~3-5% on every later download. Progressive implies optimal
+    tables, so ``optimize`` only matters for baseline.
     """
     im.info = {}  # resize() copies info; make sure nothing can leak into the encoder
     buf = io.BytesIO()

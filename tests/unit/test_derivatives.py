@@ -9,7 +9,7 @@ import struct
 import zlib
 
 import pytest
-from PIL import Image, ImageCms
+from PIL import Image, ImageChops, ImageCms, ImageOps, ImageStat
 
 from processors.media.derivatives import MediaRejected, Rendition, render_photo
 
@@ -74,7 +74,7 @@ def test_photo_gets_all_sizes_with_aspect_kept() -> None:
     assert ims["medium"].size == (640, 480)
     assert ims["small"].size == (320, 240)
     assert ims["thumb"].size == (150, 150)
-    assert ims["large"].info.get("progressive") or ims["large"].info.get("progression")
+    assert not (ims["large"].info.get("progressive") or ims["large"].info.get("progression"))
     assert r.placeholder.dominant_color.startswith("#") and len(r.placeholder.dominant_color) == 7
     assert r.placeholder.blurhash is not None and len(r.placeholder.blurhash) == 28  # 4x3
 
@@ -289,3 +289,101 @@ def test_declared_size_check_uses_configured_limit() -> None:
 def test_extreme_aspect_ratio_rejected() -> None:
     assert _reason(_save(Image.new("RGB", (20, 2000)), "PNG")).startswith("unsupported aspect")
     assert _render(_save(Image.new("RGB", (2000, 200)), "PNG")).derivatives[0].height == 108
+
+
+# --- fast paths: pass-through large, deferred rotation, encode options -----------------------
+
+
+def _quadrants(w: int, h: int) -> Image.Image:
+    """Four flat colours, so any wrong flip or rotation moves a colour to another corner."""
+    im = Image.new("RGB", (w, h), (220, 30, 30))
+    im.paste((30, 200, 30), (w // 2, 0, w, h // 2))
+    im.paste((30, 30, 220), (0, h // 2, w // 2, h))
+    im.paste((240, 240, 40), (w // 2, h // 2, w, h))
+    return im
+
+
+def _corners(im: Image.Image) -> list[tuple[int, ...]]:
+    w, h = im.size
+    return [_px(im, x, y) for x, y in ((w // 8, h // 8), (w - w // 8, h // 8),
+                                         (w // 8, h - h // 8), (w - w // 8, h - h // 8))]
+
+
+def _px(im: Image.Image, x: int, y: int) -> tuple[int, ...]:
+    px = im.convert("RGB").getpixel((x, y))
+    assert isinstance(px, tuple)
+    return px
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_displays_like_exif_transpose(orientation: int) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = _save(_quadrants(1600, 1000), quality=92, exif=exif.tobytes())
+    expected = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
+    r = _render(data)
+    assert (r.original_width, r.original_height) == expected.size
+    for name, im in _by_name(r).items():
+        if name == "thumb":
+            continue
+        assert im.width / im.height == pytest.approx(expected.width / expected.height, rel=0.01)
+        want = _corners(expected.resize(im.size))
+        assert all(_close(a, b) for a, b in zip(_corners(im), want, strict=True)), name
+
+
+def _tagged_upload(w: int, h: int, quality: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    data = _save(_photo(w, h), quality=quality, exif=exif.tobytes(), icc_profile=srgb,
+                 comment=b"secret")
+    return data + b"TRAILER-after-EOI"  # as Samsung/MPF extras are
+
+
+def test_jpeg_already_large_sized_is_passed_through_losslessly() -> None:
+    data = _tagged_upload(1080, 1350, 85)
+    large = _render(data).derivatives[0]
+    assert (large.name, large.width, large.height) == ("large", 1080, 1350)
+    assert len(large.data) < len(data)
+    for secret in (b"Exif", b"PhoneMaker", b"secret", b"TRAILER", b"ICC_PROFILE"):
+        assert secret not in large.data
+    out, src = Image.open(io.BytesIO(large.data)), Image.open(io.BytesIO(data))
+    assert out.tobytes() == src.tobytes()  # same coded image: identical pixels
+    assert large.data.endswith(b"\xff\xd9")
+
+
+def test_high_quality_jpeg_is_reencoded_at_the_configured_quality() -> None:
+    data = _tagged_upload(1080, 1350, 97)
+    large = _render(data).derivatives[0]
+    assert len(large.data) < 0.7 * len(data)
+    assert b"secret" not in large.data and b"PhoneMaker" not in large.data
+    reference = Image.open(io.BytesIO(_save(_photo(64, 64), quality=82)))
+    out = Image.open(io.BytesIO(large.data))
+    assert getattr(out, "quantization", None) == getattr(reference, "quantization", 0)
+
+
+def test_progressive_is_available_for_large_and_medium() -> None:
+    r = render_photo(_save(_photo(1600, 1200)), max_pixels=MAX, progressive=True)
+    ims = _by_name(r)
+    for name, im in ims.items():
+        prog = bool(im.info.get("progressive") or im.info.get("progression"))
+        assert prog == (name in ("large", "medium")), name
+
+
+def test_half_step_is_close_to_lanczos() -> None:
+    src = _photo(1280, 960)
+    r = _by_name(_render(_save(src, quality=95)))
+    assert r["small"].size == (320, 240)
+    ref = src.resize((320, 240), Image.Resampling.LANCZOS)
+    diff = ImageStat.Stat(ImageChops.difference(r["small"].convert("RGB"), ref)).rms
+    assert max(diff) < 12  # q82 noise level, not a misplaced or mis-scaled image
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "CMYK"])
+def test_downscale_hits_exact_sizes(mode: str) -> None:
+    from processors.media.resample import downscale
+
+    src = _photo(1999, 1333).convert(mode)
+    for w, h in ((1080, 720), (640, 427), (333, 222), (1, 1), (1998, 1333)):
+        out = downscale(src, w, h)
+        assert (out.size, out.mode) == ((w, h), mode)
