@@ -25,6 +25,7 @@ COMMAND_GROUPS = (
     "infra.commands.api",
     "infra.commands.timelines",
     "infra.commands.topics",
+    "infra.commands.tail",
 )
 
 
