@@ -26,6 +26,7 @@ COMMAND_GROUPS = (
     "infra.commands.timelines",
     "infra.commands.topics",
     "infra.commands.tail",
+    "infra.commands.status",
 )
 
 
