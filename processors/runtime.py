@@ -39,6 +39,7 @@ from aiokafka.errors import (
 
 from infra import metrics
 from infra.connect import kafka
+from infra.logging_setup import log_context
 from infra.settings import Settings
 from processors.deadletters import DeadLetterWriter
 from processors.errors import is_transient
@@ -57,6 +58,13 @@ class Message:
 
     event: Any
     record: ConsumerRecord[bytes, bytes]
+
+
+def _ids(payload: Any) -> dict[str, int | None]:
+    """The photo and (acting) user of an event, for log lines about it."""
+    user = next((getattr(payload, f) for f in ("user_id", "owner_id", "follower_id")
+                 if hasattr(payload, f)), None)
+    return {"photo_id": getattr(payload, "photo_id", None), "user_id": user}
 
 
 class Processor(ABC):
@@ -194,6 +202,11 @@ class Runner:
         metrics.BATCH_SECONDS.labels(self.processor.name).observe(time.perf_counter() - started)
 
     async def _handle_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        with log_context(processor=self.processor.name, topic=record.topic,
+                         partition=record.partition, offset=record.offset):
+            await self._decode_and_handle(record)
+
+    async def _decode_and_handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
         name = self.processor.name
         try:
             event = decode(record.value or b"")
@@ -206,7 +219,9 @@ class Runner:
             return
         labels = (name, record.topic, event.type)
         metrics.EVENTS_CONSUMED.labels(*labels).inc()
-        with metrics.PROCESSING_SECONDS.labels(*labels).time():
+        with (log_context(event_id=event.event_id, event_type=event.type,
+                          **_ids(event.payload)),
+              metrics.PROCESSING_SECONDS.labels(*labels).time()):
             await self._handle_event(Message(event=event, record=record), labels)
 
     async def _handle_event(self, message: Message, labels: tuple[str, str, str]) -> None:

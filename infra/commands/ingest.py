@@ -36,6 +36,7 @@ async def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port or settings.ingest.port,
         lifespan="on",
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's loggers go through ours (text or JSON, redacted)
         timeout_graceful_shutdown=args.graceful_seconds,
         proxy_headers=True,
     )
