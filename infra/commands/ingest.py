@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from infra.safety import require_safe
 from infra.settings import Settings
 
 
@@ -27,6 +28,8 @@ def register(sub: Any) -> None:
 
 async def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
+
+    require_safe(settings, "the ingest service")
 
     from producers.ingest import create_app
 

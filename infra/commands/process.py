@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from infra.safety import require_safe
 from infra.settings import Settings
 from processors.registry import PROCESSORS, build
 from processors.runtime import run_processors
@@ -25,6 +26,7 @@ def register(sub: Any) -> None:
 
 
 async def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
+    require_safe(settings, "the stream processors")
     names = sorted(PROCESSORS) if args.names == ["all"] else args.names
     port = settings.metrics_port if args.metrics_port is None else args.metrics_port
     await run_processors([build(name, settings) for name in names], settings,
