@@ -27,6 +27,7 @@ COMMAND_GROUPS = (
     "infra.commands.topics",
     "infra.commands.tail",
     "infra.commands.status",
+    "infra.commands.run",
 )
 
 

@@ -8,6 +8,9 @@ which flushes the Kafka producer and closes the Cassandra session.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import signal
 from typing import Any
 
 from infra.safety import require_safe
@@ -44,5 +47,11 @@ async def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         proxy_headers=True,
     )
     server = uvicorn.Server(config)
+    # Same graceful stop as uvicorn's own handlers, without re-raising the signal after
+    # it (uvicorn does, so the process would die "by SIGTERM" instead of exiting 0).
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, server.handle_exit, sig, None)
     await server.serve()
     return 0 if server.started else 1
