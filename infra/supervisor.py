@@ -33,6 +33,11 @@ from infra.services import ServiceSpec
 
 log = logging.getLogger("photostream.supervisor")
 
+#: Exit codes that mean "stopped as asked": 0, or death by the signal we sent, which is
+#: how uvicorn ends after a graceful shutdown (it re-raises the signal; systemd counts
+#: it as success for the same reason).
+CLEAN_EXITS = frozenset({0, -signal.SIGTERM, -signal.SIGINT})
+
 
 @dataclass
 class Child:
@@ -105,7 +110,7 @@ class Supervisor:
             await proc.wait()
             child.clean = False
             return
-        child.clean = code == 0
+        child.clean = code in CLEAN_EXITS
         log.info("%s stopped (exit %d)", child.spec.name, code)
 
     async def stop(self) -> None:
