@@ -325,7 +325,14 @@ async def run_processors(processors: Sequence[Processor], settings: Settings,
             loop.add_signal_handler(sig, _stop_all, runners)
     probe = None
     if metrics_port is not None:
-        probe = await start_server(_probes(runners), settings.metrics_host, metrics_port)
+        try:
+            probe = await start_server(_probes(runners), settings.metrics_host, metrics_port)
+        except OSError as exc:
+            # A second processor process on the same host: better metrics elsewhere than
+            # a processor that will not start (a crash loop stops the pipeline).
+            log.warning("%s; using a free port instead (set PHOTOSTREAM_METRICS_PORT or "
+                        "--metrics-port per process)", exc)
+            probe = await start_server(_probes(runners), settings.metrics_host, 0)
         bound = probe[0].servers[0].sockets[0].getsockname()[1]
         log.info("metrics, health and readiness on http://%s:%d/metrics",
                  settings.metrics_host, bound)
