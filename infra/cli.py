@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 
+from infra.logging_setup import configure as configure_logging
 from infra.settings import SettingsError, get_settings
 from infra.stack.base import StackError
 
@@ -25,6 +25,9 @@ COMMAND_GROUPS = (
     "infra.commands.api",
     "infra.commands.timelines",
     "infra.commands.topics",
+    "infra.commands.tail",
+    "infra.commands.status",
+    "infra.commands.run",
 )
 
 
@@ -42,16 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = get_settings()
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
-        logging.getLogger("cassandra").setLevel(logging.WARNING)
-        # Cassandra 5 warns on every statement prepared on a keyspace-bound session; all
-        # our tables live in the one configured keyspace, so there is no ambiguity.
-        logging.getLogger("cassandra.protocol").setLevel(logging.ERROR)
-        for noisy in ("aiokafka", "httpx", "httpcore"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+        configure_logging(settings, service=args.command)
         result = args.handler(args, settings)
         if asyncio.iscoroutine(result):
             result = asyncio.run(result)

@@ -195,6 +195,11 @@ class Settings:
     #: the web app's sign-in endpoint; anything else is treated as production.
     env: str = "dev"
     log_level: str = "INFO"
+    #: ``text`` (human) or ``json`` (one JSON object per line, for log shippers).
+    log_format: str = "text"
+    #: Where each processor process serves /metrics, /healthz and /readyz (0: any free port).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9400
 
     @property
     def dev(self) -> bool:
@@ -285,6 +290,9 @@ class Settings:
             workers=env.integer("API_WORKERS", ApiSettings.workers),
             naive_feed=env.flag("API_NAIVE_FEED", ApiSettings.naive_feed),
         )
+        log_format = env.text("LOG_FORMAT", "text").lower()
+        if log_format not in ("text", "json"):
+            raise SettingsError(f"PHOTOSTREAM_LOG_FORMAT={log_format!r}: use text or json")
         return cls(
             kafka=kafka,
             cassandra=cassandra,
@@ -298,6 +306,9 @@ class Settings:
             api=api,
             env=env.text("ENV", "dev").lower(),
             log_level=env.text("LOG_LEVEL", "INFO"),
+            log_format=log_format,
+            metrics_host=env.text("METRICS_HOST", "127.0.0.1"),
+            metrics_port=env.integer("METRICS_PORT", 9400),
         )
 
 

@@ -58,6 +58,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import ClassVar, Literal
 
+from infra import metrics
 from processors.runtime import Message
 from processors.stores import StoreProcessor
 from producers.publisher import Publisher
@@ -136,6 +137,7 @@ class FanoutPlanner(_FanoutBase):
             return  # deleted meanwhile: nothing to show
         count = await graph.follower_count(self.session, p.owner_id)
         push = count <= self.settings.timelines.celebrity_threshold
+        metrics.FANOUT_DECISIONS.labels("push" if push else "pull").inc()
         if not push and p.owner_id not in self._pulled:
             await mark_pulled(self.session, p.owner_id, p.photo_id)
             self._pulled.add(p.owner_id)
@@ -218,6 +220,7 @@ class FanoutPlanner(_FanoutBase):
                 pending.clear()
         cut(buffer, last=True)
         await self._publisher.publish_many(pending)
+        metrics.FANOUT_CHUNKS.labels(action).inc(index)
         if index > 1:
             log.info("%s: %s photo %d of %d: %d chunks", self.name, action, photo_id,
                      owner_id, index)
@@ -240,10 +243,12 @@ class FanoutWorker(_FanoutBase):
         ids = list(p.follower_ids)
         if p.action == "remove":
             await self.timelines.unpush(ids, p.photo_id, at)
+            metrics.FANOUT_DELIVERIES.labels("remove").inc(len(ids))
             return
         if await photo_status(self.session, p.photo_id) == photos.STATUS_DELETED:
             return  # the deletion's own chunks clean up whatever was delivered
         await self.timelines.push(ids, p.photo_id, p.owner_id, at)
+        metrics.FANOUT_DELIVERIES.labels("add").inc(len(ids))
         if await photo_status(self.session, p.photo_id) == photos.STATUS_DELETED:
             # Deleted while we wrote: the removal chunks may have run before our
             # writes landed, so undo them (a tombstone newer than our rows).

@@ -37,7 +37,9 @@ from aiokafka.errors import (
     RebalanceInProgressError,
 )
 
+from infra import metrics
 from infra.connect import kafka
+from infra.logging_setup import log_context
 from infra.settings import Settings
 from processors.deadletters import DeadLetterWriter
 from processors.errors import is_transient
@@ -46,6 +48,8 @@ from schemas.envelope import InvalidEvent, decode
 log = logging.getLogger(__name__)
 
 Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+#: The ``type`` label of records that are not valid events.
+INVALID = "invalid"
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,13 @@ class Message:
 
     event: Any
     record: ConsumerRecord[bytes, bytes]
+
+
+def _ids(payload: Any) -> dict[str, int | None]:
+    """The photo and (acting) user of an event, for log lines about it."""
+    user = next((getattr(payload, f) for f in ("user_id", "owner_id", "follower_id")
+                 if hasattr(payload, f)), None)
+    return {"photo_id": getattr(payload, "photo_id", None), "user_id": user}
 
 
 class Processor(ABC):
@@ -91,6 +102,10 @@ class _CommitOnRevoke(ConsumerRebalanceListener):
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         async with self.runner.batch_lock:
             pass  # the batch holding the lock commits before releasing it
+        for tp in revoked:  # their lag is now the new owner's to report
+            with contextlib.suppress(KeyError):
+                metrics.CONSUMER_LAG.remove(self.runner.processor.name, tp.topic,
+                                            str(tp.partition))
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         log.info("%s: assigned %s", self.runner.processor.name, sorted(map(str, assigned)))
@@ -111,6 +126,10 @@ class Runner:
         self.consumer: AIOKafkaConsumer | None = None
         self.dead_letters = DeadLetterWriter(settings, processor.name)
         self.processed = 0
+        self.consuming = False
+        """True between the consumer's start and stop (what ``/readyz`` reports)."""
+        self.failure: BaseException | None = None
+        """Why ``run`` ended abnormally, if it did (what ``/healthz`` reports)."""
 
     async def run(self) -> None:
         """Consume until ``stop()``; commits only after outputs are durable."""
@@ -120,6 +139,7 @@ class Runner:
         await self.dead_letters.start()
         await self.processor.start()
         await self.consumer.start()
+        self.consuming = True
         log.info("%s: consuming %s", self.processor.name, ", ".join(self.processor.topics))
         try:
             while not self.stopping.is_set():
@@ -127,7 +147,12 @@ class Runner:
                 if batch:
                     async with self.batch_lock:
                         await self._process(batch)
+                await self._report_lag()
+        except BaseException as exc:
+            self.failure = exc
+            raise
         finally:
+            self.consuming = False
             await self.consumer.stop()
             await self.processor.stop()
             await self.dead_letters.stop()
@@ -149,7 +174,19 @@ class Runner:
             return {}
         return poll.result()
 
+    async def _report_lag(self) -> None:
+        """Lag per assigned partition: high watermark minus our (committed) position."""
+        assert self.consumer is not None
+        for tp in self.consumer.assignment():
+            end = self.consumer.highwater(tp)
+            if end is None:
+                continue  # nothing fetched from it yet
+            position = await self.consumer.position(tp)
+            metrics.CONSUMER_LAG.labels(self.processor.name, tp.topic, str(tp.partition)).set(
+                max(0, end - position))
+
     async def _process(self, batch: Batch) -> None:
+        started = time.perf_counter()
         gate = asyncio.Semaphore(self.processor.partition_concurrency)
 
         async def run_partition(records: list[ConsumerRecord[bytes, bytes]]) -> None:
@@ -162,23 +199,42 @@ class Runner:
         await self._until_done(self.dead_letters.flush, "dead-letter flush")
         await self._commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
         self.processed += sum(len(r) for r in batch.values())
+        metrics.BATCH_SECONDS.labels(self.processor.name).observe(time.perf_counter() - started)
 
     async def _handle_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        with log_context(processor=self.processor.name, topic=record.topic,
+                         partition=record.partition, offset=record.offset):
+            await self._decode_and_handle(record)
+
+    async def _decode_and_handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        name = self.processor.name
         try:
             event = decode(record.value or b"")
         except InvalidEvent as exc:
-            log.warning("%s: invalid event at %s[%d]@%d: %s", self.processor.name,
+            metrics.EVENTS_CONSUMED.labels(name, record.topic, INVALID).inc()
+            log.warning("%s: invalid event at %s[%d]@%d: %s", name,
                         record.topic, record.partition, record.offset, exc)
             await self.dead_letters.add(record, exc, attempts=1)
+            metrics.EVENTS_DEAD_LETTERED.labels(name, record.topic, INVALID).inc()
             return
-        message = Message(event=event, record=record)
+        labels = (name, record.topic, event.type)
+        metrics.EVENTS_CONSUMED.labels(*labels).inc()
+        with (log_context(event_id=event.event_id, event_type=event.type,
+                          **_ids(event.payload)),
+              metrics.PROCESSING_SECONDS.labels(*labels).time()):
+            await self._handle_event(Message(event=event, record=record), labels)
+
+    async def _handle_event(self, message: Message, labels: tuple[str, str, str]) -> None:
+        record = message.record
         attempt = 0
         while True:
             attempt += 1
             try:
                 await self.processor.handle(message)
+                metrics.EVENTS_PROCESSED.labels(*labels).inc()
                 return
             except Exception as exc:
+                metrics.EVENTS_FAILED.labels(*labels).inc()
                 if is_transient(exc):
                     await self._wait_transient(exc, attempt, "handle")
                     continue
@@ -187,6 +243,7 @@ class Runner:
                                   self.processor.name, record.topic, record.partition,
                                   record.offset, attempt)
                     await self.dead_letters.add(record, exc, attempts=attempt)
+                    metrics.EVENTS_DEAD_LETTERED.labels(*labels).inc()
                     return
                 log.warning("%s: attempt %d failed at %s[%d]@%d: %r", self.processor.name,
                             attempt, record.topic, record.partition, record.offset, exc)
@@ -211,16 +268,20 @@ class Runner:
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         assert self.consumer is not None
+        outcome = "ok"
         try:
             await self.consumer.commit(offsets)
         except (CommitFailedError, RebalanceInProgressError, IllegalStateError) as exc:
+            outcome = "skipped"
             # The partitions moved on: their new owner re-processes from the last commit,
             # which is safe because every effect is idempotent.
             log.warning("%s: commit skipped (%r); records will be redelivered",
                         self.processor.name, exc)
         except KafkaError as exc:
+            outcome = "failed"
             log.warning("%s: commit failed (%r); records will be redelivered",
                         self.processor.name, exc)
+        metrics.COMMITS.labels(self.processor.name, outcome).inc()
 
 
 def _stop_all(runners: Sequence[Runner]) -> None:
@@ -228,17 +289,66 @@ def _stop_all(runners: Sequence[Runner]) -> None:
         runner.stop()
 
 
+def _probes(runners: Sequence[Runner]) -> Any:
+    """``/healthz``: no runner crashed; ``/readyz``: every runner is consuming."""
+    from infra.metrics_http import probe_app
+
+    async def healthy() -> tuple[bool, str]:
+        failed = [f"{r.processor.name}: {r.failure!r}" for r in runners if r.failure]
+        return not failed, "; ".join(failed) or "running"
+
+    async def ready() -> tuple[bool, str]:
+        waiting = [r.processor.name for r in runners
+                   if not r.consuming or r.stopping.is_set()]
+        return not waiting, ("not consuming: " + ", ".join(waiting)) if waiting else "consuming"
+
+    return probe_app(healthy, ready, {"service": "processors",
+                                      "processors": [r.processor.name for r in runners]})
+
+
 async def run_processors(processors: Sequence[Processor], settings: Settings,
-                         *, install_signal_handlers: bool = True) -> None:
-    """Run processors side by side until SIGINT/SIGTERM, then drain and commit cleanly."""
+                         *, install_signal_handlers: bool = True,
+                         metrics_port: int | None = None,
+                         stop: asyncio.Event | None = None) -> None:
+    """Run processors side by side until SIGINT/SIGTERM, then drain and commit cleanly.
+
+    With ``metrics_port`` (0: any free port) the process also serves ``/metrics``,
+    ``/healthz`` and ``/readyz`` there until the last runner has committed and stopped.
+    Setting ``stop`` (for embedding callers) stops them as a signal would.
+    """
+    from infra.metrics_http import start_server, stop_server
+
     runners = [Runner(p, settings) for p in processors]
     if install_signal_handlers:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, _stop_all, runners)
+    probe = None
+    if metrics_port is not None:
+        try:
+            probe = await start_server(_probes(runners), settings.metrics_host, metrics_port)
+        except OSError as exc:
+            # A second processor process on the same host: better metrics elsewhere than
+            # a processor that will not start (a crash loop stops the pipeline).
+            log.warning("%s; using a free port instead (set PHOTOSTREAM_METRICS_PORT or "
+                        "--metrics-port per process)", exc)
+            probe = await start_server(_probes(runners), settings.metrics_host, 0)
+        bound = probe[0].servers[0].sockets[0].getsockname()[1]
+        log.info("metrics, health and readiness on http://%s:%d/metrics",
+                 settings.metrics_host, bound)
     started = time.monotonic()
+    watcher = None
+    if stop is not None:
+        async def watch(event: asyncio.Event) -> None:
+            await event.wait()
+            _stop_all(runners)
+        watcher = asyncio.create_task(watch(stop))
     try:
         await asyncio.gather(*(r.run() for r in runners))
     finally:
+        if watcher is not None:
+            watcher.cancel()
         log.info("processors ran %.0fs: %s", time.monotonic() - started,
                  ", ".join(f"{r.processor.name}={r.processed}" for r in runners))
+        if probe is not None:
+            await stop_server(*probe)

@@ -8,8 +8,12 @@ which flushes the Kafka producer and closes the Cassandra session.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import signal
 from typing import Any
 
+from infra.safety import require_safe
 from infra.settings import Settings
 
 
@@ -28,6 +32,8 @@ def register(sub: Any) -> None:
 async def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    require_safe(settings, "the ingest service")
+
     from producers.ingest import create_app
 
     config = uvicorn.Config(
@@ -36,9 +42,16 @@ async def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port or settings.ingest.port,
         lifespan="on",
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's loggers go through ours (text or JSON, redacted)
         timeout_graceful_shutdown=args.graceful_seconds,
         proxy_headers=True,
     )
     server = uvicorn.Server(config)
+    # Same graceful stop as uvicorn's own handlers, without re-raising the signal after
+    # it (uvicorn does, so the process would die "by SIGTERM" instead of exiting 0).
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, server.handle_exit, sig, None)
     await server.serve()
     return 0 if server.started else 1

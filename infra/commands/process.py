@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from infra.safety import require_safe
 from infra.settings import Settings
 from processors.registry import PROCESSORS, build
 from processors.runtime import run_processors
@@ -18,10 +19,16 @@ def register(sub: Any) -> None:
     process = sub.add_parser("process", help="run stream processors until SIGINT/SIGTERM")
     process.add_argument("names", nargs="+", metavar="NAME",
                          help=f"'all' or any of: {', '.join(sorted(PROCESSORS))}")
+    process.add_argument("--metrics-port", type=int, default=None,
+                         help="serve /metrics, /healthz, /readyz here (0: any free port; "
+                              "default: PHOTOSTREAM_METRICS_PORT, 9400)")
     process.set_defaults(handler=cmd_process)
 
 
 async def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
+    require_safe(settings, "the stream processors")
     names = sorted(PROCESSORS) if args.names == ["all"] else args.names
-    await run_processors([build(name, settings) for name in names], settings)
+    port = settings.metrics_port if args.metrics_port is None else args.metrics_port
+    await run_processors([build(name, settings) for name in names], settings,
+                         metrics_port=port)
     return 0

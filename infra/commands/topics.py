@@ -1,7 +1,8 @@
 """``photostream topics ...`` and ``photostream deadletters ...``: Kafka for operators.
 
 Thin printing over ``infra/ops/``: ``topics list`` (catalogue vs cluster), ``topics lag``,
-``topics reset-offsets`` (rewind one idle group), ``deadletters list|show|replay``.
+``topics reset-offsets`` (rewind one idle group), ``topics diff|apply`` (the catalogue as
+code), ``topics describe TOPIC``, ``deadletters list|show|replay``.
 Kafka failures become one line (``OpsError``) instead of a traceback.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 from aiokafka.errors import KafkaError
 
 from infra.ops import OpsError
+from infra.ops.catalogue import CatalogueDiff, apply, diff
 from infra.ops.deadletters import (
     DeadLetterRef,
     Filter,
@@ -30,10 +32,10 @@ from infra.ops.deadletters import (
 from infra.ops.lag import consumer_lag
 from infra.ops.replay import Target, parse_target, reset_offsets
 from infra.ops.table import duration_ms, render
-from infra.ops.topics import topic_reports
+from infra.ops.topics import TopicDescription, describe_topic, topic_reports
 from infra.settings import Settings
 from schemas.deadletter import DeadLetter
-from schemas.topics import DEADLETTERS
+from schemas.topics import DEADLETTERS, PREFIX
 
 Handler = Callable[[argparse.Namespace, Settings], Awaitable[int]]
 
@@ -72,6 +74,14 @@ def register(sub: Any) -> None:
     to.add_argument("--to-latest", action="store_true")
     p.add_argument("--dry-run", action="store_true", help="show the moves, commit nothing")
     p.set_defaults(handler=cmd_reset)
+    p = actions.add_parser("diff", help="drift from schemas/topics.py (exit 1 if any)")
+    p.set_defaults(handler=cmd_diff)
+    p = actions.add_parser("apply", help="create/raise/fix topics to match the catalogue "
+                                         "(never shrinks or deletes)")
+    p.set_defaults(handler=cmd_apply)
+    p = actions.add_parser("describe", help="one topic: catalogue entry, partitions, configs")
+    p.add_argument("topic", metavar="TOPIC", help="full name, or without photostream.")
+    p.set_defaults(handler=cmd_describe)
 
     dead = sub.add_parser("deadletters", help=f"inspect and replay {DEADLETTERS.name}")
     actions = dead.add_subparsers(dest="action", required=True)
@@ -101,6 +111,64 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
           duration_ms(r.retention_ms), r.records, r.end_offsets, r.status] for r in reports]))
     bad = [r for r in reports if r.problems]
     print(f"\n{len(reports)} topics, {len(bad)} with problems")
+    return 0
+
+
+def _print_diff(result: CatalogueDiff, verb: str) -> None:
+    for drift in result.drifts:
+        print(f"{verb} {drift}")
+    for warning in result.warnings:
+        print(f"warning: {warning} (not changed by apply)")
+
+
+@kafka_errors
+async def cmd_diff(args: argparse.Namespace, settings: Settings) -> int:
+    result = await diff(settings)
+    _print_diff(result, "drift:")
+    if result.clean:
+        print("no drift: every topic matches schemas/topics.py")
+        return 0
+    print(f"\n{len(result.drifts)} difference(s) in {len(result.topics())} topic(s); "
+          f"`photostream topics apply` fixes them")
+    return 1
+
+
+@kafka_errors
+async def cmd_apply(args: argparse.Namespace, settings: Settings) -> int:
+    result = await apply(settings)
+    _print_diff(result, "fixed:")
+    print("nothing to change" if result.clean
+          else f"\napplied {len(result.drifts)} change(s) to {len(result.topics())} topic(s)")
+    return 0
+
+
+def full_name(name: str) -> str:
+    return name if name.startswith(PREFIX) or name.startswith("__") else PREFIX + name
+
+
+def _describe(d: TopicDescription) -> str:
+    lines = [f"topic       {d.name}"]
+    if d.catalogue is None:
+        lines.append("catalogue   (not in schemas/topics.py)")
+    else:
+        c = d.catalogue
+        lines += [f"catalogue   key={c.key or '-'} partitions={c.partitions} "
+                  f"cleanup={c.cleanup_policy} retention={duration_ms(c.retention_ms)}",
+                  f"events      {', '.join(c.event_types) or '-'}",
+                  f"about       {c.description}"]
+    configs = " ".join(f"{k}={v}" for k, v in d.dynamic_configs.items()) or "(broker defaults)"
+    lines += [f"configs     {configs}",
+              f"drift       {'; '.join(d.drift) or 'none'}", ""]
+    lines.append(render(["partition", "leader", "replicas", "isr", "log start", "end"],
+                        [[p.partition, p.leader, ",".join(map(str, p.replicas)),
+                          ",".join(map(str, p.isr)), p.log_start, p.end]
+                         for p in d.partitions]))
+    return "\n".join(lines)
+
+
+@kafka_errors
+async def cmd_describe(args: argparse.Namespace, settings: Settings) -> int:
+    print(_describe(await describe_topic(settings, full_name(args.topic))))
     return 0
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from infra.ops.catalogue import topic_configs, topic_drift
 from infra.ops.cluster import (
     TopicMeta,
     admin_client,
@@ -21,6 +23,7 @@ from infra.ops.cluster import (
     offset_bounds,
     partitions_of,
     reader,
+    require_topic,
 )
 from infra.settings import Settings
 from schemas.topics import TOPICS, Topic
@@ -116,3 +119,51 @@ async def topic_reports(settings: Settings, *, include_extra: bool = True) -> li
             problems=_problems(catalogue.get(name), meta, conf, settings),
         ))
     return reports
+
+
+@dataclass(frozen=True)
+class PartitionInfo:
+    partition: int
+    leader: int
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+    log_start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class TopicDescription:
+    """Everything about one topic: its catalogue entry, partitions, configs and drift."""
+
+    name: str
+    catalogue: Topic | None
+    partitions: tuple[PartitionInfo, ...]
+    dynamic_configs: dict[str, str]
+    """Configs set on the topic itself (the rest are broker defaults)."""
+    drift: tuple[str, ...]
+
+
+async def describe_topic(settings: Settings, name: str) -> TopicDescription:
+    """One topic in detail (``OpsError`` if the cluster has no such topic)."""
+    catalogue = {t.name: t for t in TOPICS}.get(name)
+    async with admin_client(settings) as admin:
+        meta = await require_topic(admin, name)
+        raw: list[dict[str, Any]] = await admin.describe_topics([name])
+        configs = (await topic_configs(admin, [name])).get(name, {})
+    async with reader(settings) as consumer:
+        start, end = await offset_bounds(consumer, partitions_of([meta]))
+    parts = sorted(raw[0]["partitions"], key=lambda p: p["partition"])
+    drift: list[str] = []
+    if catalogue is not None:
+        found, warnings = topic_drift(catalogue, meta, configs, settings)
+        drift = [*map(str, found), *warnings]
+    return TopicDescription(
+        name=name,
+        catalogue=catalogue,
+        partitions=tuple(
+            PartitionInfo(p["partition"], p["leader"], tuple(p["replicas"]), tuple(p["isr"]),
+                          start[tp], end[tp])
+            for p in parts for tp in [TopicPartition(name, p["partition"])]),
+        dynamic_configs={k: v for k, (v, dynamic) in sorted(configs.items()) if dynamic},
+        drift=tuple(drift),
+    )

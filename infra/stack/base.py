@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -49,13 +51,62 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def process_gone(pid: int) -> bool:
-    """True once ``pid`` has exited (reaped, or a zombie whose resources are released)."""
+def port_bindable(port: int) -> bool:
+    """True if a server could bind ``port`` now (as servers do, with SO_REUSEADDR).
+
+    Stricter than "nobody answers on it": a process that is exiting may have stopped
+    accepting while its listening socket is still bound, and a JVM starting then fails
+    with "port already in use".
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of process group ``pgid``, from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def _state(stat_path: Path) -> str | None:
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1]
+        return stat_path.read_text().rsplit(") ", 1)[1][:1]
     except (OSError, IndexError):
+        return None
+
+
+def process_gone(pid: int) -> bool:
+    """True once ``pid`` has exited and released its resources.
+
+    A zombie *leader* is not enough: when a multi-threaded process (a JVM) exits, its
+    main thread can be a zombie while other threads still run and hold its sockets,
+    which is how ``up`` right after ``down`` found Cassandra's JMX port taken. So every
+    thread must be gone (or a zombie).
+    """
+    state = _state(Path(f"/proc/{pid}/stat"))
+    if state is None:
         return True
-    return state in ("Z", "X")
+    if state not in ("Z", "X"):
+        return False
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return True
+    return all(_state(t / "stat") in (None, "Z", "X") for t in tasks)
 
 
 def rss_bytes(pid: int) -> int:
@@ -70,20 +121,82 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+#: How often a long install step says it is still working (and how far it got).
+PROGRESS_EVERY_S = 10.0
+_SIZE = re.compile(r"\((\d+(?:\.\d+)?) (B|kB|KB|MB|GB)(?: at [^)]*)?\)")
+_UNITS = {"B": 1, "kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9}
+
+
+def describe_progress(output: str) -> str:
+    """What a Maven or Go step has done so far, from its output: downloads and build steps.
+
+    Maven (without ``-q``) logs ``Downloaded from central: URL (12 kB at 3 MB/s)`` per
+    artifact; ``go install -v`` logs ``go: downloading MODULE VERSION`` per module and
+    one line per package it compiles.
+    """
+    downloads, size, built, last = 0, 0.0, 0, ""
+    for line in output.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith(("Downloaded from", "go: downloading")):
+            downloads += 1
+            match = _SIZE.search(line)
+            if match:
+                size += float(match[1]) * _UNITS[match[2]]
+        elif not line.startswith(("Downloading from", "[INFO]", "[WARNING]", "go: ")):
+            built += 1
+        last = line
+    parts = []
+    if downloads:
+        parts.append(f"{downloads} downloaded" + (f" ({size / 1e6:.1f} MB)" if size else ""))
+    if built:
+        parts.append(f"{built} build steps")
+    if last:
+        parts.append(f"last: {last[:90]}")
+    return "; ".join(parts) or "no output yet"
+
+
 async def run_checked(args: list[str], *, what: str, cwd: Path | None = None,
                       env: dict[str, str] | None = None, log: Path | None = None) -> None:
-    """Run a build/fetch step; on failure raise a StackError naming it with its output tail."""
+    """Run a build/fetch step; on failure raise a StackError naming it with its output tail.
+
+    Such steps run once per machine but can take minutes (MinIO's Go build, Maven
+    resolving a few hundred jars), so they say what they do, and every
+    ``PROGRESS_EVERY_S`` how far they got, on stderr: silence looks like a hang.
+    """
     out_path = log or Path(os.devnull)
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    start = out_path.stat().st_size if log and out_path.exists() else 0
+    began = time.monotonic()
+    print(f"photostream stack: {what} (once per machine; output in {out_path})",
+          file=sys.stderr, flush=True)
     with out_path.open("ab") as out:
         proc = await asyncio.create_subprocess_exec(
             *args, cwd=cwd, env={**os.environ, **(env or {})},
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
-        code = await proc.wait()
+        while True:
+            try:
+                code = await asyncio.wait_for(proc.wait(), PROGRESS_EVERY_S)
+                break
+            except TimeoutError:
+                done = describe_progress(_read_from(out_path, start)) if log else "running"
+                print(f"  ... {what}: {time.monotonic() - began:.0f}s, {done}",
+                      file=sys.stderr, flush=True)
     if code != 0:
         tail = tail_lines(out_path, 15) if log else ""
         raise StackError(f"{what} failed (exit {code}): {' '.join(args[:4])} ...\n{tail}")
+    print(f"  done in {time.monotonic() - began:.0f}s: {what}", file=sys.stderr, flush=True)
+
+
+def _read_from(path: Path, offset: int) -> str:
+    try:
+        with path.open("rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def tail_lines(path: Path, count: int) -> str:
@@ -181,7 +294,7 @@ class Service(ABC):
 
     def check_ports(self) -> None:
         for role, port in self.ports().items():
-            if port_in_use(port):
+            if port_in_use(port) or not port_bindable(port):
                 raise StackError(
                     f"{self.name}: port {port} ({role}) is already in use by another process; "
                     f"stop that process or pick another port with PHOTOSTREAM_*_PORT"
@@ -252,9 +365,11 @@ class Service(ABC):
     async def stop(self) -> bool:
         """SIGTERM the process group, wait, then SIGKILL. True if something was stopped.
 
-        Waits until the process is really gone, not just unrecognisable: while a process
-        exits, /proc/<pid>/cmdline empties before its sockets close, and an ``up`` right
-        after would find the ports still taken.
+        Returns only when every port of the service can be bound again, so ``down``
+        followed at once by ``up`` never finds a port "already in use": the leader
+        exiting is not enough (while a process exits, /proc/<pid>/cmdline empties
+        before its sockets close, and a helper of the group, such as a JVM forked by
+        a launcher script, may outlive it holding the JMX port).
         """
         pid = self.pid()
         if pid is None:
@@ -262,16 +377,35 @@ class Service(ABC):
             return False
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
+
+        def gone() -> bool:
+            return process_gone(pid) and not group_members(pid)
+
         deadline = time.monotonic() + self.stop_timeout
-        while time.monotonic() < deadline and not process_gone(pid):
+        while time.monotonic() < deadline and not gone():
             await asyncio.sleep(0.2)
-        if not process_gone(pid):
+        if not gone():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            while not process_gone(pid):
+            while not gone():
                 await asyncio.sleep(0.1)
         self.pid_path.unlink(missing_ok=True)
+        await self.wait_ports_free()
         return True
+
+    async def wait_ports_free(self, timeout: float = 30.0) -> None:
+        """Wait until every port of the service could be bound again (or say which not)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            busy = {role: port for role, port in self.ports().items()
+                    if not port_bindable(port)}
+            if not busy:
+                return
+            if time.monotonic() > deadline:
+                taken = ", ".join(f"{port} ({role})" for role, port in busy.items())
+                raise StackError(f"{self.name} stopped but port(s) {taken} are still taken "
+                                 f"after {timeout:.0f}s; see `ss -ltnp`")
+            await asyncio.sleep(0.2)
 
     def memory(self) -> int:
         pid = self.pid()

@@ -166,7 +166,7 @@ class CassandraService(Service):
         pom_path = self.version_dir / "pom.xml"
         await asyncio.to_thread(self._reset_lib, pom_path, pom_text)
         await run_checked(
-            ["mvn", "-B", "-q", "-f", str(pom_path), "dependency:copy-dependencies",
+            ["mvn", "-B", "-f", str(pom_path), "dependency:copy-dependencies",
              "-DincludeScope=runtime", f"-DoutputDirectory={self.lib_dir}"],
             what=f"resolving Cassandra {CASSANDRA_VERSION} jars from Maven Central",
             log=self.settings.stack.state_dir / "logs" / "cassandra-install.log",

@@ -110,7 +110,7 @@ class KafkaService(Service):
         # A previous failed run may have left a partial or mixed-version lib/; start clean.
         shutil.rmtree(self.lib_dir, ignore_errors=True)
         await run_checked(
-            ["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+            ["mvn", "-B", "-f", str(pom), "dependency:copy-dependencies",
              "-DincludeScope=runtime", f"-DoutputDirectory={self.lib_dir}"],
             what=f"fetching Kafka {KAFKA_VERSION} from Maven Central",
             log=self.install_dir / "install.log",

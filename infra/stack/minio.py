@@ -60,7 +60,7 @@ class MinioService(Service):
         }
         log = self.settings.stack.state_dir / "logs" / "minio-install.log"
         await run_checked(
-            ["go", "install", f"{MINIO_MODULE}@{MINIO_VERSION}"],
+            ["go", "install", "-v", f"{MINIO_MODULE}@{MINIO_VERSION}"],
             what=f"go install {MINIO_MODULE}@{MINIO_VERSION}",
             cwd=bin_dir,  # outside any go.mod/go.work that could pin other dependencies
             env=env, log=log,

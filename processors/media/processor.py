@@ -28,12 +28,14 @@ import asyncio
 import logging
 import shutil
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import cast
 
 from aiokafka import AIOKafkaProducer
 
+from infra import metrics
 from infra.connect import kafka
 from infra.settings import Settings
 from processors.media.derivatives import MediaRejected, Rendition
@@ -176,10 +178,16 @@ class MediaProcessor(Processor):
         except ObjectNotFound:
             raise _Rejected(STAGE_FETCH, "original not found") from None
         media = self.settings.media
+        started = time.perf_counter()
         try:
-            return await self.pool.run(render_image, data, media.max_pixels, media.jpeg_quality)
+            rendition = await self.pool.run(render_image, data, media.max_pixels,
+                                            media.jpeg_quality)
         except MediaRejected as exc:
             raise _Rejected(STAGE_RENDER, exc.reason) from None
+        metrics.MEDIA_RENDER_SECONDS.labels("photo", metrics.size_class(
+            rendition.original_width, rendition.original_height)).observe(
+            time.perf_counter() - started)
+        return rendition
 
     async def _render_video(self, upload: PhotoUploaded) -> VideoRendition:
         """Videos go to ffmpeg as a file (it seeks; a clip may be far larger than a photo)."""
@@ -192,11 +200,16 @@ class MediaProcessor(Processor):
             except ObjectNotFound:
                 raise _Rejected(STAGE_FETCH, "original not found") from None
             media = self.settings.media
+            started = time.perf_counter()
             try:
-                return await self.pool.run(render_video, str(path), media.max_pixels,
-                                           media.jpeg_quality)
+                video = await self.pool.run(render_video, str(path), media.max_pixels,
+                                            media.jpeg_quality)
             except MediaRejected as exc:
                 raise _Rejected(STAGE_VIDEO, exc.reason) from None
+            metrics.MEDIA_RENDER_SECONDS.labels(
+                "video", metrics.size_class(video.width, video.height)).observe(
+                time.perf_counter() - started)
+            return video
         finally:
             await asyncio.to_thread(shutil.rmtree, workdir, True)
 

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from infra.connect import cassandra, s3
 from infra.http import problems
+from infra.metrics_http import instrument
 from infra.settings import Settings, get_settings
 from producers.ingest.claims import Claims
 from producers.ingest.photos import PhotoRows
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
     )
     app.state.settings = settings
     problems.install(app)
+    instrument(app, "ingest")
     app.include_router(health)
     app.include_router(media)
     return app
