@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from api.routes import feed, health, naive, photos, search, stories, users, web
 from api.service import ReadService
 from infra.http import problems
+from infra.metrics_http import instrument
 from infra.settings import Settings, get_settings
 
 
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     problems.install(app)
+    instrument(app, "api")
     for module in (health, feed, photos, users, search, stories):
         app.include_router(module.router)
     if settings.api.naive_feed:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from infra.safety import require_safe
 from infra.settings import Settings
 
 
@@ -28,6 +29,7 @@ def register(sub: Any) -> None:
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    require_safe(settings, "the read API")
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -37,6 +39,7 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
         lifespan="on",
         log_level=settings.log_level.lower(),
         access_log=False,
+        log_config=None,  # uvicorn's loggers go through ours (text or JSON, redacted)
         timeout_graceful_shutdown=args.graceful_seconds,
         proxy_headers=True,
     )

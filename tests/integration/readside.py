@@ -121,8 +121,11 @@ class ReadWorld:
     async def photo(self, owner: Person, caption: str = "", *, wait: bool = True) -> int:
         photo_id = new_id()
         await self.publish(self.processed(photo_id, owner, caption))
-        if wait:
-            await eventually(lambda: self.ok(f"/v1/photos/{photo_id}", owner))
+        if wait:  # the row turns ready a moment before its caption is stored
+            async def shown() -> bool:
+                r = await self.get(f"/v1/photos/{photo_id}", owner)
+                return r.status_code == 200 and r.json()["caption"] == caption
+            await eventually(shown)
         return photo_id
 
     @staticmethod
