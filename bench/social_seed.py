@@ -42,6 +42,8 @@ from sinks.search_terms import fold, username_prefixes
 from sinks.statements import prepared
 from sinks.timelines import mark_pulled, set_mirror, write_rows
 
+#: The seed's "now": photos are spread over the 30 days before it.
+SEED_CLOCK_MS = 1_795_000_000_000  # 2026-11-18
 BASE_ID = 7_000_000_000  # bench user ids: far from the tests' random 62-bit ids
 MARKER_CQL = "SELECT bio FROM users WHERE user_id = ?"
 WORDS = ("sunset", "coffee", "street", "mountain", "beach", "city", "night", "forest",
@@ -104,7 +106,9 @@ def generate(users: int, photos: int, *, celebrities: int = 3, heavy: int = 300,
     graph = Graph(ids, following, heavy=sorted(heavy_ids))
     # Everyone above the threshold is pulled, as the fan-out planner would decide.
     graph.celebrities = sorted(u for u, f in graph.followers().items() if len(f) > threshold)
-    now_ms = int(time.time() * 1000) - EPOCH_MS
+    # A fixed clock: the ids (and so every row) are the same on every run, so a seed
+    # loaded once keeps matching the Redis timelines rebuilt later.
+    now_ms = SEED_CLOCK_MS - EPOCH_MS
     month_ms = 30 * 86_400_000
     weights = list(itertools.accumulate(1.0 / (r + 1) ** 0.5 for r in range(users)))
     authors = ids[:]
