@@ -216,6 +216,8 @@ class Service(ABC):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        #: True when another checkout's server already answers on our ports (see start).
+        self.shared = False
 
     # -- what a concrete service provides -------------------------------------------------
 
@@ -329,8 +331,16 @@ class Service(ABC):
             time.sleep(0.002)
 
     async def start(self) -> bool:
-        """Install, prepare and start the server unless it runs already. True if started."""
+        """Install, prepare and start the server unless it runs already. True if started.
+
+        A server we did not start but that answers a real request on our ports (another
+        checkout's stack, same ports and credentials) is reused rather than refused, so
+        a second clone can run its tests beside the first without knowing about it.
+        """
         if self.is_running():
+            return False
+        if await self._answers_elsewhere():
+            self.shared = True
             return False
         require_tools(self.tools())
         await self.install()
@@ -340,12 +350,21 @@ class Service(ABC):
         await asyncio.to_thread(self.spawn)  # waits (briefly) for exec: off the loop
         return True
 
+    async def _answers_elsewhere(self) -> bool:
+        if not any(port_in_use(port) for port in self.ports().values()):
+            return False
+        try:
+            await asyncio.wait_for(self.probe(), 10)
+        except Exception:  # something else holds the port: check_ports will say so
+            return False
+        return True
+
     async def wait_ready(self, timeout: float | None = None) -> None:
         """Probe until the server answers; fail fast (with its log tail) if it dies."""
         deadline = time.monotonic() + (timeout or self.startup_timeout)
         last_error: BaseException | None = None
         while time.monotonic() < deadline:
-            if not self.is_running():
+            if not self.is_running() and not self.shared:
                 raise StackError(
                     f"{self.name} exited during start-up; last lines of {self.log_path}:\n"
                     + tail_lines(self.log_path, 25)

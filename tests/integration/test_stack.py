@@ -60,6 +60,20 @@ async def test_a_taken_port_gives_one_clear_line(tmp_path: Path) -> None:
     assert "\n" not in message
 
 
+async def test_a_second_checkout_reuses_the_running_stack(stack: Settings,
+                                                         tmp_path: Path) -> None:
+    """Another clone (another state dir, same ports) finds the servers already answering
+    and uses them: nothing is started, no port error, no pid file of its own."""
+    other = dataclasses.replace(stack, stack=dataclasses.replace(stack.stack,
+                                                                 state_dir=tmp_path))
+    report = await manager.up(other, init=False)
+    assert {s.name for s in report.services} == {"kafka", "cassandra", "minio", "redis"}
+    assert not any(s.started for s in report.services)
+    assert _pids(other) == []
+    results = {name for name, _, _ in await run_smoke(other)}
+    assert results == {"kafka", "cassandra", "minio", "redis"}
+
+
 def _pids(settings: Settings) -> list[int]:
     return [pid for _, pid, _, _ in manager.status(settings) if pid]
 
