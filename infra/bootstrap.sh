@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bootstrap a clone: the project's own venv (.venv) with every Python dependency, and the
-# Debian packages the pipeline shells out to (redis-server, ffmpeg). Idempotent and quick
+# Debian packages the pipeline shells out to (redis-server, ffmpeg) or drives in tests
+# (chromium: the browser tests use the system browser, never a downloaded one). Idempotent and quick
 # when nothing changed: the venv is rebuilt only when pyproject.toml changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,7 @@ need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
     echo "bootstrap: missing ${need_apt[*]}; install them with apt-get (needs root)" >&2

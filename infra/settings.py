@@ -126,6 +126,9 @@ class IngestSettings:
     presign_ttl_seconds: int = 900
     #: Distinct per running ingest process (0-15): id uniqueness across processes.
     id_worker: int = 0
+    #: Browser origins allowed to call ingest (CORS): the web app's. Empty: the read
+    #: API's own origin, as http://127.0.0.1:<api port> and http://localhost:<api port>.
+    cors_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,13 @@ class Settings:
     def dev(self) -> bool:
         return self.env == "dev"
 
+    @property
+    def web_origins(self) -> tuple[str, ...]:
+        """Origins the web app is served from (ingest's CORS allow-list)."""
+        if self.ingest.cors_origins:
+            return self.ingest.cors_origins
+        return tuple(f"http://{host}:{self.api.port}" for host in ("127.0.0.1", "localhost"))
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``environ`` (default: ``os.environ``)."""
@@ -263,6 +273,7 @@ class Settings:
                 "PRESIGN_TTL_SECONDS", IngestSettings.presign_ttl_seconds
             ),
             id_worker=env.integer("ID_WORKER", IngestSettings.id_worker),
+            cors_origins=_split_hosts(env.text("CORS_ORIGINS", "")),
         )
         media = MediaSettings(
             max_pixels=env.integer("MEDIA_MAX_PIXELS", MediaSettings.max_pixels),

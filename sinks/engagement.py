@@ -41,6 +41,10 @@ _STORIES = "SELECT story_id, media_key, posted_at FROM stories WHERE user_id = ?
 _COMMENTS = (
     "SELECT comment_id, user_id, text, created_at FROM comments WHERE photo_id = ? LIMIT ?"
 )
+_COMMENT = (
+    "SELECT comment_id, user_id, text, created_at FROM comments WHERE photo_id = ? "
+    "AND comment_id = ?"
+)
 _COMMENTS_BEFORE = (
     "SELECT comment_id, user_id, text, created_at FROM comments WHERE photo_id = ? "
     "AND comment_id < ? LIMIT ?"
@@ -164,6 +168,15 @@ async def recent_comments(session: Session, photo_id: int, limit: int = 50,
                              (photo_id, before, limit))
     return [Comment(r["comment_id"], r["user_id"], r["text"], as_utc(r["created_at"]))
             for r in rows if r["comment_id"] is not None]
+
+
+async def get_comment(session: Session, photo_id: int, comment_id: int) -> Comment | None:
+    """One comment (ingest checks who may delete it: its author or the photo's owner)."""
+    rows = await execute(session, await prepared(session, _COMMENT), (photo_id, comment_id))
+    if not rows or rows[0]["comment_id"] is None:
+        return None
+    r = rows[0]
+    return Comment(r["comment_id"], r["user_id"], r["text"], as_utc(r["created_at"]))
 
 
 async def post_story(session: Session, redis: RedisClient, story_id: int, user_id: int,

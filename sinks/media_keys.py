@@ -5,13 +5,16 @@ random token, so that every retry and every at-least-once redelivery of an uploa
 to exactly the same objects: re-processing overwrites identical bytes instead of
 leaving orphans behind. Ingest writes the original to :func:`original_key` in the
 originals bucket; the media processor writes derivatives to :func:`derivative_key` in
-the media bucket and publishes those keys in ``photo.processed``.
+the media bucket and publishes those keys in ``photo.processed``. Stories are stored
+as uploaded (no derivatives: they live 24 hours) by ingest under :func:`story_key` in the
+media bucket, and ``story.posted`` carries that key.
 """
 
 from __future__ import annotations
 
 ORIGINALS_PREFIX = "originals/"
 DERIVATIVES_PREFIX = "photos/"
+STORIES_PREFIX = "stories/"
 DERIVATIVE_EXTENSION = ".jpg"
 #: Derivatives are content-addressed by (photo id, name) and never change once written,
 #: so browsers and CDNs may keep them for a year without revalidating.
@@ -30,6 +33,13 @@ def derivative_key(photo_id: int, name: str) -> str:
     if not name or "/" in name:
         raise ValueError(f"invalid derivative name {name!r}")
     return f"{DERIVATIVES_PREFIX}{photo_id}/{name}{DERIVATIVE_EXTENSION}"
+
+
+def story_key(story_id: int) -> str:
+    """Key of a story's image in the media bucket: ``stories/<story_id>`` (the content
+    type is the object's metadata, so the key needs no extension)."""
+    _check_id(story_id)
+    return f"{STORIES_PREFIX}{story_id}"
 
 
 def _check_id(photo_id: int) -> None:

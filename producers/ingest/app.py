@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from infra.connect import cassandra, s3
 from infra.http import problems
@@ -22,6 +23,8 @@ from producers.ingest.photos import PhotoRows
 from producers.ingest.routes import health, media
 from producers.ingest.storage import Originals
 from producers.ingest.uploads import IngestService
+from producers.ingest.write_routes import dev, photos, social, stories
+from producers.ingest.writes import Writes
 from producers.publisher import Publisher
 from schemas.ids import IdGenerator
 
@@ -48,12 +51,15 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
                 photos=await PhotoRows.create(session),
                 ids=ids,
             )
+            app.state.writes = Writes.create(
+                settings, publisher, session,
+                Originals(s3.client(settings), settings.s3.media_bucket), ids)
             yield
 
     app = FastAPI(
         title="photostream ingest",
         version="1",
-        summary="Write side: uploads of photos and videos.",
+        summary="Write side: uploads, likes, comments, follows, profiles and stories.",
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -61,4 +67,12 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
     instrument(app, "ingest")
     app.include_router(health)
     app.include_router(media)
+    for router in (photos, social, stories):
+        app.include_router(router)
+    if settings.dev:  # the sign-in shortcut must not exist in production
+        app.include_router(dev)
+    app.add_middleware(
+        CORSMiddleware, allow_origins=list(settings.web_origins),
+        allow_methods=["GET", "POST", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key"], max_age=600)
     return app

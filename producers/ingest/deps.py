@@ -16,6 +16,7 @@ from infra.http.auth import TokenError, verify
 from infra.http.problems import Problem, unauthorized
 from infra.settings import Settings
 from producers.ingest.uploads import IngestService
+from producers.ingest.writes import Writes
 
 _bearer = HTTPBearer(auto_error=False, description="HS256 JWT from `photostream token`")
 
@@ -25,6 +26,11 @@ MAX_IDEMPOTENCY_KEY = 255
 def get_service(request: Request) -> IngestService:
     service: IngestService = request.app.state.ingest
     return service
+
+
+def get_writes(request: Request) -> Writes:
+    writes: Writes = request.app.state.writes
+    return writes
 
 
 def get_settings(request: Request) -> Settings:
@@ -60,3 +66,5 @@ def idempotency_key(
 CurrentUser = Annotated[int, Depends(current_user)]
 Service = Annotated[IngestService, Depends(get_service)]
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
+WriteService = Annotated[Writes, Depends(get_writes)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -1,0 +1,72 @@
+"""Writes about existing posts: likes, comments, caption edits and deletion.
+
+Each method checks what the caller may do against the stored state (404 for a photo
+they cannot see, 403 for an owner-only action), then publishes one event. The effect
+is applied by the stream processors, so a repeated like is harmless (counted once
+there) and the client updates optimistically.
+"""
+
+from __future__ import annotations
+
+from cassandra.cluster import Session
+
+from producers.ingest.events import Emitter
+from producers.ingest.lookups import forbidden, not_found, owned_photo, visible_photo
+from schemas.engagement import CommentAdded, CommentDeleted, LikeAdded, LikeRemoved
+from schemas.ids import IdGenerator
+from schemas.media import PhotoCaptionEdited, PhotoDeleted
+from sinks import engagement
+
+
+class Posts:
+    def __init__(self, session: Session, emitter: Emitter, ids: IdGenerator) -> None:
+        self.session = session
+        self.emitter = emitter
+        self.ids = ids
+
+    async def like(self, user: int, photo_id: int, *, liked: bool) -> None:
+        """``like.added`` (or ``like.removed``), carrying the photo's owner."""
+        photo = await visible_photo(self.session, photo_id, user)
+        assert photo.owner_id is not None  # visible_photo guarantees it
+        kind = LikeAdded if liked else LikeRemoved
+        await self.emitter.emit(kind(photo_id=photo_id, user_id=user, owner_id=photo.owner_id))
+
+    async def comment(self, user: int, photo_id: int, text: str) -> int:
+        """Publish ``comment.added``; returns the new (time-ordered) comment id."""
+        photo = await visible_photo(self.session, photo_id, user)
+        assert photo.owner_id is not None
+        comment_id = await self.ids.anext_id(user)
+        await self.emitter.emit(
+            CommentAdded(comment_id=comment_id, photo_id=photo_id, owner_id=photo.owner_id,
+                         user_id=user, text=text.strip()),
+            event_id=f"{CommentAdded.TYPE}:{comment_id}",
+        )
+        return comment_id
+
+    async def delete_comment(self, user: int, photo_id: int, comment_id: int) -> None:
+        """The comment's author or the photo's owner may delete it; ``user_id`` of the
+        event is the comment's author (whose comment it was)."""
+        photo = await visible_photo(self.session, photo_id, user)
+        comment = await engagement.get_comment(self.session, photo_id, comment_id)
+        if comment is None:
+            raise not_found("comment")
+        if user not in (comment.user_id, photo.owner_id):
+            raise forbidden("only the comment's author or the photo's owner may delete it")
+        assert photo.owner_id is not None
+        await self.emitter.emit(CommentDeleted(comment_id=comment_id, photo_id=photo_id,
+                                               owner_id=photo.owner_id, user_id=comment.user_id))
+
+    async def delete(self, user: int, photo_id: int) -> None:
+        await owned_photo(self.session, photo_id, user)
+        await self.emitter.emit(PhotoDeleted(photo_id=photo_id, owner_id=user))
+
+    async def edit(self, user: int, photo_id: int, caption: str | None,
+                   title: str | None) -> None:
+        """The event carries caption *and* title (last write wins as a whole), so a
+        field the client left out keeps its stored value."""
+        photo = await owned_photo(self.session, photo_id, user)
+        await self.emitter.emit(PhotoCaptionEdited(
+            photo_id=photo_id, owner_id=user,
+            caption=photo.caption if caption is None else caption,
+            title=photo.title if title is None else title,
+        ))

@@ -1,0 +1,38 @@
+"""The write use cases other than photo uploads, opened once per process.
+
+One object so the routes take a single typed dependency (``writes: Writes``) and the
+app's lifespan builds it next to :class:`producers.ingest.uploads.IngestService` from
+the same clients (one Kafka producer, one Cassandra session, one id generator).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cassandra.cluster import Session
+
+from infra.settings import Settings
+from producers.ingest.accounts import Accounts
+from producers.ingest.events import Emitter
+from producers.ingest.posts import Posts
+from producers.ingest.storage import Originals
+from producers.ingest.stories import Stories
+from producers.publisher import Publisher
+from schemas.ids import IdGenerator
+
+
+@dataclass(frozen=True)
+class Writes:
+    posts: Posts
+    accounts: Accounts
+    stories: Stories
+
+    @classmethod
+    def create(cls, settings: Settings, publisher: Publisher, session: Session,
+               media: Originals, ids: IdGenerator) -> Writes:
+        emitter = Emitter(publisher)
+        return cls(
+            posts=Posts(session, emitter, ids),
+            accounts=Accounts(session, emitter, ids, settings),
+            stories=Stories(media, emitter, ids),
+        )
