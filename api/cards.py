@@ -52,10 +52,12 @@ class Cards:
             rows.update(await self.views.photos(missing))
         present = [pid for pid in ids if pid in rows and rows[pid]["status"] != "deleted"]
         owners = list({rows[pid]["owner"] for pid in present})
-        profiles, counts, liked, followees = await asyncio.gather(
-            self.views.profiles(owners), self.views.engagement(present),
-            self.views.liked_by(viewer, present),
-            _given(following) if following is not None else self.views.following(viewer))
+        parts = self.views.card_parts(viewer, owners, present)
+        if following is None:
+            (profiles, counts, liked), followees = await asyncio.gather(
+                parts, self.views.following(viewer))
+        else:
+            (profiles, counts, liked), followees = await parts, following
         now = time.time()
         out = []
         for pid in present:
@@ -86,6 +88,3 @@ class Cards:
             "like_count": counts[0], "comment_count": counts[1], "liked_by_me": liked,
         }
 
-
-async def _given(value: frozenset[int]) -> frozenset[int]:
-    return value

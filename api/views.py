@@ -85,10 +85,8 @@ class Views:
 
     async def profiles(self, ids: Sequence[int]) -> dict[int, Json]:
         """Profiles by user id (unregistered ids absent), with the ``private`` flag."""
-        async def load(missing: list[int]) -> Mapping[int, bytes]:
-            rows = await users.get_users(self.session, missing)
-            return {uid: _profile_json(u) for uid, u in rows.items()}
-        return _decode(await cache.get_many(self.redis, cache.PROFILE, ids, load))
+        return _decode(await cache.get_many(self.redis, cache.PROFILE, ids,
+                                            self._load_profiles))
 
     async def following(self, user_id: int) -> frozenset[int]:
         """Whom ``user_id`` follows now (approved edges only)."""
@@ -100,23 +98,42 @@ class Views:
 
     async def engagement(self, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
         """(likes, comments) per photo id."""
-        async def load(missing: list[int]) -> Mapping[int, bytes]:
-            counts = await engagement.engagement_counts(self.session, missing)
-            return {pid: orjson.dumps(c) for pid, c in counts.items()}
-        found = await cache.get_many(self.redis, cache.ENGAGEMENT, ids, load)
-        pairs = {pid: orjson.loads(v) for pid, v in found.items()}
-        return {pid: (int(p[0]), int(p[1])) for pid, p in pairs.items()}
+        return _counts(await cache.get_many(self.redis, cache.ENGAGEMENT, ids,
+                                            self._load_engagement))
 
     async def liked_by(self, user_id: int, ids: Sequence[int]) -> set[int]:
         """Which of ``ids`` ``user_id`` likes."""
-        async def load(missing: list[int]) -> Mapping[int, bytes]:
-            out = {}
-            for uid in missing:
-                newest = await engagement.liked_photos(self.session, uid, LIKED_WINDOW)
-                floor = newest[-1] if len(newest) == LIKED_WINDOW else 0
-                out[uid] = orjson.dumps({"ids": newest, "floor": floor})
-            return out
-        found = await cache.get_many(self.redis, cache.LIKED, [user_id], load)
+        found = await cache.get_many(self.redis, cache.LIKED, [user_id], self._load_liked)
+        return await self._liked(user_id, ids, found)
+
+    async def card_parts(self, viewer: int, owners: Sequence[int], ids: Sequence[int]
+                         ) -> tuple[dict[int, Json], dict[int, tuple[int, int]], set[int]]:
+        """:meth:`profiles`, :meth:`engagement` and :meth:`liked_by` in one round trip."""
+        profiles, counts, liked = await cache.get_multi(self.redis, [
+            (cache.PROFILE, owners, self._load_profiles),
+            (cache.ENGAGEMENT, ids, self._load_engagement),
+            (cache.LIKED, [viewer], self._load_liked)])
+        return _decode(profiles), _counts(counts), await self._liked(viewer, ids, liked)
+
+    async def _load_profiles(self, missing: list[int]) -> Mapping[int, bytes]:
+        rows = await users.get_users(self.session, missing)
+        return {uid: _profile_json(u) for uid, u in rows.items()}
+
+    async def _load_engagement(self, missing: list[int]) -> Mapping[int, bytes]:
+        counts = await engagement.engagement_counts(self.session, missing)
+        return {pid: orjson.dumps(c) for pid, c in counts.items()}
+
+    async def _load_liked(self, missing: list[int]) -> Mapping[int, bytes]:
+        out = {}
+        for uid in missing:
+            newest = await engagement.liked_photos(self.session, uid, LIKED_WINDOW)
+            floor = newest[-1] if len(newest) == LIKED_WINDOW else 0
+            out[uid] = orjson.dumps({"ids": newest, "floor": floor})
+        return out
+
+    async def _liked(self, user_id: int, ids: Sequence[int],
+                     found: Mapping[int, bytes]) -> set[int]:
+        """Exact from the cached window; photos older than it get a point read."""
         window: Json = orjson.loads(found[user_id]) if user_id in found else {}
         liked = set(window.get("ids", ())).intersection(ids)
         floor = int(window.get("floor", 0))
@@ -143,3 +160,8 @@ class Views:
 
 def _decode(found: Mapping[int, bytes]) -> dict[int, Json]:
     return {key: orjson.loads(value) for key, value in found.items()}
+
+
+def _counts(found: Mapping[int, bytes]) -> dict[int, tuple[int, int]]:
+    pairs = {pid: orjson.loads(v) for pid, v in found.items()}
+    return {pid: (int(p[0]), int(p[1])) for pid, p in pairs.items()}

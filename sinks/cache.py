@@ -23,6 +23,7 @@ pipelines (the cluster client splits them by node).
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -96,6 +97,38 @@ async def get_many(redis: RedisClient, kind: CacheKind, ids: Sequence[int],
     if not unique:
         return {}
     values = await _mget(redis, [kind.key(e) for e in unique])
+    return await _complete(redis, kind, unique, values, load)
+
+
+Request = tuple[CacheKind, Sequence[int], Loader]
+
+
+async def get_multi(redis: RedisClient, requests: Sequence[Request]) -> list[dict[int, bytes]]:
+    r""":func:`get_many` for several kinds at once: on one server, their ``MGET``\ s go in
+    one pipelined round trip (a card needs profiles, counts and the reader's likes)."""
+    if _is_cluster(type(redis)):  # MGETs span slots: let each one be split by slot
+        return list(await asyncio.gather(*(get_many(redis, kind, ids, load)
+                                           for kind, ids, load in requests)))
+    uniques = [list(dict.fromkeys(ids)) for _, ids, _ in requests]
+    live = [i for i, unique in enumerate(uniques) if unique]
+    replies: list[Any] = []
+    if live:
+        async with redis.pipeline(transaction=False) as pipe:
+            for i in live:
+                pipe.mget([requests[i][0].key(e) for e in uniques[i]])
+            replies = await pipe.execute()
+    out: list[dict[int, bytes]] = [{} for _ in requests]
+    done = await asyncio.gather(*(
+        _complete(redis, requests[i][0], uniques[i], values, requests[i][2])
+        for i, values in zip(live, replies, strict=True)))
+    for i, found in zip(live, done, strict=True):
+        out[i] = found
+    return out
+
+
+async def _complete(redis: RedisClient, kind: CacheKind, unique: list[int],
+                    values: Sequence[Any], load: Loader) -> dict[int, bytes]:
+    """The hits among ``values`` plus the misses, loaded and (conditionally) filled."""
     found = {e: cast(bytes, v) for e, v in zip(unique, values, strict=True) if v is not None}
     missing = [e for e in unique if e not in found]
     if missing:
