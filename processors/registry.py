@@ -18,6 +18,7 @@ PROCESSORS: dict[str, str] = {
     "engagement": "processors.engagement:EngagementProcessor",
     "fanout": "processors.fanout:FanoutPlanner",
     "fanout-worker": "processors.fanout:FanoutWorker",
+    "trending": "processors.trending:TrendingProcessor",
 }
 
 
