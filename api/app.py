@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from api.routes import feed, health, naive, photos, search, stories, users, web
+from api.routes import explore, feed, health, naive, photos, search, stories, users, web
 from api.service import ReadService
 from infra.http import problems
 from infra.metrics_http import instrument
@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     problems.install(app)
     instrument(app, "api")
-    for module in (health, feed, photos, users, search, stories):
+    for module in (health, feed, photos, users, search, explore, stories):
         app.include_router(module.router)
     if settings.api.naive_feed:
         app.include_router(naive.router)

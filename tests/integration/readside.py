@@ -39,7 +39,7 @@ from schemas.users import UserProfileUpdated, UserRegistered
 from sinks.media_keys import derivative_key
 from tests.integration.waiting import eventually
 
-PROCESSORS = ("graph", "metadata", "engagement", "fanout", "fanout-worker")
+PROCESSORS = ("graph", "metadata", "engagement", "fanout", "fanout-worker", "trending")
 DERIVATIVES: tuple[tuple[Literal["thumb", "small", "medium", "large"], int, int], ...] = (
     ("thumb", 150, 150), ("small", 320, 240), ("medium", 640, 480), ("large", 1080, 810))
 

@@ -173,3 +173,22 @@ async def test_unfollowing_a_private_account_hides_it_at_once(world: ReadWorld) 
     await world.unfollow(fan, owner)
     assert (await world.get(f"/v1/photos/{pid}", fan)).status_code == 404
     assert pid not in await world.feed_ids(fan)
+
+
+async def test_explore_shows_public_trends_and_never_a_private_photo(
+        world: ReadWorld, scene: PrivateScene) -> None:
+    author, fan = await world.user(), await world.user()
+    tag = f"open{author.user_id:x}"[:20]
+    pid = await world.photo(author, f"for everyone #{tag}")
+    await world.like(fan, pid, author)
+    await world.like(scene.follower, scene.photo_id, scene.owner)  # private, engaged
+
+    async def trending() -> bool:
+        body = (await world.get("/v1/explore", scene.stranger)).json()
+        return tag in {h["tag"] for h in body["hashtags"]} and \
+            str(pid) in {p["photo_id"] for p in body["photos"]}
+    await world.until(trending)
+    for viewer in (scene.stranger, scene.requester, scene.follower):
+        r = await world.get("/v1/explore", viewer)
+        assert str(scene.photo_id) not in r.text
+        assert "secrettag" not in r.text
