@@ -21,7 +21,7 @@ Cassandra keeps, per photo, the tags it was counted under and a deletion tombsto
 (``trending_photos``): a ``photo.deleted`` carries no caption, and it may arrive before the
 ``photo.processed`` it deletes (two topics, no order between them). Redis itself is
 derived state: after losing it, rewinding the ``photostream-trending`` group by
-:data:`KEEP_HOURS` (``photostream topics reset-offsets``) replays it exactly.
+:data:`KEEP_HOURS` (``photostream topics reset-offsets``) rebuilds it.
 """
 
 from __future__ import annotations
