@@ -2,9 +2,10 @@
 
 Why not faust agents? faust acks a message as soon as the agent has *seen* it, even
 when the agent raises, and its offset tracking has known bugs with ``concurrency > 1``
-(faust-streaming issues #606 and #175). For an upload pipeline whose promise is "an
-accepted upload is never lost", the commit must come strictly *after* the outputs are
-durable. So processors are built directly on aiokafka, in the style of getsentry/arroyo:
+(faust-streaming issues #527 and #606; measured here, see the README). For an upload
+pipeline whose promise is "an accepted upload is never lost", the commit must come
+strictly *after* the outputs are durable. So processors are built directly on aiokafka,
+in the style of getsentry/arroyo:
 
     poll a batch -> decode -> handle (per partition, in order) -> dead-letter the poison
     -> flush outputs -> commit the batch's offsets
