@@ -27,6 +27,18 @@ class SettingsError(ValueError):
     """A PHOTOSTREAM_* variable holds a value we cannot use."""
 
 
+_CONSISTENCY_LEVELS = ("ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM",
+                       "LOCAL_ONE")
+
+
+def _consistency(name: str) -> str:
+    level = name.strip().upper()
+    if level not in _CONSISTENCY_LEVELS:
+        raise SettingsError(f"PHOTOSTREAM_CASSANDRA_CONSISTENCY={name!r}: use one of "
+                            + ", ".join(_CONSISTENCY_LEVELS))
+    return level
+
+
 @dataclass(frozen=True)
 class Env:
     """Typed access to a mapping of environment variables, naming the bad one on error."""
@@ -87,6 +99,9 @@ class CassandraSettings:
     keyspace: str = "photostream"
     replication_factor: int = 1
     local_datacenter: str = "datacenter1"
+    #: Consistency of writes and plain reads (a ``ConsistencyLevel`` name). A local
+    #: quorum lets one replica of three be down while a read still sees every write.
+    consistency: str = "LOCAL_QUORUM"
     username: str = ""
     password: str = ""
 
@@ -245,6 +260,7 @@ class Settings:
             keyspace=env.text("CASSANDRA_KEYSPACE", "photostream"),
             replication_factor=env.integer("CASSANDRA_REPLICATION_FACTOR", 1),
             local_datacenter=env.text("CASSANDRA_LOCAL_DC", "datacenter1"),
+            consistency=_consistency(env.text("CASSANDRA_CONSISTENCY", "LOCAL_QUORUM")),
             username=env.text("CASSANDRA_USERNAME", ""),
             password=env.text("CASSANDRA_PASSWORD", ""),
         )

@@ -17,12 +17,15 @@ from cassandra import ConsistencyLevel
 from cassandra.cluster import Session
 from cassandra.query import PreparedStatement
 
+from infra.settings import get_settings
+
 _CACHE: WeakKeyDictionary[Session, dict[tuple[str, int], PreparedStatement]] = (
     WeakKeyDictionary()
 )
 
-#: Writes and plain reads: a quorum of the local DC, so a read after a write sees it.
-QUORUM = ConsistencyLevel.LOCAL_QUORUM
+#: Writes and plain reads: by default a quorum of the local DC, so a read after a write
+#: sees it (PHOTOSTREAM_CASSANDRA_CONSISTENCY; read once, as statements are cached).
+QUORUM: int = ConsistencyLevel.name_to_value[get_settings().cassandra.consistency]
 #: Linearizable reads of rows that LWTs guard (the tombstone check, for instance).
 SERIAL = ConsistencyLevel.SERIAL
 

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from cassandra import ConsistencyLevel
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import (
     EXEC_PROFILE_DEFAULT,
@@ -35,11 +36,14 @@ def cluster(settings: Settings) -> Cluster:
         load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=cs.local_datacenter)),
         request_timeout=20,
         row_factory=dict_factory,
+        # Unprepared statements too (reads of the API, migrations) at the configured level.
+        consistency_level=ConsistencyLevel.name_to_value[cs.consistency],
     )
     tuples = ExecutionProfile(
         load_balancing_policy=profile.load_balancing_policy,
         request_timeout=profile.request_timeout,
         row_factory=tuple_factory,
+        consistency_level=profile.consistency_level,
     )
     auth = PlainTextAuthProvider(cs.username, cs.password) if cs.username else None
     return Cluster(

@@ -51,7 +51,7 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def port_bindable(port: int) -> bool:
+def port_bindable(port: int, host: str = "0.0.0.0") -> bool:
     """True if a server could bind ``port`` now (as servers do, with SO_REUSEADDR).
 
     Stricter than "nobody answers on it": a process that is exiting may have stopped
@@ -61,7 +61,7 @@ def port_bindable(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind(("0.0.0.0", port))
+            sock.bind((host, port))
         except OSError:
             return False
     return True
@@ -210,7 +210,8 @@ def tail_lines(path: Path, count: int) -> str:
 class Service(ABC):
     """One server of the local stack. Subclasses fill in the abstract parts."""
 
-    name: ClassVar[str]
+    #: Class default; a node of a cluster sets its own (kafka-1, ...) per instance.
+    name: str
     startup_timeout: ClassVar[float] = 180.0
     stop_timeout: ClassVar[float] = 30.0
 
@@ -294,9 +295,19 @@ class Service(ABC):
     def is_running(self) -> bool:
         return self.pid() is not None
 
+    @property
+    def host(self) -> str:
+        """The address the server listens on; a cluster node may own its own 127.0.0.x."""
+        return "127.0.0.1"
+
+    def _bind_host(self) -> str:
+        # On 127.0.0.1 also refuse a port bound on any address; a node on its own
+        # loopback address only collides with that address (or the wildcard).
+        return "0.0.0.0" if self.host == "127.0.0.1" else self.host
+
     def check_ports(self) -> None:
         for role, port in self.ports().items():
-            if port_in_use(port) or not port_bindable(port):
+            if port_in_use(port, self.host) or not port_bindable(port, self._bind_host()):
                 raise StackError(
                     f"{self.name}: port {port} ({role}) is already in use by another process; "
                     f"stop that process or pick another port with PHOTOSTREAM_*_PORT"
@@ -417,7 +428,7 @@ class Service(ABC):
         deadline = time.monotonic() + timeout
         while True:
             busy = {role: port for role, port in self.ports().items()
-                    if not port_bindable(port)}
+                    if not port_bindable(port, self._bind_host())}
             if not busy:
                 return
             if time.monotonic() > deadline:

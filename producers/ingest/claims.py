@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cassandra import ConsistencyLevel
 from cassandra.cluster import Session
 from cassandra.query import PreparedStatement
 
 from infra.connect.cassandra import execute
+from sinks.statements import QUORUM
 
 RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
 """Lease value meaning "nobody is working on this claim": anyone may take it over."""
@@ -110,7 +110,7 @@ class Claims:
         def prepare() -> dict[str, PreparedStatement]:
             prepared = {name: session.prepare(text) for name, text in texts.items()}
             for name in ("put", "get"):
-                prepared[name].consistency_level = ConsistencyLevel.LOCAL_QUORUM
+                prepared[name].consistency_level = QUORUM
             return prepared
 
         return cls(session, await asyncio.to_thread(prepare), **options)

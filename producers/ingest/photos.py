@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from cassandra import ConsistencyLevel
 from cassandra.cluster import Session
 from cassandra.query import PreparedStatement
 
 from infra.connect.cassandra import execute
 from schemas.media import PhotoUploaded
+from sinks.statements import QUORUM
 
 STATUS_PROCESSING = "processing"
 
@@ -47,8 +47,8 @@ class PhotoRows:
     async def create(cls, session: Session) -> PhotoRows:
         def prepare() -> tuple[PreparedStatement, PreparedStatement]:
             insert, exists = session.prepare(_INSERT), session.prepare(_EXISTS)
-            insert.consistency_level = ConsistencyLevel.LOCAL_QUORUM
-            exists.consistency_level = ConsistencyLevel.LOCAL_QUORUM
+            insert.consistency_level = QUORUM
+            exists.consistency_level = QUORUM
             return insert, exists
 
         return cls(session, *(await asyncio.to_thread(prepare)))
