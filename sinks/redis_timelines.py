@@ -63,9 +63,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
 
 from infra.connect.redis import RedisClient
+from sinks.redis_scripts import evalsha_many
 
 _MAX_ID = 1 << 64
 
@@ -416,30 +416,7 @@ class RedisTimelines:
     async def _pipelined(
         self, script: AsyncScript, calls: list[list[str]], args: tuple[Any, ...]
     ) -> list[int]:
-        """EVALSHA each call in one non-transactional pipeline; reload on NOSCRIPT.
-
-        The pipeline cannot load a script lazily (a cluster node may have restarted or
-        failed over without it), so on NOSCRIPT we load it and resend the failed calls:
-        every script here is idempotent, so a resend is harmless.
-        """
-        pending = list(range(len(calls)))
-        out = [0] * len(calls)
-        for _attempt in range(3):
-            pipe = self._redis.pipeline(transaction=False)
-            for i in pending:
-                keys = calls[i]
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
-            results = await pipe.execute(raise_on_error=False)
-            retry: list[int] = []
-            for i, result in zip(pending, results, strict=True):
-                if isinstance(result, NoScriptError):
-                    retry.append(i)
-                elif isinstance(result, BaseException):
-                    raise result
-                else:
-                    out[i] = int(result)
-            if not retry:
-                return out
-            await self._redis.script_load(script.script)
-            pending = retry
-        raise NoScriptError("script still missing after reloading it")
+        """EVALSHA each call in one round trip (see :func:`sinks.redis_scripts.evalsha_many`:
+        NOSCRIPT reloads, and Redis Cluster, where EVALSHA cannot be pipelined)."""
+        results = await evalsha_many(self._redis, script, [(keys, args) for keys in calls])
+        return [int(r) for r in results]
