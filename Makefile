@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := producers processors sinks schemas infra api bench tests
 
-.PHONY: bootstrap demo test lint stack-down
+.PHONY: bootstrap demo test test-cluster lint stack-down
 
 bootstrap:
 	@infra/bootstrap.sh
@@ -17,6 +17,13 @@ demo: bootstrap
 test: bootstrap
 	$(BIN)/pytest
 	$(MAKE) --no-print-directory lint
+
+# The cluster tests kill nodes, so they get their own cluster (not the dev stack), started
+# and stopped here under the shared lock: 3 brokers, 3 Cassandra nodes, 6 Redis nodes.
+test-cluster: bootstrap
+	flock /tmp/photostream-heavy.lock sh -c '$(BIN)/photostream stack up --cluster && \
+	  PHOTOSTREAM_CLUSTER_TESTS=1 $(BIN)/pytest tests/cluster -s; \
+	  rc=$$?; $(BIN)/photostream stack down --cluster; exit $$rc'
 
 lint:
 	$(BIN)/ruff check .

@@ -1,0 +1,47 @@
+"""Fixtures for the cluster tests (``make test-cluster``): the local multi-node cluster.
+
+These tests start 3 Kafka brokers, 3 Cassandra nodes and a 6-node Redis Cluster and kill
+nodes on purpose, so they never run in the plain ``pytest`` of ``make test`` (its
+testpaths leave this folder out) and are not even collected unless
+``PHOTOSTREAM_CLUSTER_TESTS=1``. The test process and every service it starts get the
+cluster's ``PHOTOSTREAM_*`` environment (infra/stack/cluster.py), so the code under test
+is the same code, only pointed at more nodes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from infra.settings import Settings, get_settings
+from infra.stack import cluster
+
+ENABLED = os.environ.get("PHOTOSTREAM_CLUSTER_TESTS") == "1"
+if ENABLED:
+    # Module-level settings (sinks.statements) and get_settings() must see the cluster.
+    os.environ.update(cluster.cluster_environment())
+    get_settings.cache_clear()
+else:
+    collect_ignore_glob = ["test_*.py"]
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return cluster.cluster_settings()
+
+
+@pytest.fixture(scope="session")
+async def stack(settings: Settings) -> AsyncIterator[Settings]:
+    """The running cluster (started here if needed, never stopped here), schema applied."""
+    report = await cluster.up(settings)
+    rss = cluster.total_rss(settings) / 1024**2
+    print(f"\ncluster ready in {report.total_seconds:.1f} s, total rss {rss:.0f} MiB")
+    yield settings
+
+
+@pytest.fixture(scope="session")
+def service_env(stack: Settings) -> Iterator[dict[str, str]]:
+    """Environment for service subprocesses: the cluster's, quiet logs."""
+    yield {**os.environ, **cluster.cluster_environment(), "PHOTOSTREAM_LOG_LEVEL": "WARNING"}
