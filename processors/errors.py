@@ -9,10 +9,20 @@ from __future__ import annotations
 
 import asyncio
 
-from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NotEnoughReplicasError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    LeaderNotAvailableError,
+    NodeNotReadyError,
+    NotEnoughReplicasAfterAppendError,
+    NotEnoughReplicasError,
+    NotLeaderForPartitionError,
+    RequestTimedOutError,
+)
 from cassandra import OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout
 from cassandra.cluster import NoHostAvailable
 from minio.error import ServerError
+from redis.exceptions import ClusterError, SlotNotCoveredError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
@@ -24,6 +34,12 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     KafkaConnectionError,
     KafkaTimeoutError,
     NotEnoughReplicasError,
+    # A broker died: its partitions move to another leader within seconds.
+    NotEnoughReplicasAfterAppendError,
+    NotLeaderForPartitionError,
+    LeaderNotAvailableError,
+    NodeNotReadyError,
+    RequestTimedOutError,
     NoHostAvailable,
     OperationTimedOut,
     ReadTimeout,
@@ -31,6 +47,11 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     Unavailable,
     RedisConnectionError,
     RedisTimeoutError,
+    # Redis Cluster while a replica takes over a dead master (CLUSTERDOWN, TRYAGAIN,
+    # "TTL exhausted", a slot briefly without an owner).
+    ClusterError,
+    TryAgainError,
+    SlotNotCoveredError,
     ServerError,
     Urllib3HTTPError,
 )

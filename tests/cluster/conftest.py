@@ -14,9 +14,12 @@ import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from cassandra.cluster import Session
 
+from infra.connect import cassandra
 from infra.settings import Settings, get_settings
 from infra.stack import cluster
+from tests.cluster.fleet import Fleet
 
 ENABLED = os.environ.get("PHOTOSTREAM_CLUSTER_TESTS") == "1"
 if ENABLED:
@@ -45,3 +48,18 @@ async def stack(settings: Settings) -> AsyncIterator[Settings]:
 def service_env(stack: Settings) -> Iterator[dict[str, str]]:
     """Environment for service subprocesses: the cluster's, quiet logs."""
     yield {**os.environ, **cluster.cluster_environment(), "PHOTOSTREAM_LOG_LEVEL": "WARNING"}
+
+
+@pytest.fixture(scope="session")
+def session(stack: Settings) -> Iterator[Session]:
+    nodes = cassandra.cluster(stack)
+    yield nodes.connect(stack.cassandra.keyspace)
+    nodes.shutdown()
+
+
+@pytest.fixture
+async def fleet(service_env: dict[str, str], stack: Settings) -> AsyncIterator[Fleet]:
+    """Service copies of one test, stopped (SIGTERM) at its end."""
+    fleet = Fleet(service_env, stack.stack.state_dir / "logs" / "tests")
+    yield fleet
+    await fleet.close()

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 from cassandra.cluster import Session
 
-from infra.connect import cassandra, kafka, s3
+from infra.connect import kafka, s3
 from infra.http.auth import mint
 from infra.settings import Settings
 from schemas.topics import TOPICS
@@ -23,20 +21,6 @@ from sinks import photos as photo_rows
 from sinks.search import photos_with_hashtag
 from tests.cluster.fleet import Fleet, eventually, small_jpeg, upload
 from tests.cluster.world import make_world
-
-
-@pytest.fixture(scope="module")
-def session(stack: Settings) -> AsyncIterator[Session]:
-    cluster = cassandra.cluster(stack)
-    yield cluster.connect(stack.cassandra.keyspace)
-    cluster.shutdown()
-
-
-@pytest.fixture
-async def fleet(service_env: dict[str, str], stack: Settings) -> AsyncIterator[Fleet]:
-    fleet = Fleet(service_env, stack.stack.state_dir / "logs" / "tests")
-    yield fleet
-    await fleet.close()
 
 
 async def test_topics_and_keyspace_are_replicated_three_times(stack: Settings,
