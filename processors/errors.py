@@ -21,6 +21,7 @@ from aiokafka.errors import (
 )
 from cassandra import OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout
 from cassandra.cluster import NoHostAvailable
+from cassandra.protocol import ErrorMessage
 from minio.error import ServerError
 from redis.exceptions import ClusterError, SlotNotCoveredError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -57,6 +58,15 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 )
 
 
+#: Cassandra's CAS_WRITE_UNKNOWN (protocol v5): a lightweight transaction's Paxos round
+#: reached too few replicas to know whether it applied, which happens under contention
+#: or while a node is down. The driver has no class for it (a bare ``ErrorMessage``
+#: "[Unknown]"); our LWTs are idempotent, so trying again is the answer.
+CAS_WRITE_UNKNOWN = 0x1700
+
+
 def is_transient(exc: BaseException) -> bool:
     """True when retrying later can succeed without anything about the record changing."""
+    if isinstance(exc, ErrorMessage) and exc.code == CAS_WRITE_UNKNOWN:
+        return True
     return isinstance(exc, TRANSIENT)

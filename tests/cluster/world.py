@@ -11,7 +11,7 @@ from cassandra.cluster import Session
 from infra.http.auth import mint
 from infra.settings import Settings
 from producers.publisher import Publisher
-from schemas.envelope import make
+from schemas.envelope import Event, Payload, make
 from schemas.graph import FollowRequested
 from schemas.users import UserRegistered
 from sinks import photos as photo_rows
@@ -32,7 +32,7 @@ async def make_world(settings: Settings, session: Session, followers: int = 3) -
     run = int(time.time() * 1000) % 10**9
     author = run * 100 + 1
     fans = tuple(run * 100 + 2 + i for i in range(followers))
-    events = [make(UserRegistered(user_id=u, username=f"u{u}", display_name=f"U {u}", bio="",
+    events: list[Event[Payload]] = [make(UserRegistered(user_id=u, username=f"u{u}", display_name=f"U {u}", bio="",
                                   private=False), producer=PRODUCER) for u in (author, *fans)]
     events += [make(FollowRequested(follower_id=f, followee_id=author), producer=PRODUCER)
                for f in fans]
