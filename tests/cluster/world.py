@@ -32,8 +32,10 @@ async def make_world(settings: Settings, session: Session, followers: int = 3) -
     run = int(time.time() * 1000) % 10**9
     author = run * 100 + 1
     fans = tuple(run * 100 + 2 + i for i in range(followers))
-    events: list[Event[Payload]] = [make(UserRegistered(user_id=u, username=f"u{u}", display_name=f"U {u}", bio="",
-                                  private=False), producer=PRODUCER) for u in (author, *fans)]
+    events: list[Event[Payload]] = [
+        make(UserRegistered(user_id=u, username=f"u{u}", display_name=f"U {u}", bio="",
+                            private=False), producer=PRODUCER)
+        for u in (author, *fans)]
     events += [make(FollowRequested(follower_id=f, followee_id=author), producer=PRODUCER)
                for f in fans]
     async with Publisher(settings) as publisher:
