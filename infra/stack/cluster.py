@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+from cassandra.policies import WhiteListRoundRobinPolicy
 
 from infra.settings import REPO_ROOT, Settings
 from infra.stack.base import Service, StackError, port_in_use, rss_bytes, run_checked
@@ -225,13 +227,8 @@ class CassandraNode(CassandraService):
         await asyncio.to_thread(self._query_node)
 
     def _query_node(self) -> None:
-        from cassandra.cluster import Cluster
-        from cassandra.policies import WhiteListRoundRobinPolicy
-
         with _quiet_driver():
-            probe = Cluster([self.address], port=self.settings.stack.cassandra_port,
-                            load_balancing_policy=WhiteListRoundRobinPolicy([self.address]),
-                            protocol_version=5, connect_timeout=5)
+            probe = only_node(self.address, self.settings.stack.cassandra_port)
             try:
                 session = probe.connect()
                 row = session.execute("SELECT release_version FROM system.local").one()
@@ -245,6 +242,13 @@ class CassandraNode(CassandraService):
 
     def endpoint(self) -> str:
         return f"cql://{self.address}:{self.settings.stack.cassandra_port}"
+
+
+def only_node(address: str, port: int) -> Cluster:
+    """A driver talking to ``address`` alone: its own answer, not the ring's."""
+    profile = ExecutionProfile(load_balancing_policy=WhiteListRoundRobinPolicy([address]))
+    return Cluster([address], port=port, protocol_version=5, connect_timeout=5,
+                   execution_profiles={EXEC_PROFILE_DEFAULT: profile})
 
 
 # -- Redis Cluster ----------------------------------------------------------------------------

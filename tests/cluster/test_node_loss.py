@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 
 import httpx
 from cassandra import ConsistencyLevel
-from cassandra.cluster import Cluster, Session
-from cassandra.policies import WhiteListRoundRobinPolicy
+from cassandra.cluster import Session
 
 from api.feed import FeedReader
 from infra.connect import redis as redis_connect
@@ -264,8 +263,7 @@ async def _counts(session: Session, photos: list[int], want: int) -> bool:
 async def _node_has(address: str, stack: Settings, ids: list[int]) -> bool:
     """Read at ONE from ``address`` alone: only its own replica answers."""
     def query() -> bool:
-        only = Cluster([address], port=stack.cassandra.port, protocol_version=5,
-                       load_balancing_policy=WhiteListRoundRobinPolicy([address]))
+        only = cluster.only_node(address, stack.cassandra.port)
         try:
             sess = only.connect(stack.cassandra.keyspace)
             found = 0
