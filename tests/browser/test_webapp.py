@@ -270,3 +270,21 @@ async def test_buttons_are_buttons(new_page: NewPage, network: dict,
         "[...document.querySelectorAll('[onclick], div[role=button], span[role=button]')].length")
     assert clickable_divs == 0
     assert await page.locator("button.like").count() >= 1
+
+
+async def test_story_posted_from_the_tray_opens_on_tap(new_page: NewPage,
+                                                       seeder: Seeder) -> None:
+    me = await seeder.account("storyteller")
+    page = await new_page(me)
+    await page.set_input_files("#story-file", files=[jpeg_file("story.jpg", landscape(77))])
+    await expect(page.get_by_text("Story posted")).to_be_visible()
+    ring = page.get_by_role("button", name=f"Open {me.username}'s story")
+    await expect(ring).to_be_visible(timeout=30_000)
+    await ring.click()
+    viewer = page.get_by_role("dialog", name="Story")
+    story = viewer.get_by_role("img", name=f"Story by {me.username}")
+    await expect(story).to_be_visible()
+    await page.wait_for_function(
+        "() => document.querySelector('.story-image')?.naturalWidth === 1200")
+    await page.keyboard.press("Escape")
+    await expect(viewer).to_have_count(0)
