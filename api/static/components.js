@@ -1,0 +1,193 @@
+// Pieces shared by the pages: avatars, captions with #hashtags, images with placeholders,
+// feed cards, grid tiles, the like button, and the watcher that turns "processing" ready.
+
+import { ApiError, read, write } from "./api.js";
+import { canvasFor } from "./blurhash.js";
+import { ago, fill, h, icon, toast } from "./dom.js";
+
+const HASHTAG = /#([\p{L}\p{N}_]+)/gu;
+
+export function avatar(user, size = "") {
+  const hue = Number(BigInt(user.user_id || "0") % 360n);
+  const letter = (user.display_name || user.username || "?").trim().charAt(0).toUpperCase();
+  return h(`span.avatar${size ? "." + size : ""}`, { "aria-hidden": "true", style: { "--hue": hue } }, letter);
+}
+
+export const profileHref = (user) => `#/u/${encodeURIComponent(user.username)}`;
+export const photoHref = (card) => `#/p/${card.photo_id}`;
+export const searchHref = (q) => `#/search?q=${encodeURIComponent(q)}`;
+
+export function userLink(user) {
+  return h("a.user-link", { href: profileHref(user) }, avatar(user), h("span.username", {}, user.username));
+}
+
+/** Caption text with each #hashtag a link to its search. */
+export function captionNodes(text) {
+  const nodes = [];
+  let last = 0;
+  for (const match of text.matchAll(HASHTAG)) {
+    if (match.index > last) nodes.push(text.slice(last, match.index));
+    nodes.push(h("a.hashtag", { href: searchHref(`#${match[1]}`) }, match[0]));
+    last = match.index + match[0].length;
+  }
+  if (last < text.length) nodes.push(text.slice(last));
+  return nodes;
+}
+
+export const altText = (card) =>
+  card.caption?.trim() || card.title?.trim() || `Photo by ${card.author?.username || "someone"}`;
+
+/** srcset over the rendered derivatives (thumb is a square crop, so it is left out). */
+function srcset(images) {
+  return ["small", "medium", "large"]
+    .filter((name) => images[name])
+    .map((name) => `${images[name].url} ${images[name].width}w`)
+    .join(", ");
+}
+
+/**
+ * The image of a card at its own aspect ratio: colour, then the BlurHash, then the
+ * image fading in when loaded. ``square`` crops to the thumb (grids).
+ */
+export function media(card, { sizes = "(max-width: 640px) 100vw, 600px", square = false } = {}) {
+  const box = h(`div.media${square ? ".square" : ""}`, {
+    style: {
+      aspectRatio: square ? "1" : `${card.width || 4} / ${card.height || 3}`,
+      backgroundColor: card.placeholder?.color || "#ddd",
+    },
+  });
+  if (card.placeholder?.blurhash) {
+    const canvas = canvasFor(card.placeholder.blurhash);
+    if (canvas) box.append(Object.assign(canvas, { className: "blur", ariaHidden: "true" }));
+  }
+  if (card.status !== "ready") {
+    const label = card.status === "failed" ? `Failed: ${card.failure_reason || "could not process"}` : "Processing…";
+    box.append(h(`div.status.${card.status}`, { role: "status" }, label));
+    return box;
+  }
+  const images = card.images || {};
+  const img = h("img", {
+    alt: altText(card),
+    loading: "lazy",
+    decoding: "async",
+    src: (square ? images.thumb || images.small : images.medium || images.small || images.large)?.url,
+    srcset: square ? undefined : srcset(images),
+    sizes: square ? undefined : sizes,
+    width: square ? undefined : card.width,
+    height: square ? undefined : card.height,
+  });
+  img.addEventListener("load", () => box.classList.add("loaded"));
+  box.append(img);
+  return box;
+}
+
+/** Like button with an optimistic count; reverts and explains if ingest refuses. */
+export function likeButton(card, onChange = () => {}) {
+  const count = h("span.count");
+  const button = h("button.action.like", { type: "button" });
+  const render = () => {
+    button.replaceChildren(icon("heart", { filled: card.liked_by_me }), h("span.sr-only", {}, card.liked_by_me ? "Unlike" : "Like"));
+    button.setAttribute("aria-pressed", String(card.liked_by_me));
+    count.textContent = `${card.like_count} ${card.like_count === 1 ? "like" : "likes"}`;
+    onChange(card);
+  };
+  button.addEventListener("click", async () => {
+    const liked = !card.liked_by_me;
+    card.liked_by_me = liked;
+    card.like_count = Math.max(0, card.like_count + (liked ? 1 : -1));
+    render();
+    try {
+      await write(liked ? "POST" : "DELETE", `/v1/photos/${card.photo_id}/likes`);
+    } catch (error) {
+      card.liked_by_me = !liked;
+      card.like_count = Math.max(0, card.like_count + (liked ? -1 : 1));
+      render();
+      toast(error.message, "error");
+    }
+  });
+  render();
+  return { button, count };
+}
+
+/** A feed card: author, image, actions, caption. */
+export function photoCard(card) {
+  const el = h("article.card", { dataset: { photoId: card.photo_id }, "aria-label": `Post by ${card.author.username}` });
+  const draw = () => {
+    const { button, count } = likeButton(card);
+    fill(el, 
+      h("header.card-head", {}, userLink(card.author), h("a.when", { href: photoHref(card) }, h("time", { datetime: card.created_at }, ago(card.created_at)))),
+      h("a.media-link", { href: photoHref(card), "aria-label": "Open photo" }, media(card)),
+      h("div.actions", {}, button,
+        h("a.action.comments", { href: photoHref(card) }, icon("comment"), h("span.sr-only", {}, "Comments"),
+          h("span.comment-count", {}, String(card.comment_count)))),
+      h("p.likes", {}, count),
+      card.caption ? h("p.caption", {}, h("a.username", { href: profileHref(card.author) }, card.author.username), " ", captionNodes(card.caption)) : null,
+      card.comment_count ? h("a.more", { href: photoHref(card) }, `View ${card.comment_count === 1 ? "1 comment" : `all ${card.comment_count} comments`}`) : null,
+    );
+  };
+  draw();
+  if (card.status === "processing") {
+    watchProcessing(card.photo_id, (next) => { Object.assign(card, next); draw(); }, { alive: () => el.isConnected });
+  }
+  return el;
+}
+
+/** A square tile of a photo grid, linking to the photo page. */
+export function gridTile(card) {
+  return h("a.tile", { href: photoHref(card), dataset: { photoId: card.photo_id } }, media(card, { square: true }),
+    h("span.tile-stats", { "aria-hidden": "true" }, `♥ ${card.like_count}  💬 ${card.comment_count}`));
+}
+
+/** Poll GET /v1/photos/{id} until the media processor is done; ``onSettled(card)`` then. */
+export function watchProcessing(photoId, onSettled, { interval = 1000, limit = 180, alive = () => true } = {}) {
+  let tries = 0;
+  const tick = async () => {
+    tries += 1;
+    try {
+      const card = await read(`/v1/photos/${photoId}`);
+      if (card.status !== "processing") return onSettled(card);
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 404) return;
+    }
+    if (tries < limit && alive()) setTimeout(tick, interval);
+  };
+  setTimeout(tick, interval);
+}
+
+/**
+ * Infinite scroll by cursor: ``load(cursor)`` returns a Page; items go through ``render``
+ * into ``list`` (an item already shown is never shown twice).
+ */
+export function infinite(list, load, render, { empty = "Nothing here yet." } = {}) {
+  const seen = new Set();
+  const sentinel = h("div.sentinel", { "aria-hidden": "true" });
+  const status = h("p.loading", { role: "status" });
+  let cursor = null, done = false, busy = false;
+  const more = async () => {
+    if (busy || done) return;
+    busy = true;
+    status.textContent = "Loading…";
+    try {
+      const page = await load(cursor);
+      for (const item of page.items) {
+        const key = item.photo_id || item.user_id || item.comment_id;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        list.append(render(item));
+      }
+      cursor = page.next_cursor;
+      done = !cursor;
+      status.textContent = done ? (seen.size ? "" : empty) : "";
+    } catch (error) {
+      status.textContent = error.message;
+      done = true;
+    } finally {
+      busy = false;
+    }
+    if (!done && sentinel.getBoundingClientRect().top < window.innerHeight + 400) more();
+  };
+  const observer = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && more(), { rootMargin: "400px" });
+  observer.observe(sentinel);
+  more();
+  return { nodes: [sentinel, status], stop: () => observer.disconnect() };
+}
