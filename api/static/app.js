@@ -57,8 +57,9 @@ async function route() {
   document.getElementById("top").replaceChildren(header());
   const { path, params } = parseHash();
   if (!session() || path === "/signin") {
-    if (session()) { location.hash = "#/"; return; }
-    show(signinPage(() => { location.hash = "#/"; route(); }));
+    // A link naming a user (``#/signin?user=bob``, as the demo prints) offers to switch.
+    if (session() && !params.get("user")) { location.hash = "#/"; return; }
+    show(signinPage(() => { location.hash = "#/"; route(); }, params));
     return;
   }
   for (const [pattern, build, nav] of ROUTES) {

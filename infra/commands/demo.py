@@ -4,7 +4,9 @@ It runs the real services as an operator would (the ingest service and every str
 processor as subprocesses), then plays a few minutes of a social network's life through
 them: users register and follow each other, photos are uploaded over HTTP, processed
 into derivatives, indexed and fanned out to followers' home feeds, and a corrupt upload
-is refused with a reason. Every step prints what moved where.
+is refused with a reason. Every step prints what moved where. It ends by printing the
+URL of the web app (served by the read API, ``photostream api``) with the demo's users in
+it, and leaves every service running until Ctrl-C so you can look around.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ PRODUCER = "photostream-demo"
 def register(sub: Any) -> None:
     demo = sub.add_parser("demo", help="run the pipeline demo on the local stack")
     demo.add_argument("--photos", type=int, default=3, help="photos alice uploads")
+    demo.add_argument("--exit", action="store_true",
+                      help="stop the services when the demo is done (default: run until Ctrl-C)")
     demo.set_defaults(handler=cmd_demo)
 
 
@@ -50,6 +54,16 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _port_or_free(port: int) -> int:
+    """``port`` if nothing listens there (the documented URL), else any free port."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return _free_port()
+    return port
 
 
 def demo_photo(index: int) -> bytes:
@@ -66,15 +80,17 @@ def demo_photo(index: int) -> bytes:
 
 
 @contextlib.asynccontextmanager
-async def services(settings: Settings, port: int) -> AsyncIterator[None]:
-    """Run ingest and all processors as subprocesses; SIGTERM them (clean drain) after."""
+async def services(settings: Settings, port: int, api_port: int) -> AsyncIterator[None]:
+    """Run ingest, the read API and all processors as subprocesses; SIGTERM them (clean
+    drain) after. Both HTTP services get both ports: the read API tells the web app where
+    ingest is, and ingest allows the web app's origin (CORS)."""
     exe = str(Path(sys.executable).with_name("photostream"))
     env = {**os.environ, "PHOTOSTREAM_INGEST_PORT": str(port),
-           "PHOTOSTREAM_LOG_LEVEL": "WARNING"}
+           "PHOTOSTREAM_API_PORT": str(api_port), "PHOTOSTREAM_LOG_LEVEL": "WARNING"}
     log = (settings.stack.state_dir / "logs" / "demo-services.log").open("ab")
     procs = [await asyncio.create_subprocess_exec(exe, *args, env=env, stdout=log, stderr=log,
                                                   start_new_session=True)
-             for args in (["ingest"], ["process", "all"])]
+             for args in (["ingest"], ["api"], ["process", "all"])]
     try:
         yield
     finally:
@@ -113,18 +129,52 @@ async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     alice, bob, carol = run * 10 + 1, run * 10 + 2, run * 10 + 3
     session = await asyncio.to_thread(cassandra.connect, settings)
     rds = redis.client(settings)
-    port = _free_port()
+    port, api_port = _free_port(), _port_or_free(settings.api.port)
     try:
-        async with services(settings, port):
+        async with services(settings, port, api_port):
             await _social(settings, session, alice, bob, carol, run)
             photo_ids = await _uploads(settings, port, alice, args.photos)
             await _processed(settings, session, photo_ids)
             await _feeds(settings, session, rds, alice, bob, carol, photo_ids)
+            print("demo finished: photos went producers -> Kafka -> processors -> "
+                  "MinIO/Cassandra/Redis")
+            await _web_app(api_port, run, bob)
+            if not args.exit:
+                print("services keep running; press Ctrl-C to stop them")
+                await _until_stopped()
     finally:
         await rds.aclose()
         session.cluster.shutdown()
-    print("demo finished: photos went producers -> Kafka -> processors -> MinIO/Cassandra/Redis")
     return 0
+
+
+async def _until_stopped() -> None:
+    """Return on Ctrl-C or SIGTERM, so the services are drained, not orphaned (they run
+    in their own sessions and would outlive a demo killed outright)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    print("stopping the services...")
+
+
+async def _web_app(api_port: int, run: int, bob: int) -> None:
+    """Wait for the read API, then say how to look at the demo's network in a browser."""
+    base = f"http://127.0.0.1:{api_port}"
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        await until("the read API", lambda: _ready(client), timeout=60)
+    print("6. the web app (read API + ingest; sign in as any demo user, no password in dev):")
+    print(f"   {base}/app/#/signin?user=bob_{run}")
+    print(f"   users: alice_{run} (public, posted the photos), bob_{run} (follows alice), "
+          f"carol_{run} (private, approved alice)")
+    print("   the feed over HTTP:")
+    print(f'   curl -H "Authorization: Bearer $(photostream token {bob})" '
+          f"localhost:{api_port}/v1/feed")
 
 
 async def _social(settings: Settings, session: Any, alice: int, bob: int, carol: int,

@@ -3,12 +3,13 @@
 import { devSignIn, getConfig, knownUsernames } from "../api.js";
 import { h } from "../dom.js";
 
-export function signinPage(done) {
+export function signinPage(done, params = new URLSearchParams()) {
   const error = h("p.error", { role: "alert" });
   const input = h("input#username", {
     name: "username", autocomplete: "username", required: true, maxlength: "30",
     pattern: "[A-Za-z0-9._]{1,30}", placeholder: "e.g. alice", autocapitalize: "none", spellcheck: "false",
   });
+  input.value = params.get("user") || "";
   const submit = h("button.primary", { type: "submit" }, "Sign in");
   const go = async (name) => {
     error.textContent = "";
