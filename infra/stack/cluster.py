@@ -36,7 +36,7 @@ from infra.settings import REPO_ROOT, Settings
 from infra.stack.base import Service, StackError, port_in_use, rss_bytes, run_checked
 from infra.stack.cassandra import CassandraService, _quiet_driver
 from infra.stack.kafka import KafkaService
-from infra.stack.manager import StartReport, UpReport
+from infra.stack.manager import StartReport, UpReport, describe, finish_up, stop_all
 from infra.stack.minio import MinioService
 from infra.stack.redis import RedisService
 
@@ -392,25 +392,16 @@ async def up(settings: Settings, *, init: bool = True) -> UpReport:
     if errors:
         raise StackError("cluster did not come up:\n" + "\n".join(str(e) for e in errors))
     report = UpReport(services=[r for part in parts if isinstance(part, list) for r in part])
-    if init:
-        from infra.provision import apply_all
-
-        init_began = time.monotonic()
-        await apply_all(settings)
-        report.init_seconds = time.monotonic() - init_began
-    report.total_seconds = time.monotonic() - began
-    return report
+    return await finish_up(settings, report, began, init=init)
 
 
 async def down(settings: Settings) -> list[str]:
     """Stop every node we started (recorded in .stack-cluster pid files)."""
-    svcs = services(settings)
-    stopped = await asyncio.gather(*(s.stop() for s in svcs))
-    return [s.name for s, was in zip(svcs, stopped, strict=True) if was]
+    return await stop_all(services(settings))
 
 
 def status(settings: Settings) -> list[tuple[str, int | None, str, int]]:
-    return [(s.name, s.pid(), s.endpoint(), s.memory()) for s in services(settings)]
+    return describe(services(settings))
 
 
 def total_rss(settings: Settings) -> int:

@@ -82,6 +82,13 @@ async def up(settings: Settings, *, init: bool = True) -> UpReport:
         lines = [f"{svc.name}: {err}" for svc, err in failures]
         raise StackError("stack did not come up:\n" + "\n".join(lines))
     report = UpReport(services=[r for r in results if isinstance(r, StartReport)])
+    return await finish_up(settings, report, began, init=init)
+
+
+async def finish_up(settings: Settings, report: UpReport, began: float, *,
+                    init: bool) -> UpReport:
+    """Apply the schema (topics, migrations, buckets) if asked, and time the whole ``up``;
+    shared by the single-node stack and the local cluster."""
     if init:
         from infra.provision import apply_all
 
@@ -92,16 +99,25 @@ async def up(settings: Settings, *, init: bool = True) -> UpReport:
     return report
 
 
-async def down(settings: Settings) -> list[str]:
-    """Stop our servers (in parallel); returns the names of those that were running."""
-    svcs = services(settings)
+async def stop_all(svcs: list[Service]) -> list[str]:
+    """Stop ``svcs`` (in parallel); returns the names of those that were running."""
     stopped = await asyncio.gather(*(s.stop() for s in svcs))
     return [s.name for s, was in zip(svcs, stopped, strict=True) if was]
 
 
+def describe(svcs: list[Service]) -> list[tuple[str, int | None, str, int]]:
+    """(name, pid or None, endpoint, rss bytes) per server."""
+    return [(s.name, s.pid(), s.endpoint(), s.memory()) for s in svcs]
+
+
+async def down(settings: Settings) -> list[str]:
+    """Stop our servers (in parallel); returns the names of those that were running."""
+    return await stop_all(services(settings))
+
+
 def status(settings: Settings) -> list[tuple[str, int | None, str, int]]:
     """(name, pid or None, endpoint, rss bytes) per server."""
-    return [(s.name, s.pid(), s.endpoint(), s.memory()) for s in services(settings)]
+    return describe(services(settings))
 
 
 async def reset(settings: Settings) -> None:
