@@ -1,15 +1,22 @@
-"""Sustained uploads through HTTP ingest to processed events, on the whole local stack.
+"""Uploads through HTTP ingest to processed photos and follower feeds, on the local stack.
 
-    python -m bench.ingest [--photos 300] [--concurrency 16]
+    python -m bench.ingest [--photos 400] [--concurrency 16] [--paced-seconds 30]
 
-Starts the real ingest service and media processor as subprocesses (as an operator
-would), uploads generated 1080x1350 photographic JPEGs over HTTP and tails
-``photostream.media.processed`` for their outcome. Prints accepted/s, processed/s and
-the 202 -> processed latency (p50/p99).
+Starts the real ingest service and processors (media; metadata, graph, fan-out) as
+subprocesses, as an operator would, and drives generated 1080x1350 photographic JPEGs
+over HTTP in two phases:
+
+1. **saturation**: ``--photos`` uploads as fast as ``--concurrency`` clients can send
+   them, with the ingest's admission control on (``--max-backlog``): a 503 is retried
+   after its ``Retry-After``. Prints the sustained processed rate, the refusals and the
+   accepted -> processed latency, which the backlog bound keeps bounded.
+2. **paced**: an open-loop stream at half the render ceiling (each upload starts on
+   schedule whatever the previous ones did), while the timelines of the author's
+   followers are polled in Redis. Prints upload -> in-follower-feed latency.
 
 Baseline in the same run: the render ceiling, i.e. ``render_photo`` alone on every core
-of this machine with no HTTP, Kafka, MinIO or Cassandra. The pipeline can never beat it
-on one box, so ``pipeline / ceiling`` says how much the plumbing costs.
+with no HTTP, Kafka, MinIO or Cassandra. The pipeline can never beat it on one box, so
+``pipeline / ceiling`` says what the plumbing costs.
 """
 
 from __future__ import annotations
@@ -18,89 +25,83 @@ import argparse
 import asyncio
 import os
 import signal
-import socket
-import statistics
 import subprocess
 import time
-from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from bench.ingest_world import (
+    FeedWatch,
+    Tail,
+    free_port,
+    make_world,
+    pct,
+    render_ceiling,
+    wait_healthy,
+)
 from bench.media import synthetic_photo
-from infra.connect import kafka
+from infra.connect import cassandra
+from infra.connect import redis as redis_connect
 from infra.http.auth import mint
-from infra.settings import Settings, get_settings
+from infra.settings import get_settings
 from infra.stack import manager
-from processors.media.derivatives import render_photo
-from schemas.envelope import InvalidEvent, decode
-from schemas.topics import MEDIA_PROCESSED
 
-REPO = Path(__file__).resolve().parents[1]
-PHOTOSTREAM = str(REPO / ".venv" / "bin" / "photostream")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+PHOTOSTREAM = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "photostream")
+#: The processors an upload passes through on its way to a follower's feed.
+PROCESS_GROUPS = (["media"], ["metadata", "graph", "fanout", "fanout-worker"])
+#: Followers whose timelines are polled (all of them get the fan-out).
+WATCHED = 5
 
 
-def _render_once(data: bytes) -> int:
-    return len(render_photo(data, max_pixels=50_000_000).derivatives)
+@dataclass
+class Uploader:
+    """HTTP uploads that honour 503 + Retry-After, recording what each answer said."""
 
+    client: httpx.AsyncClient
+    token: str
+    photos: list[bytes]
+    accepted: dict[int, tuple[float, float]] = field(default_factory=dict)
+    """photo id -> (request start, 202 received), monotonic seconds."""
+    refused: int = 0
+    max_queued: int = 0
 
-def render_ceiling(photos: list[bytes], seconds: float = 8.0) -> float:
-    """Photos/s of render_photo alone on all cores (the baseline)."""
-    workers = os.cpu_count() or 1
-    with ProcessPoolExecutor(workers) as pool:
-        list(pool.map(_render_once, photos[:workers]))  # warm the workers
-        done, began = 0, time.monotonic()
-        while time.monotonic() - began < seconds:
-            batch = [photos[i % len(photos)] for i in range(done, done + workers * 4)]
-            done += len(list(pool.map(_render_once, batch)))
-        return done / (time.monotonic() - began)
-
-
-class Tail:
-    """Records when each photo's processed/failed event shows up; runs until all of
-    ``wanted`` (filled in once the uploads are accepted) have been seen."""
-
-    def __init__(self, settings: Settings, wanted: set[int]) -> None:
-        self.settings, self.wanted = settings, wanted
-        self.seen: dict[int, tuple[float, str]] = {}
-        self.consumer: AIOKafkaConsumer
-
-    async def start(self) -> None:
-        """Position at the end of every partition, so only new outcomes are seen."""
-        self.consumer = kafka.consumer(self.settings, group_id=f"bench-tail-{os.getpid()}")
-        await self.consumer.start()
-        tps = [TopicPartition(MEDIA_PROCESSED.name, p) for p in range(MEDIA_PROCESSED.partitions)]
-        self.consumer.assign(tps)
-        await self.consumer.seek_to_end(*tps)
-        for tp in tps:
-            await self.consumer.position(tp)
-
-    async def run(self) -> None:
-        try:
-            while not self.wanted or self.wanted - set(self.seen):
-                batch = await self.consumer.getmany(timeout_ms=200)
-                now = time.monotonic()
-                for records in batch.values():
-                    for record in records:
-                        self._note(record.value or b"", now)
-        finally:
-            await self.consumer.stop()
-
-    def _note(self, raw: bytes, now: float) -> None:
-        try:
-            event = decode(raw)
-        except InvalidEvent:
+    async def one(self, index: int) -> None:
+        began = time.monotonic()
+        while True:
+            response = await self.client.post(
+                "/v1/media", headers={"Authorization": f"Bearer {self.token}"},
+                files={"file": (f"p{index}.jpg", self.photos[index % len(self.photos)],
+                                "image/jpeg")},
+                data={"caption": f"bench photo {index} #bench"})
+            if response.status_code == 503 and "Retry-After" in response.headers:
+                self.refused += 1
+                await asyncio.sleep(float(response.headers["Retry-After"]))
+                continue
+            response.raise_for_status()
+            body = response.json()
+            self.max_queued = max(self.max_queued, body.get("queued_ahead") or 0)
+            self.accepted[int(body["photo_id"])] = (began, time.monotonic())
             return
-        photo_id = getattr(event.payload, "photo_id", None)
-        if isinstance(photo_id, int) and photo_id not in self.seen:
-            self.seen[photo_id] = (now, event.type)
+
+    async def closed_loop(self, count: int, concurrency: int) -> None:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def gated(i: int) -> None:
+            async with gate:
+                await self.one(i)
+
+        await asyncio.gather(*(gated(i) for i in range(count)))
+
+    async def open_loop(self, rate: float, seconds: float, first: int) -> None:
+        """Start upload k at ``k / rate`` whatever happened to the others."""
+        began, tasks, k = time.monotonic(), [], 0
+        while (due := began + k / rate) < began + seconds:
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            tasks.append(asyncio.create_task(self.one(first + k)))
+            k += 1
+        await asyncio.gather(*tasks)
 
 
 def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -108,102 +109,134 @@ def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
                             stderr=subprocess.DEVNULL, start_new_session=True)
 
 
-async def wait_healthy(base: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            try:
-                if (await client.get(f"{base}/readyz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.3)
-    raise RuntimeError(f"ingest at {base} did not become ready")
+def row(what: str, value: float | int | str, fmt: str = "") -> None:
+    text = value if isinstance(value, str) else format(value, fmt)
+    print(f"{what:<52} {text:>12}")
 
 
-async def upload_all(base: str, token: str, photos: list[bytes], count: int,
-                     concurrency: int) -> dict[int, float]:
-    accepted: dict[int, float] = {}
-    gate = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
-
-        async def one(i: int) -> None:
-            async with gate:
-                response = await client.post(
-                    "/v1/media", headers={"Authorization": f"Bearer {token}"},
-                    files={"file": (f"p{i}.jpg", photos[i % len(photos)], "image/jpeg")},
-                    data={"caption": f"bench photo {i} #bench"},
-                )
-                response.raise_for_status()
-                accepted[int(response.json()["photo_id"])] = time.monotonic()
-
-        await asyncio.gather(*(one(i) for i in range(count)))
-    return accepted
-
-
-def pct(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
-
-
-async def run(count: int, concurrency: int) -> None:
+async def run(args: argparse.Namespace) -> None:
     settings = get_settings()
     await manager.up(settings)
-    print(f"generating photos; machine: {os.cpu_count()} cores, "
-          f"load {os.getloadavg()[0]:.1f}")
+    print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; generating photos")
     photos = [synthetic_photo(1080, 1350, grain=0.0, detail_div=10, quality=90 - i)
               for i in range(8)]
     ceiling = render_ceiling(photos)
+    print(f"render ceiling (render_photo alone, all cores): {ceiling:.1f} photos/s")
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "PHOTOSTREAM_INGEST_PORT": str(port), "PHOTOSTREAM_LOG_LEVEL": "WARNING"}
-    procs = [start(["ingest"], env), start(["process", "media"], env)]
+    env = {**os.environ, "PHOTOSTREAM_INGEST_PORT": str(port), "PHOTOSTREAM_LOG_LEVEL": "WARNING",
+           "PHOTOSTREAM_INGEST_MAX_BACKLOG": str(args.max_backlog),
+           "PHOTOSTREAM_INGEST_BACKLOG_POLL_SECONDS": "0.5", "PHOTOSTREAM_METRICS_PORT": "0"}
+    procs = [start(["ingest"], env)] + [start(["process", *names], env)
+                                        for names in PROCESS_GROUPS]
+    session = await asyncio.to_thread(cassandra.connect, settings)
+    rds = redis_connect.client(settings)
+    limits = httpx.Limits(max_connections=max(args.concurrency, 64))
+    client = httpx.AsyncClient(base_url=base, limits=limits, timeout=120)
     try:
         await wait_healthy(base)
-        token = mint(900_001, settings)
-        # Warm-up: the processor joins its group and loads its pool.
-        await upload_all(base, token, photos, 4, 4)
+        world = await make_world(settings, session, rds, args.followers)
+        up = Uploader(client, mint(world.author, settings), photos)
+        await up.closed_loop(4, 4)  # warm-up: groups joined, pools loaded
         await asyncio.sleep(3)
 
-        tail = Tail(settings, set())
+        # -- phase 1: saturation ---------------------------------------------------
+        tail = Tail(settings)
         await tail.start()
         tail_task = asyncio.create_task(tail.run())
         began = time.monotonic()
-        accepted = await upload_all(base, token, photos, count, concurrency)
+        status_line = asyncio.create_task(_healthz_detail(client, delay=4.0))
+        await up.closed_loop(args.photos, args.concurrency)
         accept_done = time.monotonic()
-        tail.wanted = set(accepted)
-        await asyncio.wait_for(tail_task, timeout=600)
+        saturated = dict(up.accepted)
+        tail.wanted = set(saturated)
+        await asyncio.wait_for(_until(tail, saturated), timeout=900)
+        refused, max_queued = up.refused, up.max_queued
+        detail = await status_line
+
+        # -- phase 2: paced, into follower feeds ----------------------------------
+        watch = FeedWatch(settings, rds, world.followers[:WATCHED])
+        watch_task = asyncio.create_task(watch.run())
+        up.accepted.clear()
+        rate = ceiling / 2
+        await up.open_loop(rate, args.paced_seconds, first=args.photos)
+        paced = dict(up.accepted)
+        watch.wanted = set(paced)
+        tail.wanted |= set(paced)
+        await asyncio.wait_for(watch_task, timeout=600)
+        tail.stop()
+        await tail_task
     finally:
+        await client.aclose()
+        await rds.aclose()
         for proc in procs:
             os.killpg(proc.pid, signal.SIGTERM)
         for proc in procs:
             proc.wait(timeout=60)
+        session.cluster.shutdown()
 
-    last = max(t for t, _ in tail.seen.values())
-    latencies = [(tail.seen[p][0] - t) * 1000 for p, t in accepted.items()]
-    failed = sum(1 for _, kind in tail.seen.values() if kind != "photo.processed")
-    pipeline = count / (last - began)
+    seen = [tail.seen[p][0] for p in saturated]
+    seen.sort()
+    n = len(seen)
+    warm = min(10, n - 2)
+    sustained = (n - 1 - warm) / (seen[-1] - seen[warm])
+    overall = n / (seen[-1] - began)
+    sat_lat = [tail.seen[p][0] - acc for p, (_, acc) in saturated.items()]
+    failed = sum(1 for p in tail.wanted if tail.seen.get(p, (0, ""))[1] != "photo.processed")
+    feed_lat = [watch.seen[p] - start_at for p, (start_at, _) in paced.items()]
+    proc_lat = [tail.seen[p][0] - start_at for p, (start_at, _) in paced.items()]
     print()
-    print(f"{'what':<44} {'value':>12}")
-    print("-" * 58)
-    print(f"{'photos uploaded (1080x1350 JPEG, ~200 KB)':<44} {count:>12}")
-    print(f"{'upload concurrency':<44} {concurrency:>12}")
-    print(f"{'accepted (202) per second':<44} {count / (accept_done - began):>12.1f}")
-    print(f"{'processed per second, sustained (pipeline)':<44} {pipeline:>12.1f}")
-    print(f"{'failed events':<44} {failed:>12}")
-    print(f"{'latency 202 -> processed  p50 (ms)':<44} {pct(latencies, 50):>12.0f}")
-    print(f"{'latency 202 -> processed  p99 (ms)':<44} {pct(latencies, 99):>12.0f}")
-    print(f"{'baseline: render ceiling, all cores (/s)':<44} {ceiling:>12.1f}")
-    print(f"{'pipeline / render ceiling':<44} {pipeline / ceiling:>12.2f}")
+    print(f"{'what':<52} {'value':>12}")
+    print("-" * 65)
+    row("baseline: render ceiling, all cores (photos/s)", ceiling, ".1f")
+    print("saturation: 1080x1350 JPEG (~200 KB) uploads")
+    row("  photos uploaded", n)
+    row("  upload concurrency", args.concurrency)
+    row("  accepted (202) per second", n / (accept_done - began), ".1f")
+    row("  processed per second, sustained", sustained, ".1f")
+    row("  processed per second, first upload to last", overall, ".1f")
+    row("  sustained / render ceiling", sustained / ceiling, ".2f")
+    row(f"  503 backlog-full answers (limit {args.max_backlog})", refused)
+    row("  largest queued_ahead in a 202", max_queued)
+    row("  accepted -> processed  p50 (s)", pct(sat_lat, 50), ".2f")
+    row("  accepted -> processed  p99 (s)", pct(sat_lat, 99), ".2f")
+    row("  accepted -> processed  max (s)", max(sat_lat), ".2f")
+    print(f"  ingest /healthz mid-burst: {detail}")
+    print(f"paced: {rate:.1f} uploads/s (half the ceiling), open loop, {args.paced_seconds:.0f} s, "
+          f"author followed by {len(world.followers)}, {WATCHED} feeds watched")
+    row("  photos uploaded", len(paced))
+    row("  upload -> processed        p50 (ms)", pct(proc_lat, 50) * 1000, ".0f")
+    row("  upload -> processed        p99 (ms)", pct(proc_lat, 99) * 1000, ".0f")
+    row("  upload -> in follower feed p50 (ms)", pct(feed_lat, 50) * 1000, ".0f")
+    row("  upload -> in follower feed p99 (ms)", pct(feed_lat, 99) * 1000, ".0f")
+    row("  upload -> in follower feed max (ms)", max(feed_lat) * 1000, ".0f")
+    row("failed events", failed)
+
+
+async def _until(tail: Tail, wanted: dict[int, tuple[float, float]]) -> None:
+    while set(wanted) - set(tail.seen):
+        await asyncio.sleep(0.1)
+
+
+async def _healthz_detail(client: httpx.AsyncClient, delay: float) -> str:
+    """What ``photostream status`` would print for ingest, a few seconds into the burst."""
+    await asyncio.sleep(delay)
+    try:
+        return str((await client.get("/healthz")).json().get("detail"))
+    except (httpx.HTTPError, ValueError) as exc:
+        return f"unreadable: {exc}"
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--photos", type=int, default=300)
+    parser.add_argument("--photos", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=16)
-    args = parser.parse_args(argv)
-    asyncio.run(run(args.photos, args.concurrency))
+    parser.add_argument("--paced-seconds", type=float, default=30.0)
+    parser.add_argument("--followers", type=int, default=20)
+    parser.add_argument("--max-backlog", type=int, default=120,
+                        help="the ingest's admission limit during the run")
+    asyncio.run(run(parser.parse_args(argv)))
 
 
 if __name__ == "__main__":

@@ -63,6 +63,14 @@ MEDIA_RENDER_SECONDS = Histogram(
     "photostream_media_render_seconds", "Time to render one upload's derivatives, by media "
     "kind and original size class.", ["kind", "size"], buckets=LATENCY_BUCKETS)
 
+# --- ingest admission (producers/ingest/backlog.py) -----------------------------------
+INGEST_BACKLOG = Gauge(
+    "photostream_ingest_backlog", "Uploads accepted but not yet processed (the media "
+    "group's committed lag on the upload topic), as this ingest process last read it.")
+INGEST_REFUSED = Counter(
+    "photostream_ingest_refused", "Uploads refused before acceptance (503 + Retry-After), "
+    "by reason.", ["reason"])
+
 # --- HTTP services (infra/metrics_http.py) ---------------------------------------------
 HTTP_REQUEST_SECONDS = Histogram(
     "photostream_http_request_seconds", "HTTP request latency, by route template and "

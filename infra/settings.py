@@ -90,6 +90,9 @@ class KafkaSettings:
     replication_factor: int = 1
     min_insync_replicas: int = 1
     client_id: str = "photostream"
+    #: How long a processor copy may be silent before the group reassigns its
+    #: partitions: after a crash (SIGKILL, lost host) its work resumes this much later.
+    session_timeout_ms: int = 30_000
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,11 @@ class IngestSettings:
     #: Browser origins allowed to call ingest (CORS): the web app's. Empty: the read
     #: API's own origin, as http://127.0.0.1:<api port> and http://localhost:<api port>.
     cors_origins: tuple[str, ...] = ()
+    #: Uploads waiting for the media processors beyond which new uploads get 503 +
+    #: Retry-After instead of queueing more (0: never refuse). See producers/ingest/backlog.py.
+    max_backlog: int = 2000
+    #: How often each ingest process re-reads that backlog from Kafka.
+    backlog_poll_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -253,6 +261,8 @@ class Settings:
             replication_factor=env.integer("KAFKA_REPLICATION_FACTOR", 1),
             min_insync_replicas=env.integer("KAFKA_MIN_INSYNC_REPLICAS", 1),
             client_id=env.text("KAFKA_CLIENT_ID", "photostream"),
+            session_timeout_ms=env.integer(
+                "KAFKA_SESSION_TIMEOUT_MS", KafkaSettings.session_timeout_ms),
         )
         cassandra = CassandraSettings(
             contact_points=env.hosts("CASSANDRA_HOSTS", "127.0.0.1"),
@@ -290,6 +300,9 @@ class Settings:
             ),
             id_worker=env.integer("ID_WORKER", IngestSettings.id_worker),
             cors_origins=_split_hosts(env.text("CORS_ORIGINS", "")),
+            max_backlog=env.integer("INGEST_MAX_BACKLOG", IngestSettings.max_backlog),
+            backlog_poll_seconds=env.number(
+                "INGEST_BACKLOG_POLL_SECONDS", IngestSettings.backlog_poll_seconds),
         )
         media = MediaSettings(
             max_pixels=env.integer("MEDIA_MAX_PIXELS", MediaSettings.max_pixels),

@@ -51,8 +51,8 @@ def consumer(settings: Settings, *topics: str, group_id: str, **overrides: Any) 
         "auto_offset_reset": "earliest",
         "isolation_level": "read_committed",
         "max_poll_records": 500,
-        "session_timeout_ms": 30_000,
-        "heartbeat_interval_ms": 3_000,
+        "session_timeout_ms": settings.kafka.session_timeout_ms,
+        "heartbeat_interval_ms": max(100, settings.kafka.session_timeout_ms // 10),
         "max_poll_interval_ms": 300_000,
         "partition_assignment_strategy": (RangePartitionAssignor,),
     }

@@ -18,6 +18,7 @@ from infra.connect import cassandra, s3
 from infra.http import problems
 from infra.metrics_http import instrument
 from infra.settings import Settings, get_settings
+from producers.ingest.backlog import Backlog
 from producers.ingest.claims import Claims
 from producers.ingest.photos import PhotoRows
 from producers.ingest.routes import health, media
@@ -51,6 +52,9 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
                 photos=await PhotoRows.create(session),
                 ids=ids,
             )
+            app.state.backlog = backlog = Backlog(settings)
+            await backlog.start()
+            stack.push_async_callback(backlog.stop)
             app.state.writes = Writes.create(
                 settings, publisher, session,
                 Originals(s3.client(settings), settings.s3.media_bucket), ids)

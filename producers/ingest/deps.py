@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from infra.http.auth import TokenError, verify
 from infra.http.problems import Problem, unauthorized
 from infra.settings import Settings
+from producers.ingest.backlog import Backlog
 from producers.ingest.uploads import IngestService
 from producers.ingest.writes import Writes
 
@@ -31,6 +32,17 @@ def get_service(request: Request) -> IngestService:
 def get_writes(request: Request) -> Writes:
     writes: Writes = request.app.state.writes
     return writes
+
+
+def admission(request: Request) -> Backlog:
+    """The upload admission check: 503 + Retry-After when the media backlog is full.
+
+    A dependency, so it runs before the body is streamed: a refused client has not
+    sent 25 MB for nothing, and nothing was stored.
+    """
+    backlog: Backlog = request.app.state.backlog
+    backlog.admit()
+    return backlog
 
 
 def get_settings(request: Request) -> Settings:
@@ -67,4 +79,5 @@ CurrentUser = Annotated[int, Depends(current_user)]
 Service = Annotated[IngestService, Depends(get_service)]
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 WriteService = Annotated[Writes, Depends(get_writes)]
+Admission = Annotated[Backlog, Depends(admission)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]

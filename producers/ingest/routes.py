@@ -13,7 +13,8 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict
 
 from infra.http.problems import PROBLEM_JSON, Problem
-from producers.ingest.deps import CurrentUser, IdempotencyKey, Service
+from producers.ingest.backlog import Backlog, Queue
+from producers.ingest.deps import Admission, CurrentUser, IdempotencyKey, Service
 from producers.ingest.multipart import read_upload_form
 from producers.ingest.uploads import Details
 
@@ -31,6 +32,22 @@ class Accepted(BaseModel):
 
     photo_id: str
     status: Literal["processing"] = "processing"
+    queued_ahead: int | None = None
+    """Uploads accepted before this one and not yet processed (None: not measured)."""
+    estimated_wait_seconds: float | None = None
+    """``queued_ahead`` at the processors' current rate (None: rate not measured yet)."""
+
+    @classmethod
+    def joined(cls, photo_id: int, queue: Queue | None) -> Accepted:
+        if queue is None:
+            return cls(photo_id=str(photo_id))
+        wait = queue.wait_seconds
+        return cls(photo_id=str(photo_id), queued_ahead=queue.ahead,
+                   estimated_wait_seconds=None if wait is None else round(wait, 1))
+
+
+def _joined(backlog: Backlog) -> Queue | None:
+    return backlog.accepted() if backlog.enabled and backlog.lag is not None else None
 
 
 class DirectUploadOut(BaseModel):
@@ -54,9 +71,12 @@ PhotoId = Annotated[int, Path(ge=0, le=2**63 - 1, description="the photo id (dec
 
 
 @health.get("/healthz")
-async def healthz() -> dict[str, str]:
-    """Liveness: the process answers (no backend is checked, so no restart storms)."""
-    return {"status": "ok"}
+async def healthz(request: Request) -> dict[str, str]:
+    """Liveness: the process answers (no backend is checked, so no restart storms).
+
+    ``detail`` is the upload backlog as this process sees it (``photostream status``)."""
+    backlog: Backlog | None = getattr(request.app.state, "backlog", None)
+    return {"status": "ok", "detail": backlog.describe() if backlog else "starting"}
 
 
 @health.get("/readyz", responses={503: _PROBLEM})
@@ -90,7 +110,8 @@ _UPLOAD_BODY = {
 @media.post("", status_code=202, response_model=Accepted, responses=_ERRORS,
             openapi_extra=_UPLOAD_BODY)
 async def upload_media(
-    request: Request, user: CurrentUser, service: Service, key: IdempotencyKey
+    request: Request, user: CurrentUser, service: Service, key: IdempotencyKey,
+    backlog: Admission,
 ) -> Accepted:
     """Upload a photo or video as ``multipart/form-data``: ``file`` plus optional
     ``caption``, ``title``, ``location``. Send ``Idempotency-Key`` to retry safely."""
@@ -104,7 +125,7 @@ async def upload_media(
         photo_id = await service.upload(user, form, details, key)
     finally:
         form.close()
-    return Accepted(photo_id=str(photo_id))
+    return Accepted.joined(photo_id, _joined(backlog))
 
 
 @media.post("/uploads", status_code=201, response_model=DirectUploadOut, responses=_ERRORS)
@@ -124,10 +145,11 @@ async def begin_direct_upload(user: CurrentUser, service: Service) -> DirectUplo
 @media.post("/uploads/{photo_id}/commit", status_code=202, response_model=Accepted,
             responses=_ERRORS)
 async def commit_direct_upload(
-    photo_id: PhotoId, user: CurrentUser, service: Service, body: CommitIn | None = None
+    photo_id: PhotoId, user: CurrentUser, service: Service, backlog: Admission,
+    body: CommitIn | None = None,
 ) -> Accepted:
     """Validate the directly uploaded original and queue it for processing."""
     body = body or CommitIn()
     details = Details(caption=body.caption, title=body.title, location=body.location or None)
     await service.commit_direct_upload(user, photo_id, details)
-    return Accepted(photo_id=str(photo_id))
+    return Accepted.joined(photo_id, _joined(backlog))

@@ -1,0 +1,181 @@
+"""The pieces of ``bench.ingest`` that are not the phases: the baseline, the author and
+followers, and the watchers that see photos get processed and reach feeds."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import statistics
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from cassandra.cluster import Session
+
+from api.feed import FeedReader
+from infra.connect import kafka
+from infra.connect.redis import RedisClient
+from infra.settings import Settings
+from processors.media.derivatives import render_photo
+from producers.publisher import Publisher
+from schemas.envelope import Event, InvalidEvent, Payload, decode, make
+from schemas.graph import FollowRequested
+from schemas.topics import MEDIA_PROCESSED
+from schemas.users import UserRegistered
+from sinks.graph import is_following
+from sinks.redis_timelines import RedisTimelines
+
+PRODUCER = "photostream-bench-ingest"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pct(values: Sequence[float], q: int) -> float:
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(values, n=100)[q - 1]
+
+
+def _render_once(data: bytes) -> int:
+    return len(render_photo(data, max_pixels=50_000_000).derivatives)
+
+
+def render_ceiling(photos: list[bytes], seconds: float = 8.0) -> float:
+    """Photos/s of ``render_photo`` alone on all cores: the baseline of the run."""
+    workers = os.cpu_count() or 1
+    with ProcessPoolExecutor(workers) as pool:
+        list(pool.map(_render_once, photos[:workers]))  # warm the workers
+        done, began = 0, time.monotonic()
+        while time.monotonic() - began < seconds:
+            batch = [photos[i % len(photos)] for i in range(done, done + workers * 4)]
+            done += len(list(pool.map(_render_once, batch)))
+        return done / (time.monotonic() - began)
+
+
+async def wait_healthy(base: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get(f"{base}/readyz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.3)
+    raise RuntimeError(f"ingest at {base} did not become ready")
+
+
+@dataclass(frozen=True)
+class World:
+    author: int
+    followers: tuple[int, ...]
+
+
+async def make_world(settings: Settings, session: Session, redis: RedisClient,
+                     followers: int) -> World:
+    """A public author with ``followers`` followers whose Redis timelines exist (fan-out
+    only delivers to built timelines, as it would for active users)."""
+    run = int(time.time()) % 10**8
+    author = run * 1000 + 1
+    fans = tuple(run * 1000 + 2 + i for i in range(followers))
+    events: list[Event[Payload]] = [
+        make(UserRegistered(user_id=u, username=f"b{u}", display_name=f"B {u}", bio="",
+                            private=False), producer=PRODUCER)
+        for u in (author, *fans)]
+    events += [make(FollowRequested(follower_id=f, followee_id=author), producer=PRODUCER)
+               for f in fans]
+    async with Publisher(settings) as publisher:
+        await publisher.publish_many(events)
+    deadline = time.monotonic() + 120
+    while not all([await is_following(session, f, author) for f in fans]):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the graph processor did not record the follows in 120 s")
+        await asyncio.sleep(0.3)
+    reader = FeedReader(session, redis, settings)
+    for fan in fans:
+        await reader.home(fan, limit=1)  # builds the timeline
+    return World(author, fans)
+
+
+class Tail:
+    """When each photo's processed/failed event shows up on ``media.processed``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.wanted: set[int] = set()
+        self.seen: dict[int, tuple[float, str]] = {}
+        self.consumer: AIOKafkaConsumer
+        self._stop = asyncio.Event()
+
+    async def start(self) -> None:
+        """Position at the end of every partition, so only new outcomes are seen."""
+        self.consumer = kafka.consumer(self.settings, group_id=f"bench-tail-{os.getpid()}")
+        await self.consumer.start()
+        tps = [TopicPartition(MEDIA_PROCESSED.name, p) for p in range(MEDIA_PROCESSED.partitions)]
+        self.consumer.assign(tps)
+        await self.consumer.seek_to_end(*tps)
+        for tp in tps:
+            await self.consumer.position(tp)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                batch = await self.consumer.getmany(timeout_ms=100)
+                now = time.monotonic()
+                for records in batch.values():
+                    for record in records:
+                        self._note(record.value or b"", now)
+        finally:
+            await self.consumer.stop()
+
+    def _note(self, raw: bytes, now: float) -> None:
+        try:
+            event = decode(raw)
+        except InvalidEvent:
+            return
+        photo_id = getattr(event.payload, "photo_id", None)
+        if isinstance(photo_id, int) and photo_id not in self.seen:
+            self.seen[photo_id] = (now, event.type)
+
+
+class FeedWatch:
+    """Polls followers' Redis timelines (what ``/v1/feed`` reads) every ``interval``
+    seconds and notes when each photo first appears in *every* follower's timeline."""
+
+    def __init__(self, settings: Settings, redis: RedisClient, followers: Sequence[int],
+                 interval: float = 0.02) -> None:
+        self.timelines = RedisTimelines(redis, settings.timelines.redis_cap)
+        self.followers = list(followers)
+        self.interval = interval
+        self.wanted: set[int] = set()
+        self.seen: dict[int, float] = {}
+        self._counts: dict[int, int] = {}
+        self._known: list[set[int]] = [set() for _ in self.followers]
+
+    async def run(self, timeout: float = 600) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.wanted or self.wanted - set(self.seen):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(self.wanted - set(self.seen))} photos never "
+                                   "reached every follower's feed")
+            pages = await asyncio.gather(*(self.timelines.read(f, limit=100)
+                                           for f in self.followers))
+            now = time.monotonic()
+            for known, page in zip(self._known, pages, strict=True):
+                for photo_id in set(page) - known:
+                    known.add(photo_id)
+                    self._counts[photo_id] = self._counts.get(photo_id, 0) + 1
+                    if self._counts[photo_id] == len(self.followers):
+                        self.seen[photo_id] = now
+            await asyncio.sleep(self.interval)
