@@ -66,15 +66,22 @@ class Uploader:
     """photo id -> (request start, 202 received), monotonic seconds."""
     refused: int = 0
     max_queued: int = 0
+    run: str = field(default_factory=lambda: f"{os.getpid()}-{time.time_ns()}")
 
     async def one(self, index: int) -> None:
+        """Upload photo ``index`` until accepted; retries are safe (Idempotency-Key)."""
         began = time.monotonic()
+        headers = {"Authorization": f"Bearer {self.token}",
+                   "Idempotency-Key": f"bench-{self.run}-{index}"}
         while True:
-            response = await self.client.post(
-                "/v1/media", headers={"Authorization": f"Bearer {self.token}"},
-                files={"file": (f"p{index}.jpg", self.photos[index % len(self.photos)],
-                                "image/jpeg")},
-                data={"caption": f"bench photo {index} #bench"})
+            try:
+                response = await self.client.post(
+                    "/v1/media", headers=headers,
+                    files={"file": (f"p{index}.jpg", self.photos[index % len(self.photos)],
+                                    "image/jpeg")},
+                    data={"caption": f"bench photo {index} #bench"})
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                continue  # a keep-alive connection the server had just closed
             if response.status_code == 503 and "Retry-After" in response.headers:
                 self.refused += 1
                 await asyncio.sleep(float(response.headers["Retry-After"]))
@@ -85,14 +92,15 @@ class Uploader:
             self.accepted[int(body["photo_id"])] = (began, time.monotonic())
             return
 
-    async def closed_loop(self, count: int, concurrency: int) -> None:
+    async def closed_loop(self, count: int, concurrency: int, first: int = 0) -> None:
+        """Uploads ``first`` .. ``first + count - 1``, ``concurrency`` in flight."""
         gate = asyncio.Semaphore(concurrency)
 
         async def gated(i: int) -> None:
             async with gate:
                 await self.one(i)
 
-        await asyncio.gather(*(gated(i) for i in range(count)))
+        await asyncio.gather(*(gated(i) for i in range(first, first + count)))
 
     async def open_loop(self, rate: float, seconds: float, first: int) -> None:
         """Start upload k at ``k / rate`` whatever happened to the others."""
@@ -136,12 +144,15 @@ async def run(args: argparse.Namespace) -> None:
     client = httpx.AsyncClient(base_url=base, limits=limits, timeout=120)
     try:
         await wait_healthy(base)
+        print(f"services up; {args.followers} followers follow the author")
         world = await make_world(settings, session, rds, args.followers)
         up = Uploader(client, mint(world.author, settings), photos)
-        await up.closed_loop(4, 4)  # warm-up: groups joined, pools loaded
+        await up.closed_loop(4, 4, first=-4)  # warm-up: groups joined, pools loaded
         await asyncio.sleep(3)
+        up.accepted.clear()
 
         # -- phase 1: saturation ---------------------------------------------------
+        print(f"phase 1: {args.photos} uploads, {args.concurrency} at a time")
         tail = Tail(settings)
         await tail.start()
         tail_task = asyncio.create_task(tail.run())
@@ -151,11 +162,12 @@ async def run(args: argparse.Namespace) -> None:
         accept_done = time.monotonic()
         saturated = dict(up.accepted)
         tail.wanted = set(saturated)
-        await asyncio.wait_for(_until(tail, saturated), timeout=900)
-        refused, max_queued = up.refused, up.max_queued
-        detail = await status_line
+        await asyncio.wait_for(_until(tail, tail_task, saturated), timeout=900)
+        report_saturation(args, ceiling, tail, saturated, began, accept_done, up,
+                          await status_line)
 
         # -- phase 2: paced, into follower feeds ----------------------------------
+        print(f"phase 2: {ceiling / 2:.1f} uploads/s for {args.paced_seconds:.0f} s")
         watch = FeedWatch(settings, rds, world.followers[:WATCHED])
         watch_task = asyncio.create_task(watch.run())
         up.accepted.clear()
@@ -167,6 +179,7 @@ async def run(args: argparse.Namespace) -> None:
         await asyncio.wait_for(watch_task, timeout=600)
         tail.stop()
         await tail_task
+        report_paced(args, rate, len(world.followers), tail, watch, paced)
     finally:
         await client.aclose()
         await rds.aclose()
@@ -176,46 +189,61 @@ async def run(args: argparse.Namespace) -> None:
             proc.wait(timeout=60)
         session.cluster.shutdown()
 
-    seen = [tail.seen[p][0] for p in saturated]
-    seen.sort()
+def report_saturation(args: argparse.Namespace, ceiling: float, tail: Tail,
+                      accepted: dict[int, tuple[float, float]], began: float,
+                      accept_done: float, up: Uploader, detail: str) -> None:
+    seen = sorted(tail.seen[p][0] for p in accepted)
     n = len(seen)
     warm = min(10, n - 2)
     sustained = (n - 1 - warm) / (seen[-1] - seen[warm])
-    overall = n / (seen[-1] - began)
-    sat_lat = [tail.seen[p][0] - acc for p, (_, acc) in saturated.items()]
-    failed = sum(1 for p in tail.wanted if tail.seen.get(p, (0, ""))[1] != "photo.processed")
-    feed_lat = [watch.seen[p] - start_at for p, (start_at, _) in paced.items()]
-    proc_lat = [tail.seen[p][0] - start_at for p, (start_at, _) in paced.items()]
+    latency = [tail.seen[p][0] - acc for p, (_, acc) in accepted.items()]
+    failed = sum(1 for p in accepted if tail.seen[p][1] != "photo.processed")
     print()
     print(f"{'what':<52} {'value':>12}")
     print("-" * 65)
     row("baseline: render ceiling, all cores (photos/s)", ceiling, ".1f")
-    print("saturation: 1080x1350 JPEG (~200 KB) uploads")
+    print("saturation: 1080x1350 JPEG (~200 KB) uploads, closed loop")
     row("  photos uploaded", n)
     row("  upload concurrency", args.concurrency)
     row("  accepted (202) per second", n / (accept_done - began), ".1f")
     row("  processed per second, sustained", sustained, ".1f")
-    row("  processed per second, first upload to last", overall, ".1f")
+    row("  processed per second, first upload to last", n / (seen[-1] - began), ".1f")
     row("  sustained / render ceiling", sustained / ceiling, ".2f")
-    row(f"  503 backlog-full answers (limit {args.max_backlog})", refused)
-    row("  largest queued_ahead in a 202", max_queued)
-    row("  accepted -> processed  p50 (s)", pct(sat_lat, 50), ".2f")
-    row("  accepted -> processed  p99 (s)", pct(sat_lat, 99), ".2f")
-    row("  accepted -> processed  max (s)", max(sat_lat), ".2f")
+    row(f"  503 backlog-full answers (limit {args.max_backlog})", up.refused)
+    row("  largest queued_ahead in a 202", up.max_queued)
+    row("  accepted -> processed  p50 (s)", pct(latency, 50), ".2f")
+    row("  accepted -> processed  p99 (s)", pct(latency, 99), ".2f")
+    row("  accepted -> processed  max (s)", max(latency), ".2f")
+    row("  failed events", failed)
     print(f"  ingest /healthz mid-burst: {detail}")
+
+
+def report_paced(args: argparse.Namespace, rate: float, followers: int, tail: Tail,
+                 watch: FeedWatch, accepted: dict[int, tuple[float, float]]) -> None:
+    to_feed = [watch.seen[p] - start_at for p, (start_at, _) in accepted.items()]
+    processed = [tail.seen[p][0] - start_at for p, (start_at, _) in accepted.items()]
     print(f"paced: {rate:.1f} uploads/s (half the ceiling), open loop, {args.paced_seconds:.0f} s, "
-          f"author followed by {len(world.followers)}, {WATCHED} feeds watched")
-    row("  photos uploaded", len(paced))
-    row("  upload -> processed        p50 (ms)", pct(proc_lat, 50) * 1000, ".0f")
-    row("  upload -> processed        p99 (ms)", pct(proc_lat, 99) * 1000, ".0f")
-    row("  upload -> in follower feed p50 (ms)", pct(feed_lat, 50) * 1000, ".0f")
-    row("  upload -> in follower feed p99 (ms)", pct(feed_lat, 99) * 1000, ".0f")
-    row("  upload -> in follower feed max (ms)", max(feed_lat) * 1000, ".0f")
-    row("failed events", failed)
+          f"author followed by {followers}, {WATCHED} feeds watched")
+    row("  photos uploaded", len(accepted))
+    row("  upload -> processed        p50 (ms)", pct(processed, 50) * 1000, ".0f")
+    row("  upload -> processed        p99 (ms)", pct(processed, 99) * 1000, ".0f")
+    row("  upload -> in follower feed p50 (ms)", pct(to_feed, 50) * 1000, ".0f")
+    row("  upload -> in follower feed p99 (ms)", pct(to_feed, 99) * 1000, ".0f")
+    row("  upload -> in follower feed max (ms)", max(to_feed) * 1000, ".0f")
 
 
-async def _until(tail: Tail, wanted: dict[int, tuple[float, float]]) -> None:
+async def _until(tail: Tail, task: asyncio.Task[None],
+                 wanted: dict[int, tuple[float, float]]) -> None:
+    last = time.monotonic()
     while set(wanted) - set(tail.seen):
+        if time.monotonic() - last > 5:
+            last = time.monotonic()
+            missing = set(wanted) - set(tail.seen)
+            print(f"  ... {len(wanted) - len(missing)} of {len(wanted)} processed"
+                  + (f"; waiting for {sorted(missing)}" if len(missing) <= 5 else ""))
+        if task.done():
+            task.result()  # the tail died: raise why
+            raise RuntimeError("the tail of media.processed stopped early")
         await asyncio.sleep(0.1)
 
 
