@@ -10,9 +10,15 @@ over HTTP in two phases:
    them, with the ingest's admission control on (``--max-backlog``): a 503 is retried
    after its ``Retry-After``. Prints the sustained processed rate, the refusals and the
    accepted -> processed latency, which the backlog bound keeps bounded.
-2. **paced**: an open-loop stream at half the render ceiling (each upload starts on
-   schedule whatever the previous ones did), while the timelines of the author's
-   followers are polled in Redis. Prints upload -> in-follower-feed latency.
+2. **paced**: an open-loop stream (each upload starts on schedule whatever the previous
+   ones did) at half the sustained rate of phase 1, while the timelines of the author's
+   followers are polled in Redis. Prints upload -> in-follower-feed latency. Then the
+   same at half the render ceiling (``--overload-seconds``): when that is more than the
+   pipeline sustains, it shows what the backpressure does to an open-loop client.
+
+During phase 1 the CPU time of every process of the stack is read from ``/proc``
+(:mod:`bench.cpu`) and printed per processed photo: on one box the servers share the
+cores with the render workers, so that split is what bounds ``pipeline / ceiling``.
 
 Baseline in the same run: the render ceiling, i.e. ``render_photo`` alone on every core
 with no HTTP, Kafka, MinIO or Cassandra. The pipeline can never beat it on one box, so
@@ -32,9 +38,11 @@ from pathlib import Path
 
 import httpx
 
+from bench.cpu import CpuMeter
 from bench.ingest_world import (
     FeedWatch,
     Tail,
+    World,
     free_port,
     make_world,
     pct,
@@ -44,8 +52,9 @@ from bench.ingest_world import (
 from bench.media import synthetic_photo
 from infra.connect import cassandra
 from infra.connect import redis as redis_connect
+from infra.connect.redis import RedisClient
 from infra.http.auth import mint
-from infra.settings import get_settings
+from infra.settings import Settings, get_settings
 from infra.stack import manager
 
 PHOTOSTREAM = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "photostream")
@@ -158,28 +167,31 @@ async def run(args: argparse.Namespace) -> None:
         tail_task = asyncio.create_task(tail.run())
         began = time.monotonic()
         status_line = asyncio.create_task(_healthz_detail(client, delay=4.0))
+        cpu = CpuMeter()
+        cpu.start()
         await up.closed_loop(args.photos, args.concurrency)
         accept_done = time.monotonic()
         saturated = dict(up.accepted)
         tail.wanted = set(saturated)
         await asyncio.wait_for(_until(tail, tail_task, saturated), timeout=900)
-        report_saturation(args, ceiling, tail, saturated, began, accept_done, up,
-                          await status_line)
+        cpu.stop()
+        sustained = report_saturation(args, ceiling, tail, saturated, began, accept_done, up,
+                                      await status_line)
+        report_cpu(cpu, len(saturated), ceiling)
 
         # -- phase 2: paced, into follower feeds ----------------------------------
-        print(f"phase 2: {ceiling / 2:.1f} uploads/s for {args.paced_seconds:.0f} s")
-        watch = FeedWatch(settings, rds, world.followers[:WATCHED])
-        watch_task = asyncio.create_task(watch.run())
-        up.accepted.clear()
-        rate = ceiling / 2
-        await up.open_loop(rate, args.paced_seconds, first=args.photos)
-        paced = dict(up.accepted)
-        watch.wanted = set(paced)
-        tail.wanted |= set(paced)
-        await asyncio.wait_for(watch_task, timeout=600)
+        first = args.photos
+        for what, rate, seconds in (("half the sustained rate", sustained / 2,
+                                     args.paced_seconds),
+                                    ("half the render ceiling", ceiling / 2,
+                                     args.overload_seconds)):
+            if seconds <= 0:
+                continue
+            print(f"phase 2: {rate:.1f} uploads/s ({what}) for {seconds:.0f} s")
+            await paced_phase(up, tail, world, rds, settings, what, rate, seconds, first)
+            first += int(rate * seconds) + 1
         tail.stop()
         await tail_task
-        report_paced(args, rate, len(world.followers), tail, watch, paced)
     finally:
         await client.aclose()
         await rds.aclose()
@@ -189,9 +201,50 @@ async def run(args: argparse.Namespace) -> None:
             proc.wait(timeout=60)
         session.cluster.shutdown()
 
+
+async def paced_phase(up: Uploader, tail: Tail, world: World, rds: RedisClient,
+                      settings: Settings, what: str, rate: float, seconds: float,
+                      first: int) -> None:
+    """An open-loop stream at ``rate`` for ``seconds``, watched into follower feeds."""
+    watch = FeedWatch(settings, rds, world.followers[:WATCHED])
+    watch_task = asyncio.create_task(watch.run())
+    up.accepted.clear()
+    refused = up.refused
+    await up.open_loop(rate, seconds, first=first)
+    paced = dict(up.accepted)
+    watch.wanted = set(paced)
+    tail.wanted |= set(paced)
+    await asyncio.wait_for(watch_task, timeout=600)
+    to_feed = [watch.seen[p] - start_at for p, (start_at, _) in paced.items()]
+    processed = [tail.seen[p][0] - start_at for p, (start_at, _) in paced.items()
+                 if p in tail.seen]
+    print(f"paced: {rate:.1f} uploads/s ({what}), open loop, {seconds:.0f} s, "
+          f"author followed by {len(world.followers)}, {WATCHED} feeds watched")
+    row("  photos uploaded", len(paced))
+    row("  503 backlog-full answers (retried)", up.refused - refused)
+    row("  upload -> processed        p50 (ms)", pct(processed, 50) * 1000, ".0f")
+    row("  upload -> processed        p99 (ms)", pct(processed, 99) * 1000, ".0f")
+    row("  upload -> in follower feed p50 (ms)", pct(to_feed, 50) * 1000, ".0f")
+    row("  upload -> in follower feed p99 (ms)", pct(to_feed, 99) * 1000, ".0f")
+    row("  upload -> in follower feed max (ms)", max(to_feed) * 1000, ".0f")
+
+
+def report_cpu(cpu: CpuMeter, photos: int, ceiling: float) -> None:
+    """CPU per processed photo by component, and the rate that CPU allows on this box."""
+    cores = os.cpu_count() or 1
+    print(f"CPU during phase 1 ({cpu.wall:.0f} s, {100 * cpu.total / cpu.wall / cores:.0f}% "
+          f"of {cores} cores), per processed photo:")
+    for role, seconds in cpu.by_cost():
+        row(f"  {role} (ms)", 1000 * seconds / photos, ".1f")
+    per_photo = cpu.total / photos
+    row("  all (ms)", 1000 * per_photo, ".1f")
+    row("  render alone in the ceiling run (ms)", 1000 * cores / ceiling, ".1f")
+    row("  rate this CPU allows: cores / all (photos/s)", cores / per_photo, ".1f")
+
+
 def report_saturation(args: argparse.Namespace, ceiling: float, tail: Tail,
                       accepted: dict[int, tuple[float, float]], began: float,
-                      accept_done: float, up: Uploader, detail: str) -> None:
+                      accept_done: float, up: Uploader, detail: str) -> float:
     seen = sorted(tail.seen[p][0] for p in accepted)
     n = len(seen)
     warm = min(10, n - 2)
@@ -216,20 +269,7 @@ def report_saturation(args: argparse.Namespace, ceiling: float, tail: Tail,
     row("  accepted -> processed  max (s)", max(latency), ".2f")
     row("  failed events", failed)
     print(f"  ingest /healthz mid-burst: {detail}")
-
-
-def report_paced(args: argparse.Namespace, rate: float, followers: int, tail: Tail,
-                 watch: FeedWatch, accepted: dict[int, tuple[float, float]]) -> None:
-    to_feed = [watch.seen[p] - start_at for p, (start_at, _) in accepted.items()]
-    processed = [tail.seen[p][0] - start_at for p, (start_at, _) in accepted.items()]
-    print(f"paced: {rate:.1f} uploads/s (half the ceiling), open loop, {args.paced_seconds:.0f} s, "
-          f"author followed by {followers}, {WATCHED} feeds watched")
-    row("  photos uploaded", len(accepted))
-    row("  upload -> processed        p50 (ms)", pct(processed, 50) * 1000, ".0f")
-    row("  upload -> processed        p99 (ms)", pct(processed, 99) * 1000, ".0f")
-    row("  upload -> in follower feed p50 (ms)", pct(to_feed, 50) * 1000, ".0f")
-    row("  upload -> in follower feed p99 (ms)", pct(to_feed, 99) * 1000, ".0f")
-    row("  upload -> in follower feed max (ms)", max(to_feed) * 1000, ".0f")
+    return sustained
 
 
 async def _until(tail: Tail, task: asyncio.Task[None],
@@ -261,6 +301,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--photos", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--paced-seconds", type=float, default=30.0)
+    parser.add_argument("--overload-seconds", type=float, default=10.0,
+                        help="paced at half the render ceiling (0: skip)")
     parser.add_argument("--followers", type=int, default=20)
     parser.add_argument("--max-backlog", type=int, default=120,
                         help="the ingest's admission limit during the run")
