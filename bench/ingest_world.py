@@ -39,9 +39,11 @@ def free_port() -> int:
 
 
 def pct(values: Sequence[float], q: int) -> float:
+    """The q-th percentile, interpolated between samples (never beyond the largest one:
+    the default "exclusive" method extrapolates past the max on small samples)."""
     if len(values) < 2:
         return values[0]
-    return statistics.quantiles(values, n=100)[q - 1]
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
 def _render_once(data: bytes) -> int:
