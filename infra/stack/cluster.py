@@ -214,12 +214,16 @@ class CassandraNode(CassandraService):
         return config
 
     def _system_properties(self) -> list[str]:
-        # Gossip must settle across nodes; keep the single-node shortcuts out.
+        # Gossip must settle across nodes; keep the single-node shortcuts out. The role
+        # setup task reschedules itself after this delay while a peer is still down: at 0
+        # (the single-node value) the first node spins a core and logs ~40k lines/s until
+        # the last node has started.
         props = [p for p in super()._system_properties()
                  if not p.startswith(("-Dcassandra.skip_wait_for_gossip_to_settle",
-                                      "-Dcassandra.ring_delay_ms"))]
+                                      "-Dcassandra.ring_delay_ms",
+                                      "-Dcassandra.superuser_setup_delay_ms"))]
         return [*props, "-Dcassandra.skip_wait_for_gossip_to_settle=0",
-                "-Dcassandra.ring_delay_ms=5000"]
+                "-Dcassandra.ring_delay_ms=5000", "-Dcassandra.superuser_setup_delay_ms=2000"]
 
     async def probe(self) -> None:
         if not port_in_use(self.settings.stack.cassandra_port, self.address):

@@ -15,14 +15,17 @@ from cassandra.cluster import Session
 
 from api.feed import FeedReader
 from infra.connect import redis as redis_connect
+from infra.connect.redis import RedisClient
 from infra.settings import Settings
 from infra.stack import cluster
 from producers.publisher import Publisher
 from schemas.engagement import LikeAdded
 from schemas.envelope import make
 from schemas.topics import MEDIA_UPLOADED
+from sinks import timelines as durable
 from sinks.counted import edge_count
 from sinks.engagement import LIKES
+from sinks.photos import PHOTOS_BY_USER
 from sinks.redis_timelines import RedisTimelines
 from tests.cluster.fleet import Fleet, eventually
 from tests.cluster.nodes import (
@@ -230,6 +233,87 @@ async def test_two_copies_of_a_processor_one_sigkilled_counts_exact(
           f"processed {done_b:.0f}, so >= {max(0, done_a + done_b - sent):.0f} records were "
           f"re-processed after the rebalance")
     assert time.monotonic() >= killed
+
+
+async def test_two_copies_of_every_processor_one_sigkilled_timelines_once(
+        stack: Settings, session: Session, fleet: Fleet) -> None:
+    """Every processor twice in the same groups; SIGKILL one copy mid-stream of uploads.
+
+    The survivor takes the dead copy's partitions and re-processes what it had not
+    committed: each photo must still be ready, listed and counted once under its author,
+    and in every follower's hot (Redis) and durable (Cassandra) timeline exactly once.
+    """
+    await fleet.start("processors-a", "process", "all")
+    await fleet.start("processors-b", "process", "all")
+    await fleet.start("ingest", "ingest")
+    world = await make_world(stack, session, followers=2)
+    rds = redis_connect.client(stack)
+    try:
+        hot = RedisTimelines(rds, stack.timelines.redis_cap)
+        killed, done_a, ids, ready, delivered = await _kill_one_copy_mid_stream(
+            stack, session, fleet, world, rds, hot)
+        for fan in world.followers:
+            hot_ids = await hot.read(fan, limit=stack.timelines.redis_cap)
+            cold_ids = [e.photo_id for e in await durable.read_page(session, fan, limit=1000)]
+            for where, found in (("hot", hot_ids), ("durable", cold_ids)):
+                assert sorted(found) == sorted(ids), f"{where} timeline of {fan}"
+    finally:
+        await rds.aclose()
+    listed = await edge_count(session, PHOTOS_BY_USER, world.author)
+    assert listed == len(ids), f"author's photo_count {listed}, uploads {len(ids)}"
+    done_b = await fleet.metric("processors-b", COPY_METRIC)
+    print(f"\ncompeting processors: 2 copies of every processor, SIGKILL one after it "
+          f"processed {done_a:.0f} events; {len(ids)} uploads ({killed} after the kill) all "
+          f"ready {ready:.1f} s after the last upload, each exactly once in "
+          f"{len(world.followers)} hot and durable timelines {delivered:.1f} s later, "
+          f"photo_count exact ({listed}); survivor processed {done_b:.0f} events")
+
+
+COPY_METRIC = "photostream_events_processed_total"
+
+
+async def _kill_one_copy_mid_stream(
+        stack: Settings, session: Session, fleet: Fleet, world: World,
+        rds: RedisClient, hot: RedisTimelines) -> tuple[int, float, list[int], float, float]:
+    """Uploads flowing, SIGKILL copy a once it has done some work, wait for convergence.
+
+    Returns (uploads accepted after the kill, events copy a had processed, all accepted
+    ids, seconds until all ready, seconds until all in every timeline).
+    """
+    for fan in world.followers:
+        # A first read builds the hot timeline; fan-out only edits timelines that exist.
+        await FeedReader(session, rds, stack).home(fan, limit=10)
+        assert await hot.exists(fan)
+    uploads, task = await _stream(stack, fleet, world)
+
+    async def a_busy() -> bool:
+        return await fleet.metric("processors-a", COPY_METRIC) >= 20
+
+    await eventually("copy a has processed 20 events", a_busy, timeout=120)
+    done_a = await fleet.metric("processors-a", COPY_METRIC)
+    fleet.kill("processors-a")
+    killed = time.monotonic()
+    await eventually("10 uploads accepted after the kill",
+                     lambda: _true(uploads.accepted_since(killed) >= 10), timeout=120)
+    await _stop(uploads, task)
+    ids = uploads.ids
+    ready = await eventually(f"all {len(ids)} uploads ready",
+                             lambda: all_ready(session, ids), timeout=240)
+    delivered = await eventually("every upload in every hot and durable timeline",
+                                 lambda: _timelines_hold(session, hot, world, ids),
+                                 timeout=240)
+    return uploads.accepted_since(killed), done_a, ids, ready, delivered
+
+
+async def _timelines_hold(session: Session, hot: RedisTimelines, world: World,
+                          ids: list[int]) -> bool:
+    for fan in world.followers:
+        if not set(ids) <= set(await hot.read(fan, limit=len(ids) + 50)):
+            return False
+        cold = await durable.read_page(session, fan, limit=len(ids) + 50)
+        if not set(ids) <= {e.photo_id for e in cold}:
+            return False
+    return True
 
 
 async def _true(value: bool) -> bool:
