@@ -287,9 +287,12 @@ async def _kill_one_copy_mid_stream(
     uploads, task = await _stream(stack, fleet, world)
 
     async def a_busy() -> bool:
-        return await fleet.metric("processors-a", COPY_METRIC) >= 20
+        # Mid-stream: uploads flowing and copy a past its share of any older backlog.
+        return (len(uploads.accepted) >= 5
+                and await fleet.metric("processors-a", COPY_METRIC) >= 20)
 
-    await eventually("copy a has processed 20 events", a_busy, timeout=120)
+    await eventually("5 uploads accepted, copy a has processed 20 events", a_busy,
+                     timeout=120)
     done_a = await fleet.metric("processors-a", COPY_METRIC)
     fleet.kill("processors-a")
     killed = time.monotonic()
