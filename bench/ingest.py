@@ -10,8 +10,10 @@ over HTTP in two phases:
    them, with the ingest's admission control on (``--max-backlog``): a 503 is retried
    after its ``Retry-After``. Prints the sustained processed rate, the refusals and the
    accepted -> processed latency, which the backlog bound keeps bounded.
-2. **paced**: an open-loop stream (each upload starts on schedule whatever the previous
-   ones did) at half the sustained rate of phase 1, while the timelines of the author's
+2. **paced**: once every processor group has drained phase 1 (the fan-out lane can lag
+   the media one by seconds under saturation; the drain time is printed), an open-loop
+   stream (each upload starts on schedule whatever the previous ones did) at half the
+   sustained rate of phase 1, while the timelines of the author's
    followers are polled in Redis. Prints upload -> in-follower-feed latency. Then the
    same at half the render ceiling (``--overload-seconds``): when that is more than the
    pipeline sustains, it shows what the backpressure does to an open-loop client.
@@ -54,6 +56,7 @@ from infra.connect import cassandra
 from infra.connect import redis as redis_connect
 from infra.connect.redis import RedisClient
 from infra.http.auth import mint
+from infra.ops.lag import consumer_lag
 from infra.settings import Settings, get_settings
 from infra.stack import manager
 
@@ -121,9 +124,12 @@ class Uploader:
         await asyncio.gather(*tasks)
 
 
-def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([PHOTOSTREAM, *args], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+def start(args: list[str], env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
+    """One service of the run; its warnings (retries, timeouts) go to ``logs``."""
+    logs.mkdir(parents=True, exist_ok=True)
+    with (logs / f"bench-ingest-{'-'.join(args)}.log").open("wb") as log:
+        return subprocess.Popen([PHOTOSTREAM, *args], env=env, stdout=log, stderr=log,
+                                start_new_session=True)
 
 
 def row(what: str, value: float | int | str, fmt: str = "") -> None:
@@ -145,8 +151,9 @@ async def run(args: argparse.Namespace) -> None:
     env = {**os.environ, "PHOTOSTREAM_INGEST_PORT": str(port), "PHOTOSTREAM_LOG_LEVEL": "WARNING",
            "PHOTOSTREAM_INGEST_MAX_BACKLOG": str(args.max_backlog),
            "PHOTOSTREAM_INGEST_BACKLOG_POLL_SECONDS": "0.5", "PHOTOSTREAM_METRICS_PORT": "0"}
-    procs = [start(["ingest"], env)] + [start(["process", *names], env)
-                                        for names in PROCESS_GROUPS]
+    logs = settings.stack.state_dir / "logs"
+    procs = [start(["ingest"], env, logs)] + [start(["process", *names], env, logs)
+                                              for names in PROCESS_GROUPS]
     session = await asyncio.to_thread(cassandra.connect, settings)
     rds = redis_connect.client(settings)
     limits = httpx.Limits(max_connections=max(args.concurrency, 64))
@@ -178,6 +185,10 @@ async def run(args: argparse.Namespace) -> None:
         sustained = report_saturation(args, ceiling, tail, saturated, began, accept_done, up,
                                       await status_line)
         report_cpu(cpu, len(saturated), ceiling)
+        # The fan-out lane may still be behind the media one: a paced phase started now
+        # would measure phase 1's leftovers, so start it from an empty pipeline.
+        row("  later lanes drained, after the last processed (s)",
+            await drained(settings, [g for names in PROCESS_GROUPS for g in names]), ".1f")
 
         # -- phase 2: paced, into follower feeds ----------------------------------
         first = args.photos
@@ -200,6 +211,16 @@ async def run(args: argparse.Namespace) -> None:
         for proc in procs:
             proc.wait(timeout=60)
         session.cluster.shutdown()
+
+
+async def drained(settings: Settings, groups: list[str], timeout: float = 600) -> float:
+    """Seconds until every one of ``groups`` has committed up to the end of its topics."""
+    began = time.monotonic()
+    while any(group.total_lag for group in await consumer_lag(settings, groups)):
+        if time.monotonic() - began > timeout:
+            raise TimeoutError(f"{groups} still lagging after {timeout:.0f} s")
+        await asyncio.sleep(0.25)
+    return time.monotonic() - began
 
 
 async def paced_phase(up: Uploader, tail: Tail, world: World, rds: RedisClient,
