@@ -115,7 +115,14 @@ async def test_private_account_grid_appears_only_after_approval(
     await bob_page.get_by_role("button", name="Follow").click()
     await expect(bob_page.get_by_role("button", name="Requested")).to_be_visible()
     await expect(bob_page.get_by_text("waiting for approval")).to_be_visible()
-    await bob_page.reload()  # the server agrees: requested, grid still hidden
+    # The click only published the request (202): wait until the graph processor has
+    # stored it, then a reload shows what the server says: requested, grid still hidden.
+    async def requested() -> bool:
+        r = await seeder.http.get(f"{seeder.services.api_url}/v1/users/{carol.user_id}",
+                                  headers=bob.auth)
+        return bool(r.json()["follow_state"] == "requested")
+    await seeder.until(requested)
+    await bob_page.reload()
     await expect(bob_page.get_by_role("button", name="Requested")).to_be_visible()
     await expect(bob_page.locator(".grid .tile")).to_have_count(0)
 
