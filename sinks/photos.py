@@ -49,6 +49,14 @@ _READY = (
     "width = ?, height = ?, duration_ms = ?, derivatives = ?, dominant_color = ?, "
     "blurhash = ?, location = ?, updated_at = ? WHERE photo_id = ? IF status != 'deleted'"
 )
+#: The common case in one Paxos round: no caption stored yet (``caption_at`` null), so
+#: the one carried by ``photo.processed`` goes in with the ready state.
+_READY_CAPTIONED = (
+    "UPDATE photos SET owner_id = ?, media_kind = ?, status = 'ready', failure_reason = null, "
+    "width = ?, height = ?, duration_ms = ?, derivatives = ?, dominant_color = ?, "
+    "blurhash = ?, location = ?, updated_at = ?, caption = ?, title = ?, caption_at = ? "
+    "WHERE photo_id = ? IF status != 'deleted' AND caption_at = null"
+)
 _FAILED = (
     "UPDATE photos SET owner_id = ?, status = 'failed', failure_reason = ?, updated_at = ? "
     "WHERE photo_id = ? IF status != 'deleted'"
@@ -103,22 +111,36 @@ async def mark_processed(session: Session, photo: PhotoProcessed, at: datetime) 
     """Make the photo ready and list it under its owner; False if it is deleted.
 
     ``at`` is the event's ``occurred_at``. Safe to repeat and to race a deletion.
+    Every photo comes through here twice (metadata and the fan-out planner), and each
+    Paxos round is a large share of Cassandra's CPU per photo (docs/capacity.md), so the
+    first pass writes the ready state and the upload caption in one LWT; only a row that
+    already has a caption takes the separate ready + caption compare-and-set path.
     """
     derivatives = orjson.dumps([
         {"name": d.name, "key": d.key, "width": d.width, "height": d.height,
          "bytes": d.bytes, "content_type": d.content_type}
         for d in photo.derivatives
     ]).decode()
-    statement = await prepared(session, _READY)
-    rows = await execute(session, statement, (
-        photo.owner_id, photo.media_kind, photo.original_width, photo.original_height,
-        photo.duration_ms, derivatives, photo.placeholder.dominant_color,
-        photo.placeholder.blurhash, photo.location, at, photo.photo_id,
-    ))
+    ready = (photo.owner_id, photo.media_kind, photo.original_width, photo.original_height,
+             photo.duration_ms, derivatives, photo.placeholder.dominant_color,
+             photo.placeholder.blurhash, photo.location, at)
+    captioned_at = id_time(photo.photo_id)
+    statement = await prepared(session, _READY_CAPTIONED)
+    rows = await execute(session, statement,
+                         (*ready, photo.caption, photo.title, captioned_at, photo.photo_id))
     if not applied(rows):
-        return False
-    await set_caption(session, photo.photo_id, photo.caption, photo.title,
-                      id_time(photo.photo_id))
+        # Deleted, or a caption is stored already (a redelivery, the other processor
+        # group, or an edit): the failed LWT returned both, read serially.
+        current = rows[0] if rows else {}
+        if current.get("status") == STATUS_DELETED:
+            return False
+        statement = await prepared(session, _READY)
+        if not applied(await execute(session, statement, (*ready, photo.photo_id))):
+            return False
+        stored = as_utc(current.get("caption_at"))
+        if stored is None or stored < _ms(captioned_at):
+            await set_caption(session, photo.photo_id, photo.caption, photo.title,
+                              captioned_at)
     await add_edge(session, PHOTOS_BY_USER, photo.owner_id, photo.photo_id)
     if await _serial_status(session, photo.photo_id) != STATUS_READY:
         # Deleted (or failed) while we listed it: the deleter may have run its removal

@@ -181,6 +181,18 @@ async def test_caption_edits_are_last_writer_wins_by_event_time(
     assert row.derivatives[0]["name"] == "thumb" and row.width == 800
 
 
+async def test_an_edit_stored_before_processing_survives_it(cassandra_session: Session) -> None:
+    # photo.caption_edited and media.processed are different topics: the edit can land
+    # first, and processing must then make the photo ready without its upload caption.
+    s, owner, photo = cassandra_session, uid(), photo_id_now()
+    assert await photos.set_caption(s, photo, "edited #early", "E", now() + timedelta(seconds=1))
+    assert await photos.mark_processed(s, processed(photo, owner, "original #upload"), now())
+    row = await photos.get_photo(s, photo)
+    assert row is not None and row.ready and row.width == 800
+    assert (row.caption, row.title) == ("edited #early", "E")
+    assert await photos.recent_photos(s, owner) == [photo]
+
+
 async def test_search_normalizes_and_reindexes_on_caption_edit(
         cassandra_session: Session) -> None:
     s, owner, photo = cassandra_session, uid(), photo_id_now()
