@@ -250,7 +250,7 @@ async def test_two_copies_of_every_processor_one_sigkilled_timelines_once(
     rds = redis_connect.client(stack)
     try:
         hot = RedisTimelines(rds, stack.timelines.redis_cap)
-        killed, done_a, ids, ready, delivered = await _kill_one_copy_mid_stream(
+        after_kill, done_a, ids, ready, delivered = await _kill_one_copy_mid_stream(
             stack, session, fleet, world, rds, hot)
         for fan in world.followers:
             hot_ids = await hot.read(fan, limit=stack.timelines.redis_cap)
@@ -263,7 +263,7 @@ async def test_two_copies_of_every_processor_one_sigkilled_timelines_once(
     assert listed == len(ids), f"author's photo_count {listed}, uploads {len(ids)}"
     done_b = await fleet.metric("processors-b", COPY_METRIC)
     print(f"\ncompeting processors: 2 copies of every processor, SIGKILL one after it "
-          f"processed {done_a:.0f} events; {len(ids)} uploads ({killed} after the kill) all "
+          f"processed {done_a:.0f} events; {len(ids)} uploads ({after_kill} after the kill) all "
           f"ready {ready:.1f} s after the last upload, each exactly once in "
           f"{len(world.followers)} hot and durable timelines {delivered:.1f} s later, "
           f"photo_count exact ({listed}); survivor processed {done_b:.0f} events")
