@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from api.feed import FeedReader
+from bench.stats import pct
 from infra.connect import cassandra
 from infra.connect import redis as redis_connect
 from infra.settings import get_settings
@@ -57,8 +58,8 @@ async def timed(reads: int, call: Callable[[], Awaitable[object]]) -> list[float
 
 
 def row(name: str, took: list[float]) -> str:
-    q = statistics.quantiles(took, n=100, method="inclusive")  # p99 never above the max
-    return f"{name:<40} {len(took):>6} {q[49]:>8.1f} {q[98]:>8.1f} {max(took):>8.1f}"
+    return (f"{name:<40} {len(took):>6} {pct(took, 50):>8.1f} {pct(took, 99):>8.1f} "
+            f"{max(took):>8.1f}")
 
 
 async def run(reads: int, n_authors: int) -> None:

@@ -47,11 +47,11 @@ from bench.ingest_world import (
     World,
     free_port,
     make_world,
-    pct,
     render_ceiling,
     wait_healthy,
 )
 from bench.media import synthetic_photo
+from bench.stats import pct
 from infra.connect import cassandra
 from infra.connect import redis as redis_connect
 from infra.connect.redis import RedisClient
