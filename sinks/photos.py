@@ -44,17 +44,16 @@ IN_GROUP = 16
 
 PHOTOS_BY_USER = CountedTable("photos_by_user", "owner_id", "photo_id", "photo_count")
 
-_READY = (
+_READY_SET = (
     "UPDATE photos SET owner_id = ?, media_kind = ?, status = 'ready', failure_reason = null, "
     "width = ?, height = ?, duration_ms = ?, derivatives = ?, dominant_color = ?, "
-    "blurhash = ?, location = ?, updated_at = ? WHERE photo_id = ? IF status != 'deleted'"
+    "blurhash = ?, location = ?, updated_at = ?"
 )
+_READY = f"{_READY_SET} WHERE photo_id = ? IF status != 'deleted'"
 #: The common case in one Paxos round: no caption stored yet (``caption_at`` null), so
 #: the one carried by ``photo.processed`` goes in with the ready state.
 _READY_CAPTIONED = (
-    "UPDATE photos SET owner_id = ?, media_kind = ?, status = 'ready', failure_reason = null, "
-    "width = ?, height = ?, duration_ms = ?, derivatives = ?, dominant_color = ?, "
-    "blurhash = ?, location = ?, updated_at = ?, caption = ?, title = ?, caption_at = ? "
+    f"{_READY_SET}, caption = ?, title = ?, caption_at = ? "
     "WHERE photo_id = ? IF status != 'deleted' AND caption_at = null"
 )
 _FAILED = (
