@@ -19,6 +19,7 @@ from infra.connect import cassandra, s3
 from infra.connect import redis as redis_connect
 from infra.connect.redis import RedisClient
 from infra.settings import Settings
+from sinks.identity import Identities
 from sinks.media_urls import MediaUrls
 
 
@@ -31,6 +32,7 @@ class ReadService:
     cards: Cards
     feed: FeedReader
     urls: MediaUrls
+    identities: Identities
     #: The SDK client, used only by the benchmark's naive baseline route.
     naive_s3: Minio
 
@@ -43,6 +45,7 @@ class ReadService:
         return cls(settings=settings, session=session, redis=redis, views=views,
                    cards=Cards(views, urls), feed=FeedReader(session, redis, settings,
                                                              views=views), urls=urls,
+                   identities=Identities(session, redis, settings),
                    naive_s3=s3.client(settings))
 
     async def close(self) -> None:

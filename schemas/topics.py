@@ -114,6 +114,21 @@ USERS = Topic(
     ),
 )
 
+SESSIONS = Topic(
+    name=PREFIX + "sessions",
+    key="user_id",
+    partitions=DEFAULT_PARTITIONS,
+    cleanup_policy="compact",
+    retention_ms=-1,
+    event_types=(ev.UserSessionsRevoked.TYPE,),
+    description="Sign-outs everywhere: tokens issued before the recorded time are refused.",
+    why_this_key=(
+        "user_id orders a user's revocations; each record carries the absolute time tokens "
+        "are valid after, which only moves forward, so compaction keeps the one that counts. "
+        "Not on the users topic: compaction there must keep the profile."
+    ),
+)
+
 FOLLOWS = Topic(
     name=PREFIX + "follows",
     key="followee_id",
@@ -215,6 +230,7 @@ TOPICS: tuple[Topic, ...] = (
     MEDIA_PROCESSED,
     PHOTOS,
     USERS,
+    SESSIONS,
     FOLLOWS,
     LIKES,
     COMMENTS,

@@ -1,13 +1,15 @@
-"""User account events. Both carry the whole public profile, never a diff.
+"""User account events. The profile events carry the whole public profile, never a diff.
 
 Carrying the full state makes the ``photostream.users`` topic compactable: the latest
 record per user is that user's profile, so a new processor can rebuild every profile
-from the topic alone.
+from the topic alone. For the same reason a sign-out-everywhere is not on that topic
+(compaction would keep it instead of the profile) but on ``photostream.sessions``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import ClassVar
 
 from schemas.common import Bio, DisplayName, Id, Username
@@ -41,3 +43,20 @@ class UserProfileUpdated(_Profile):
 
     TYPE: ClassVar[str] = "user.profile_updated"
     VERSION: ClassVar[int] = 1
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class UserSessionsRevoked(Payload):
+    """Tokens of ``user_id`` issued before ``tokens_valid_after`` stop working.
+
+    Published by "sign out everywhere"; a password change will publish it too. The field
+    only ever moves forward, so the latest record per user is the whole truth and the
+    topic is compactable like the profile topic.
+    """
+
+    TYPE: ClassVar[str] = "user.sessions_revoked"
+    VERSION: ClassVar[int] = 1
+
+    user_id: Id
+    tokens_valid_after: datetime

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from infra.connect import cassandra, s3
+from infra.connect import redis as redis_connect
 from infra.http import problems
 from infra.metrics_http import instrument
 from infra.settings import Settings, get_settings
@@ -28,6 +29,7 @@ from producers.ingest.write_routes import dev, photos, social, stories
 from producers.ingest.writes import Writes
 from producers.publisher import Publisher
 from schemas.ids import IdGenerator
+from sinks.identity import Identities
 
 
 def create_app(settings: Settings | None = None, *, worker_id: int | None = None) -> FastAPI:
@@ -43,6 +45,9 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
             publisher = await stack.enter_async_context(Publisher(settings))
             session = await asyncio.to_thread(cassandra.connect, settings)
             stack.push_async_callback(asyncio.to_thread, session.cluster.shutdown)
+            redis = redis_connect.client(settings)
+            stack.push_async_callback(redis.aclose)
+            app.state.identities = identities = Identities(session, redis, settings)
             app.state.ingest = IngestService(
                 settings=settings,
                 publisher=publisher,
@@ -57,7 +62,7 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
             stack.push_async_callback(backlog.stop)
             app.state.writes = Writes.create(
                 settings, publisher, session,
-                Originals(s3.client(settings), settings.s3.media_bucket), ids)
+                Originals(s3.client(settings), settings.s3.media_bucket), ids, identities)
             yield
 
     app = FastAPI(
