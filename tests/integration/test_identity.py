@@ -134,6 +134,7 @@ async def test_sign_out_everywhere_refuses_older_tokens_at_once_and_for_good(
         "/v1/me/sessions/revoke", headers=old))
     assert revoked.status_code == 202, revoked.text
     [event] = mine(events, UserSessionsRevoked, user_id=alice.user_id)
+    assert isinstance(event, UserSessionsRevoked)
 
     # At once, before the processor has stored anything: ingest updated the cache.
     assert "revoked" in problem(await ingest.post(f"/v1/photos/{pid}/likes", headers=old),
