@@ -161,13 +161,15 @@ async def test_a_frozen_broker_mid_upload_leaves_no_ghost_and_loses_nothing(
         await asyncio.sleep(2.5)
         os.kill(pid, signal.SIGCONT)
 
+    thaws: list[asyncio.Task[None]] = []
+
+    def thaw() -> None:
+        thaws.append(asyncio.create_task(thaw_later()))
+
     owner = new_user()
     try:
         async for ingest in _running(fast):
-            thaws: list[asyncio.Task[None]] = []
-            ledger = await _play(ingest, owner, freeze,
-                                 lambda: thaws.append(asyncio.create_task(thaw_later())),
-                                 max_delay=0.03)
+            ledger = await _play(ingest, owner, freeze, thaw, max_delay=0.03)
             await asyncio.gather(*thaws)
     finally:
         os.kill(pid, signal.SIGCONT)
