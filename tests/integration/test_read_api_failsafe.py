@@ -162,8 +162,8 @@ async def test_redis_down_serves_from_cassandra(scene: Scene) -> None:
         assert ready.json()["status"] == "degraded"
         assert ready.json()["mode"] == {"redis": "down", "cassandra": "up"}
         metrics = answers["/metrics"].text
-        assert 'photostream_api_degraded_answers_total{backend="redis",outcome="served",' \
-               'route="/v1/feed"}' in metrics
+        assert ('photostream_api_degraded_answers_total{backend="redis",route="/v1/feed",'
+                'outcome="served"}') in metrics
     finally:
         scene.redis.restore()
     await scene.recovered(before)
