@@ -102,8 +102,8 @@ class FeedReader:
         """Like :meth:`home`, with the following set and photo rows it read."""
         if limit <= 0:
             return FeedPage([], frozenset(), exhausted=True)
-        hot, followees = await asyncio.gather(self._ensure_hot(user_id),
-                                              self.views.following(user_id))
+        use_hot, followees = await asyncio.gather(self._ensure_hot(user_id),
+                                                  self.views.following(user_id))
         visible = followees | {user_id}
         pulled = sorted((await self._pull_authors()) & followees)
         page = FeedPage([], followees)
@@ -111,7 +111,7 @@ class FeedReader:
         cursor = before
         for _ in range(MAX_ROUNDS):
             want = limit - len(page.ids) + SLACK
-            candidates = await self._candidates(user_id, want, cursor, pulled, hot)
+            candidates = await self._candidates(user_id, want, cursor, pulled, use_hot)
             if not candidates:
                 page.exhausted = True
                 break
@@ -153,32 +153,32 @@ class FeedReader:
         return True
 
     async def _candidates(self, user_id: int, want: int, before: int | None,
-                          pulled: list[int], hot: bool = True) -> list[int]:
+                          pulled: list[int], use_hot: bool = True) -> list[int]:
         """The newest ``want`` ids older than ``before`` over every source, deduplicated."""
-        pushed, pulled_ids = await asyncio.gather(self._pushed(user_id, want, before, hot),
+        pushed, pulled_ids = await asyncio.gather(self._pushed(user_id, want, before, use_hot),
                                                   self.views.recent(pulled, want, before))
         found = [pushed, *pulled_ids]
         return sorted({pid for ids in found for pid in ids}, reverse=True)[:want]
 
     async def _pushed(self, user_id: int, want: int, before: int | None,
-                      hot: bool = True) -> list[int]:
+                      use_hot: bool = True) -> list[int]:
         """Redis first; past its end (the cap), the durable timeline takes over.
 
         Redis unreachable: the durable timeline serves it all. Cassandra unreachable
         after Redis answered: what Redis holds (the page may end early).
         """
         try:
-            ids = await self.hot.read(user_id, want, before) if hot else []
+            ids = await self.hot.read(user_id, want, before) if use_hot else []
         except REDIS_ERRORS as exc:
             if not degraded.survived(exc, REDIS):
                 raise
-            hot, ids = False, []
+            use_hot, ids = False, []
         if len(ids) < want:
             after = ids[-1] if ids else before
             try:
                 more = await read_page(self.session, user_id, want - len(ids), after)
             except CASSANDRA_ERRORS as exc:
-                if not hot or not degraded.survived(exc, CASSANDRA):
+                if not use_hot or not degraded.survived(exc, CASSANDRA):
                     raise
                 more = []
             ids += [e.photo_id for e in more]
