@@ -86,7 +86,9 @@ def connect_reader(settings: Settings) -> Session:
     api = settings.api
     session = cluster(settings, request_timeout=api.backend_timeout_seconds,
                       reconnect_seconds=api.reconnect_seconds).connect(settings.cassandra.keyspace)
-    session.default_timeout = api.backend_timeout_seconds  # Session.prepare uses it
+    # Session.prepare waits ``default_timeout`` (10 s), not the profile's timeout, and
+    # the public setter refuses while execution profiles are in use: set what it reads.
+    session._default_timeout = api.backend_timeout_seconds
     return session
 
 
