@@ -7,19 +7,23 @@ keys rejected), ``msgspec.json.schema_components`` writes its JSON Schema into t
 document, and :mod:`schemas.explain` turns a failure into an :class:`~schemas.errors.InvalidEvent`
 naming the field.
 
-Why msgspec, measured (``python -m bench.event_codec``, 20 000 events, best of 3, on the
-shared 2-core dev box): decoding is the hot path (every record in every processor), and
+Why msgspec, measured (``python -m bench.event_codec -n 20000 --rounds 4``: best of 12
+runs, rows interleaved, on the shared 2-core dev box, whose neighbours make any single
+figure swing by up to 2x; the ratios within one run are what to read). Decoding is the
+hot path (every record in every processor):
 
     codec                       decode ev/s     x   encode ev/s     x
-    home-made field framework        31,606  1.00        68,781  1.00
-    pydantic v2 (validate_json)      70,226  2.22        93,174  1.35
-    msgspec (Struct + Raw)          235,773  7.46       505,914  7.36
+    home-made field framework        52,905  1.00        83,913  1.00
+    pydantic v2 (validate_json)     121,481  2.30       184,068  2.19
+    msgspec, bare Structs           238,432  4.51       623,310  7.43
+    these models (msgspec)          141,949  2.68        92,569  1.10
 
-so msgspec decodes 3.4x faster than pydantic and 7.5x faster than the old framework.
-The models here pay two costs the bare candidate did not: times are parsed by
-:func:`~schemas.rfc3339.parse_rfc3339` (msgspec's own parser also accepts ``' '`` for
-``T``, lower-case ``z`` and ``+0200``, which the contract rejects), and ``encode`` decodes
-its own output to prove a consumer will accept it.
+Library against library (same strictness, each with its own time parser) msgspec
+decoded about 2x faster than pydantic in every run, so msgspec it is. These models pay
+two costs on top of bare msgspec: times go through :func:`~schemas.rfc3339.parse_rfc3339`
+(msgspec's parser also accepts ``' '`` for ``T``, lower-case ``z`` and ``+0200``, which
+the contract rejects), and ``encode`` decodes its own output to prove a consumer will
+accept it, which keeps encoding at the old framework's speed.
 
 Patterns end in ``\\Z``, not ``$``: msgspec searches with :mod:`re`, where ``$`` also
 matches before a final newline. The AsyncAPI generator writes them back as ``$``.
