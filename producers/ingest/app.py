@@ -16,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from infra.connect import cassandra, s3
 from infra.http import problems
+from infra.http.headers import SecurityHeaders
 from infra.metrics_http import instrument
 from infra.settings import Settings, get_settings
 from producers.ingest.backlog import Backlog
@@ -79,4 +80,5 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
         CORSMiddleware, allow_origins=list(settings.web_origins),
         allow_methods=["GET", "POST", "PATCH", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key"], max_age=600)
+    app.add_middleware(SecurityHeaders)
     return app
