@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.async_api import ConsoleMessage, Frame, Page, expect
+from playwright.async_api import Browser, ConsoleMessage, Frame, Page, expect
 
 from tests.browser.conftest import NewPage
 from tests.browser.test_webapp import jpeg_file
@@ -143,18 +143,23 @@ async def _framed(page: Page, url: str) -> Frame:
     return frames[0]
 
 
-async def test_another_origin_cannot_frame_the_app(new_page: NewPage,
+async def test_another_origin_cannot_frame_the_app(browser: Browser,
                                                    services: Services) -> None:
+    """Its own context: the refusal is a CSP console message, which ``new_page`` fails on."""
     targets = {"app": services.app_url, "json": services.api_url + "/config.json"}
-    with framing_site(targets) as site:
-        page = await new_page()
-        console = csp_messages(page)
+    context = await browser.new_context()
+    try:
+        with framing_site(targets) as site:
+            page = await context.new_page()
+            console = csp_messages(page)
 
-        control = await _framed(page, f"{site}/json")
-        await expect(control.locator("body")).to_contain_text("ingest_url")
+            control = await _framed(page, f"{site}/json")
+            await expect(control.locator("body")).to_contain_text("ingest_url")
 
-        victim = await _framed(page, f"{site}/app")
-        await page.wait_for_timeout(500)  # time for the app's modules to run, if it were shown
-        assert await victim.locator("#view").count() == 0, "the framed app rendered"
-        assert await victim.locator("header#top").count() == 0, "the framed app rendered"
-        assert any("frame-ancestors" in text for text in console), console
+            victim = await _framed(page, f"{site}/app")
+            await page.wait_for_timeout(500)  # time for the app's modules to run if shown
+            assert await victim.locator("#view").count() == 0, "the framed app rendered"
+            assert await victim.locator("header#top").count() == 0, "the framed app rendered"
+            assert any("frame-ancestors" in text for text in console), console
+    finally:
+        await context.close()
