@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
+import httpx
+from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
 from api.routes import web
+from infra.http import problems
 from infra.http.headers import (
     DOCS_POLICY,
     LOCKED_POLICY,
@@ -94,3 +97,21 @@ def test_web_app_policy_follows_the_host_the_browser_used() -> None:
                                      "headers": [(b"host", b"localhost:8082")]})
     assert "connect-src 'self' http://localhost:8081;" in policy
     assert "img-src 'self' data: blob: http://127.0.0.1:9000;" in policy
+
+
+async def test_problem_answers_carry_nosniff_even_the_500() -> None:
+    app = FastAPI()
+    problems.install(app)
+    app.add_middleware(SecurityHeaders)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for path, status in (("/missing", 404), ("/boom", 500)):
+            answer = await client.get(path)
+            assert answer.status_code == status
+            assert answer.headers["content-type"] == problems.PROBLEM_JSON
+            assert answer.headers["x-content-type-options"] == "nosniff", path
