@@ -71,6 +71,14 @@ INGEST_REFUSED = Counter(
     "photostream_ingest_refused", "Uploads refused before acceptance (503 + Retry-After), "
     "by reason.", ["reason"])
 
+# --- rate limits (infra/http/ratelimit.py) ---------------------------------------------
+RATE_LIMITED = Counter(
+    "photostream_rate_limited", "Writes refused with 429 (over a per-user or per-address "
+    "limit), by action.", ["action"])
+RATE_LIMIT_UNCHECKED = Counter(
+    "photostream_rate_limit_unchecked", "Writes let through without a limit check because "
+    "Redis did not answer (the limiter fails open), by action.", ["action"])
+
 # --- HTTP services (infra/metrics_http.py) ---------------------------------------------
 HTTP_REQUEST_SECONDS = Histogram(
     "photostream_http_request_seconds", "HTTP request latency, by route template and "

@@ -185,6 +185,23 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class RateLimitSettings:
+    """Writes allowed per user (sign-ins: per client address) in each ``window_seconds``,
+    counted in Redis so every replica shares them; beyond: 429 + Retry-After. 0 turns a
+    limit off. The defaults are far above what a person does by hand (see
+    infra/http/ratelimit.py)."""
+
+    window_seconds: int = 60
+    uploads: int = 30
+    likes: int = 120
+    comments: int = 60
+    follows: int = 60
+    #: Everything else a user writes: caption and profile edits, deletes.
+    edits: int = 60
+    sign_ins: int = 10
+
+
+@dataclass(frozen=True)
 class MediaSettings:
     max_pixels: int = 50_000_000
     jpeg_quality: int = 82
@@ -229,6 +246,7 @@ class Settings:
     media: MediaSettings = field(default_factory=MediaSettings)
     timelines: TimelineSettings = field(default_factory=TimelineSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    rate: RateLimitSettings = field(default_factory=RateLimitSettings)
     #: ``dev`` (the local stack's default) enables development-only conveniences such as
     #: the web app's sign-in endpoint; anything else is treated as production.
     env: str = "dev"
@@ -349,6 +367,18 @@ class Settings:
             retry_after_seconds=env.integer("API_RETRY_AFTER_SECONDS",
                                             ApiSettings.retry_after_seconds),
         )
+        defaults = RateLimitSettings()
+        rate = RateLimitSettings(
+            window_seconds=env.integer("RATE_WINDOW_SECONDS", defaults.window_seconds),
+            uploads=env.integer("RATE_UPLOADS", defaults.uploads),
+            likes=env.integer("RATE_LIKES", defaults.likes),
+            comments=env.integer("RATE_COMMENTS", defaults.comments),
+            follows=env.integer("RATE_FOLLOWS", defaults.follows),
+            edits=env.integer("RATE_EDITS", defaults.edits),
+            sign_ins=env.integer("RATE_SIGN_INS", defaults.sign_ins),
+        )
+        if rate.window_seconds < 1:
+            raise SettingsError("PHOTOSTREAM_RATE_WINDOW_SECONDS must be at least 1")
         log_format = env.text("LOG_FORMAT", "text").lower()
         if log_format not in ("text", "json"):
             raise SettingsError(f"PHOTOSTREAM_LOG_FORMAT={log_format!r}: use text or json")
@@ -363,6 +393,7 @@ class Settings:
             media=media,
             timelines=timelines,
             api=api,
+            rate=rate,
             env=env.text("ENV", "dev").lower(),
             log_level=env.text("LOG_LEVEL", "INFO"),
             log_format=log_format,

@@ -47,9 +47,10 @@ async def stack(settings: Settings) -> AsyncIterator[Settings]:
 @pytest.fixture(scope="session")
 def service_env(stack: Settings) -> Iterator[dict[str, str]]:
     """Environment for service subprocesses: the cluster's, quiet logs, and a 10 s Kafka
-    session timeout (instead of 30 s) so a SIGKILLed copy's partitions move sooner."""
+    session timeout (instead of 30 s) so a SIGKILLed copy's partitions move sooner. No
+    upload rate limit: one author streams uploads through every node loss."""
     yield {**os.environ, **cluster.cluster_environment(), "PHOTOSTREAM_LOG_LEVEL": "WARNING",
-           "PHOTOSTREAM_KAFKA_SESSION_TIMEOUT_MS": "10000"}
+           "PHOTOSTREAM_KAFKA_SESSION_TIMEOUT_MS": "10000", "PHOTOSTREAM_RATE_UPLOADS": "0"}
 
 
 @pytest.fixture(scope="session")
