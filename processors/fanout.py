@@ -59,9 +59,9 @@ from datetime import UTC, datetime
 from typing import ClassVar, Literal
 
 from infra import metrics
+from infra.connect.publisher import Publisher
 from processors.runtime import Message
 from processors.stores import StoreProcessor
-from producers.publisher import Publisher
 from schemas.envelope import Event, make
 from schemas.fanout import MAX_CHUNK, FanoutChunk, chunk_id
 from schemas.graph import FollowApproved, FollowRemoved, FollowRequested

@@ -33,8 +33,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from infra.connect import kafka
 from infra.http.problems import Problem
 from infra.metrics import INGEST_BACKLOG, INGEST_REFUSED
-from infra.ops.groups import group_name
 from infra.settings import Settings
+from operate.ops.groups import group_name
 from schemas.topics import MEDIA_UPLOADED
 
 log = logging.getLogger(__name__)
