@@ -155,7 +155,8 @@ def render_photo(
         icc = im.info.get("icc_profile")
         _guarded(im.load)
     im = _guarded(lambda: _normalize_mode(im))
-    same = _passthrough(data, mime, im, plan, orientation, icc) if mime == media_formats.JPEG else None
+    is_jpeg = mime == media_formats.JPEG
+    same = _passthrough(data, mime, im, plan, orientation, icc) if is_jpeg else None
     return _render(im, plan, (ow, oh), orientation, icc, quality, progressive, same)
 
 
