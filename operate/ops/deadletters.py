@@ -26,10 +26,9 @@ from infra.connect import kafka
 from infra.settings import Settings
 from operate.ops import OpsError
 from operate.ops.cluster import admin_client, describe, offset_bounds, partitions_of, reader
-from operate.ops.groups import group_name
 from schemas.deadletter import DeadLetter, decode_dead_letter
 from schemas.errors import InvalidEvent
-from schemas.topics import DEADLETTERS, PREFIX
+from schemas.topics import DEADLETTERS, PREFIX, group_id
 
 REPLAYED_FROM = "photostream-replayed-from"
 SCAN_TIMEOUT_S = 300.0
@@ -79,7 +78,7 @@ class Filter:
 
     def matches(self, letter: DeadLetter) -> bool:
         if self.processor and letter.processor not in {self.processor,
-                                                       group_name(self.processor)}:
+                                                       group_id(self.processor)}:
             return False
         if self.topic and letter.topic not in {self.topic, PREFIX + self.topic}:
             return False

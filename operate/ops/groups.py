@@ -1,45 +1,15 @@
-"""Consumer groups: which ones are ours, and who is in a group right now.
+"""Consumer groups: who is in a group right now.
 
-A processor's consumer group is its class's ``name`` (``photostream-media``); operators
-type the short registry name (``media``), so both are accepted everywhere.
+Which groups are ours, and the short names operators type for them (``media`` for
+``photostream-media``), is the catalogue's: :data:`schemas.topics.CONSUMER_GROUPS`.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
-
-from processors.registry import PROCESSORS
-
-
-@dataclass(frozen=True)
-class ProcessorGroup:
-    """A processor of ``processors/registry.py``: its consumer group and its topics."""
-
-    short_name: str
-    group: str
-    topics: tuple[str, ...]
-
-
-def processor_groups() -> list[ProcessorGroup]:
-    """Every registered processor, read from the classes (not instantiated: no clients)."""
-    groups = []
-    for short, path in PROCESSORS.items():
-        module, cls_name = path.split(":")
-        cls = getattr(importlib.import_module(module), cls_name)
-        groups.append(ProcessorGroup(short, cls.name, tuple(cls.topics)))
-    return groups
-
-
-def group_name(name: str) -> str:
-    """``media`` -> ``photostream-media``; anything else (a full group name) unchanged."""
-    for pg in processor_groups():
-        if name == pg.short_name:
-            return pg.group
-    return name
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from infra.settings import Settings
 from operate.ops.cluster import admin_client, describe, offset_bounds, partitions_of, reader
-from operate.ops.groups import GroupState, group_name, group_state, processor_groups
+from operate.ops.groups import GroupState, group_state
+from schemas.topics import CONSUMER_GROUPS, group_id
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,8 @@ async def consumer_lag(settings: Settings, groups: Sequence[str] | None = None
     Topics covered: those the processor subscribes to, plus any the group has committed
     offsets on (for groups that are not processors, only the latter).
     """
-    subscribed = {pg.group: pg.topics for pg in processor_groups()}
-    names = [group_name(g) for g in groups] if groups else list(subscribed)
+    subscribed = {g.group_id: g.topic_names for g in CONSUMER_GROUPS}
+    names = [group_id(g) for g in groups] if groups else list(subscribed)
     results: list[GroupLag] = []
     async with admin_client(settings) as admin, reader(settings) as consumer:
         for group in names:

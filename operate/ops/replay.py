@@ -21,7 +21,8 @@ from aiokafka.errors import KafkaError
 from infra.settings import Settings
 from operate.ops import OpsError
 from operate.ops.cluster import admin_client, offset_bounds, partitions_of, reader, require_topic
-from operate.ops.groups import group_name, group_state
+from operate.ops.groups import group_state
+from schemas.topics import group_id
 
 Target = datetime | Literal["earliest", "latest"]
 
@@ -69,7 +70,7 @@ async def reset_offsets(settings: Settings, group: str, topic: str, to: Target, 
     A datetime resolves to the first record at or after it (the end offset where there
     is none, i.e. nothing to re-consume on that partition).
     """
-    group = group_name(group)
+    group = group_id(group)
     async with admin_client(settings) as admin:
         meta = await require_topic(admin, topic)
         state = await group_state(admin, group)

@@ -17,8 +17,7 @@ from infra.settings import Settings
 from operate.ops.cluster import admin_client, describe, offset_bounds, partitions_of, reader
 from operate.ops.lag import GroupLag, consumer_lag
 from operate.services import ServiceSpec, service_table
-from processors.registry import PROCESSORS
-from schemas.topics import DEADLETTERS
+from schemas.topics import CONSUMER_GROUPS, DEADLETTERS
 
 PROBE_TIMEOUT_S = 2.0
 
@@ -89,16 +88,14 @@ def _processor_status(spec: ServiceSpec, group: str, probes: dict[str, Probe],
 
 async def gather_status(settings: Settings) -> tuple[list[ServiceStatus], int | None]:
     """Every service of the table with its health (and, for processors, group lag)."""
-    from operate.ops.groups import processor_groups
-
     specs = list(service_table(settings).values())
     probes, lags, dlq = await asyncio.gather(
         _probe_all(settings, specs), consumer_lag(settings), dead_letter_count(settings))
-    groups = {pg.short_name: pg.group for pg in processor_groups()}
+    groups = {g.short_name: g.group_id for g in CONSUMER_GROUPS}
     by_group = {g.group: g for g in lags}
     rows: list[ServiceStatus] = []
     for spec in specs:
-        if spec.name in PROCESSORS:
+        if spec.name in groups:
             group = groups[spec.name]
             rows.append(_processor_status(spec, group, probes, by_group.get(group)))
         else:
