@@ -13,31 +13,44 @@ from collections.abc import Sequence
 
 from infra.logging_setup import configure as configure_logging
 from infra.settings import SettingsError, get_settings
+from operate.commands import (
+    api,
+    demo,
+    ingest,
+    process,
+    run,
+    smoke,
+    stack,
+    status,
+    tail,
+    timelines,
+    token,
+    topics,
+)
 from operate.stack.base import StackError
 
+#: In ``--help`` order; each module registers its sub-commands on the parser.
 COMMAND_GROUPS = (
-    "operate.commands.stack",
-    "operate.commands.smoke",
-    "operate.commands.demo",
-    "operate.commands.process",
-    "operate.commands.token",
-    "operate.commands.ingest",
-    "operate.commands.api",
-    "operate.commands.timelines",
-    "operate.commands.topics",
-    "operate.commands.tail",
-    "operate.commands.status",
-    "operate.commands.run",
+    stack,
+    smoke,
+    demo,
+    process,
+    token,
+    ingest,
+    api,
+    timelines,
+    topics,
+    tail,
+    status,
+    run,
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    import importlib
-
     parser = argparse.ArgumentParser(prog="photostream", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for module_name in COMMAND_GROUPS:
-        importlib.import_module(module_name).register(sub)
+    for command_group in COMMAND_GROUPS:
+        command_group.register(sub)
     return parser
 
 

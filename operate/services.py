@@ -12,12 +12,11 @@ Processor ports: ``photostream process ...`` run by hand serves on ``metrics_por
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from infra.settings import Settings
-from processors.registry import PROCESSORS
+from schemas.topics import CONSUMER_GROUPS
 
 
 @dataclass(frozen=True)
@@ -40,20 +39,18 @@ class ServiceSpec:
         return "127.0.0.1" if host in ("0.0.0.0", "") else host
 
 
-#: HTTP services: name (= its ``photostream`` command) -> port. One line per service; an
-#: entry whose command module (``operate/commands/NAME.py``) does not exist yet is skipped.
+#: HTTP services: name (= its ``photostream`` command) -> port. One line per service.
 HTTP_SERVICES: dict[str, Callable[[Settings], int]] = {
     "ingest": lambda s: s.ingest.port,
     "api": lambda s: s.api.port,
 }
 
-
-def _has_command(name: str) -> bool:
-    return importlib.util.find_spec(f"operate.commands.{name}") is not None
+#: Every stream processor's short name, in the catalogue's order (which fixes its port).
+PROCESSORS: tuple[str, ...] = tuple(g.short_name for g in CONSUMER_GROUPS)
 
 
 def processor_port(settings: Settings, name: str) -> int:
-    return settings.metrics_port + 1 + list(PROCESSORS).index(name)
+    return settings.metrics_port + 1 + PROCESSORS.index(name)
 
 
 def service_table(settings: Settings) -> dict[str, ServiceSpec]:
@@ -64,8 +61,6 @@ def service_table(settings: Settings) -> dict[str, ServiceSpec]:
         table[name] = ServiceSpec(name, "processor",
                                   ("process", name, "--metrics-port", str(port)), port, 1)
     for name, port_of in HTTP_SERVICES.items():
-        if not _has_command(name):
-            continue
         table[name] = ServiceSpec(name, "http", (name,), port_of(settings), 0)
     return table
 
