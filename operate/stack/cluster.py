@@ -32,7 +32,7 @@ import redis.asyncio as aioredis
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
 from cassandra.policies import WhiteListRoundRobinPolicy
 
-from infra.settings import REPO_ROOT, Settings
+from infra.settings import STATE_HOME, Settings
 from operate.stack.base import Service, StackError, port_in_use, rss_bytes, run_checked
 from operate.stack.cassandra import CassandraService, _quiet_driver
 from operate.stack.kafka import KafkaService
@@ -71,7 +71,7 @@ def cluster_environment(environ: Mapping[str, str] | None = None) -> dict[str, s
     ``PHOTOSTREAM_CLUSTER_STATE_DIR`` moves its state dir (default ``.stack-cluster``).
     """
     env = os.environ if environ is None else environ
-    state = env.get("PHOTOSTREAM_CLUSTER_STATE_DIR", str(REPO_ROOT / ".stack-cluster"))
+    state = env.get("PHOTOSTREAM_CLUSTER_STATE_DIR", str(STATE_HOME / ".stack-cluster"))
     brokers = ",".join(f"127.0.0.1:{kafka_ports(n)[0]}" for n in range(1, KAFKA_NODES + 1))
     return {
         "PHOTOSTREAM_STATE_DIR": state,
