@@ -14,7 +14,7 @@ disagree:
 * ``json_schema``: the JSON Schema written into the AsyncAPI document.
 
 Why not pydantic: decoding happens for every Kafka record in every processor, the
-contracts are small and flat, and one ~200-line validator is easier to reason about
+contracts are small and flat, and one validator we own is easier to reason about
 (strict int vs bool, exact error paths) than a dependency's coercion rules.
 """
 

@@ -1,7 +1,7 @@
 """A tiny block-style YAML writer for JSON-shaped data (dicts, lists, str, int, bool, None).
 
 The AsyncAPI document is the only YAML we write, and its content is plain JSON data, so
-~60 lines beat a runtime dependency. Strings are emitted plain when that is unambiguous
+one small module beats a runtime dependency. Strings are emitted plain when that is unambiguous
 and JSON-double-quoted otherwise (a JSON string is a valid YAML double-quoted scalar),
 so the output always reads back as exactly the input.
 """
