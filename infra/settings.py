@@ -110,6 +110,9 @@ class KafkaSettings:
     #: How long a processor copy may be silent before the group reassigns its
     #: partitions: after a crash (SIGKILL, lost host) its work resumes this much later.
     session_timeout_ms: int = 30_000
+    #: How long a producer waits for a broker's acknowledgement before the send fails:
+    #: the longest an upload can wait on a stalled broker before it is answered 503.
+    request_timeout_ms: int = 30_000
 
 
 @dataclass(frozen=True)
@@ -280,6 +283,8 @@ class Settings:
             client_id=env.text("KAFKA_CLIENT_ID", "photostream"),
             session_timeout_ms=env.integer(
                 "KAFKA_SESSION_TIMEOUT_MS", KafkaSettings.session_timeout_ms),
+            request_timeout_ms=env.integer(
+                "KAFKA_REQUEST_TIMEOUT_MS", KafkaSettings.request_timeout_ms),
         )
         cassandra = CassandraSettings(
             contact_points=env.hosts("CASSANDRA_HOSTS", "127.0.0.1"),
