@@ -28,7 +28,7 @@ import pytest
 from cassandra.cluster import Session
 
 from infra.settings import Settings
-from infra.stack.kafka import KafkaService
+from operate.stack.kafka import KafkaService
 from processors.registry import build
 from processors.runtime import Runner
 from sinks.photos import recent_photos
