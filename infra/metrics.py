@@ -81,6 +81,16 @@ HTTP_REQUEST_BYTES = Histogram(
 HTTP_IN_FLIGHT = Gauge(
     "photostream_http_in_flight", "Requests being served right now.", ["service"])
 
+# --- read API fail-safe (api/failsafe.py) -----------------------------------------------
+API_DEGRADED_ANSWERS = Counter(
+    "photostream_api_degraded_answers", "Read API answers given while a backend was "
+    "unreachable, by backend, route template and outcome ('served': 200 from the other "
+    "store or with a section missing, flagged by X-Photostream-Degraded; 'unavailable': "
+    "503 + Retry-After).", ["backend", "route", "outcome"])
+API_OVERLOADED = Counter(
+    "photostream_api_overloaded", "Read API requests refused with 503 because the Redis "
+    "connection pool was exhausted, by route template.", ["route"])
+
 
 def size_class(width: int, height: int) -> str:
     """A bounded label for an original's size: render time grows with pixels."""

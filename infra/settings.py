@@ -190,6 +190,15 @@ class ApiSettings:
     workers: int = 1
     #: Mount the benchmark's naive fan-out-on-read baseline (``bench.read_api`` only).
     naive_feed: bool = False
+    #: Bound on one Redis command or Cassandra request of the read API (the drivers'
+    #: defaults, 5 s and 10-20 s, turn a dead backend into hung requests): past it the
+    #: read falls back to the other store or answers 503. See api/failsafe.py.
+    backend_timeout_seconds: float = 0.5
+    #: Cassandra reconnection delay of the read API (constant, not the driver's
+    #: exponential one that reaches minutes): feeds recover this soon after an outage.
+    reconnect_seconds: float = 1.0
+    #: ``Retry-After`` of a 503 when a backend is unreachable or the Redis pool is full.
+    retry_after_seconds: int = 2
 
 
 @dataclass(frozen=True)
@@ -351,6 +360,11 @@ class Settings:
             ingest_url=env.text("INGEST_URL", ApiSettings.ingest_url),
             workers=env.integer("API_WORKERS", ApiSettings.workers),
             naive_feed=env.flag("API_NAIVE_FEED", ApiSettings.naive_feed),
+            backend_timeout_seconds=env.number("API_BACKEND_TIMEOUT_SECONDS",
+                                               ApiSettings.backend_timeout_seconds),
+            reconnect_seconds=env.number("API_RECONNECT_SECONDS", ApiSettings.reconnect_seconds),
+            retry_after_seconds=env.integer("API_RETRY_AFTER_SECONDS",
+                                            ApiSettings.retry_after_seconds),
         )
         log_format = env.text("LOG_FORMAT", "text").lower()
         if log_format not in ("text", "json"):

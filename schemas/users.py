@@ -7,15 +7,13 @@ from the topic alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from schemas.common import Bio, DisplayName, Id, Username
 from schemas.payload import Payload, register
 
 
-@dataclass(frozen=True, slots=True)
-class _Profile(Payload):
+class _Profile(Payload, frozen=True):
     """The whole public profile of one account."""
 
     user_id: Id
@@ -26,8 +24,7 @@ class _Profile(Payload):
 
 
 @register
-@dataclass(frozen=True, slots=True)
-class UserRegistered(_Profile):
+class UserRegistered(_Profile, frozen=True):
     """A new account exists, with its initial profile."""
 
     TYPE: ClassVar[str] = "user.registered"
@@ -35,8 +32,7 @@ class UserRegistered(_Profile):
 
 
 @register
-@dataclass(frozen=True, slots=True)
-class UserProfileUpdated(_Profile):
+class UserProfileUpdated(_Profile, frozen=True):
     """The user's profile after an edit (all fields, so the last record is the truth)."""
 
     TYPE: ClassVar[str] = "user.profile_updated"

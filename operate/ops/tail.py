@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import orjson
+import msgspec
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from infra.settings import Settings
@@ -50,7 +50,7 @@ class Tailed:
 
 
 def _event_text(event: Event[Payload]) -> str:
-    payload = orjson.dumps(event.payload).decode()
+    payload = msgspec.json.encode(event.payload).decode()
     return f"{event.type} v{event.version} id={event.event_id} {payload}"
 
 

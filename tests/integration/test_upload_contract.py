@@ -21,9 +21,12 @@ import dataclasses
 import os
 import random
 import signal
-from collections.abc import AsyncIterator, Callable
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
+import httpx
 import pytest
 from cassandra.cluster import Session
 
@@ -31,14 +34,21 @@ from infra.settings import Settings
 from operate.stack.kafka import KafkaService
 from processors.registry import build
 from processors.runtime import Runner
+from producers.ingest import create_app
+from producers.publisher import Publisher, PublishError
+from schemas.envelope import Event, decode
+from schemas.media import PhotoUploaded
+from schemas.topics import MEDIA_UPLOADED
 from sinks.photos import recent_photos
 from tests.support.faultline import FaultLine, faultline
 
+from .kafka_tail import end_offsets, records_since
 from .test_ingest import Ingest, _running, jpeg_bytes, new_user, upload
 from .waiting import eventually
 
 ROUNDS = 12
 RETRY_FOR = 40.0
+FROZEN_FOR = 2.5
 
 
 @dataclasses.dataclass
@@ -155,24 +165,93 @@ async def test_a_frozen_broker_mid_upload_leaves_no_ghost_and_loses_nothing(
         stack.kafka, request_timeout_ms=1500))
 
     def freeze() -> None:
+        # The broker wakes up by itself even if this test process dies meanwhile.
+        subprocess.Popen(["sh", "-c", f"sleep {FROZEN_FOR}; kill -CONT {pid}"],
+                         start_new_session=True)
         os.kill(pid, signal.SIGSTOP)
-
-    async def thaw_later() -> None:
-        await asyncio.sleep(2.5)
-        os.kill(pid, signal.SIGCONT)
-
-    thaws: list[asyncio.Task[None]] = []
-
-    def thaw() -> None:
-        thaws.append(asyncio.create_task(thaw_later()))
 
     owner = new_user()
     try:
         async for ingest in _running(fast):
-            ledger = await _play(ingest, owner, freeze, thaw, max_delay=0.03)
-            await asyncio.gather(*thaws)
+            ledger = await _play(ingest, owner, freeze, lambda: None, max_delay=0.03)
     finally:
         os.kill(pid, signal.SIGCONT)
     assert ledger.errors > 0, "no upload met the fault: the test proved nothing"
     await _assert_exactly(stack, cassandra_session, owner, ledger)
 
+
+
+@asynccontextmanager
+async def _ack_lost(settings: Settings, after_landing: Callable[[int], Awaitable[None]]
+                    ) -> AsyncIterator[Ingest]:
+    """An ingest whose publisher loses the broker's acknowledgement: the event really is
+    appended to Kafka, then the publish fails (after ``after_landing(photo_id)``), the
+    ambiguous outcome of a broker or network fault at the worst moment."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        publisher: Publisher = app.state.ingest.publisher
+        real = publisher.publish
+
+        async def publish_then_fail(event: Event[Any]) -> Any:
+            await real(event)
+            await after_landing(event.payload.photo_id)
+            raise PublishError(MEDIA_UPLOADED.name, TimeoutError("acknowledgement lost"))
+
+        publisher.publish = publish_then_fail  # type: ignore[method-assign]
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ingest",
+                                     timeout=60) as client:
+            yield Ingest(client, settings)
+
+
+async def test_an_event_that_landed_without_acknowledgement_is_aborted_not_a_ghost(
+    stack: Settings, cassandra_session: Session
+) -> None:
+    async def nothing(photo_id: int) -> None:
+        return None
+
+    owner = new_user()
+    before = await end_offsets(stack, MEDIA_UPLOADED.name)
+    async with _ack_lost(stack, nothing) as ingest:
+        response = await upload(ingest, owner, jpeg_bytes(), key="lost-ack")
+    assert response.status_code == 503, response.text
+    (landed,) = [e for r in [await records_since(stack, before)]
+                 for e in _uploads_of(r, owner)]
+    async with _processors(stack):
+        async def processed() -> bool:
+            row = cassandra_session.execute(
+                "SELECT status, failure_reason FROM photos WHERE photo_id = %s",
+                (landed,)).one()
+            return row is not None and row["status"] != "processing"
+
+        await eventually(processed, timeout=60)
+        await asyncio.sleep(2)
+    assert await recent_photos(cassandra_session, owner) == []
+    async for retrying in _running(stack):
+        again = await upload(retrying, owner, jpeg_bytes(), key="lost-ack")
+    assert again.status_code == 202
+    assert int(again.json()["photo_id"]) != landed, "an aborted photo id was reused"
+
+
+async def test_an_event_processed_before_its_acknowledgement_was_lost_is_accepted(
+    stack: Settings, cassandra_session: Session
+) -> None:
+    async def until_ready(photo_id: int) -> None:
+        async def ready() -> bool:
+            row = cassandra_session.execute(
+                "SELECT status FROM photos WHERE photo_id = %s", (photo_id,)).one()
+            return row is not None and row["status"] == "ready"
+
+        await eventually(ready, timeout=60)
+
+    owner = new_user()
+    async with _processors(stack), _ack_lost(stack, until_ready) as ingest:
+        response = await upload(ingest, owner, jpeg_bytes())
+    assert response.status_code == 202, response.text
+    assert await recent_photos(cassandra_session, owner) == [int(response.json()["photo_id"])]
+
+
+def _uploads_of(records: list[Any], owner: int) -> list[int]:
+    events = (decode(r.value) for r in records)
+    return [e.payload.photo_id for e in events
+            if isinstance(e.payload, PhotoUploaded) and e.payload.owner_id == owner]
