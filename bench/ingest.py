@@ -56,9 +56,9 @@ from infra.connect import cassandra
 from infra.connect import redis as redis_connect
 from infra.connect.redis import RedisClient
 from infra.http.auth import mint
-from infra.ops.lag import consumer_lag
 from infra.settings import Settings, get_settings
-from infra.stack import manager
+from operate.ops.lag import consumer_lag
+from operate.stack import manager
 
 PHOTOSTREAM = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "photostream")
 #: The processors an upload passes through on its way to a follower's feed.

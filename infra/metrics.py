@@ -1,7 +1,7 @@
 """Every Prometheus metric of photostream, defined once (``prometheus-client``).
 
 One module so the names, labels and buckets are a contract an operator (and the Grafana
-dashboard in ``infra/grafana/photostream.json``) can rely on: code that counts something
+dashboard in ``operate/grafana/photostream.json``) can rely on: code that counts something
 imports the metric from here instead of creating its own. Labels are bounded sets
 (processor, topic, event type, route template, status, size class), never ids, so the
 series count stays small however much traffic flows.

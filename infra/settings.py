@@ -19,6 +19,23 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _state_home() -> Path:
+    """Where the local stack's state dirs (``.stack``, ``.stack-cluster``) live by default.
+
+    In a checkout (an editable install) that is the checkout, so each clone has its own
+    data. An installed wheel's ``REPO_ROOT`` is site-packages, which is no place for a
+    database, so there it is the user's state dir (XDG), not the cache: wiping the cache
+    of downloads must not wipe the data.
+    """
+    if (REPO_ROOT / "pyproject.toml").is_file():
+        return REPO_ROOT
+    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "photostream"
+
+
+STATE_HOME = _state_home()
+
+
 def _split_hosts(value: str) -> tuple[str, ...]:
     return tuple(h.strip() for h in value.split(",") if h.strip())
 
@@ -221,7 +238,7 @@ class StackSettings:
     """Where the local stack keeps downloads (shared by clones) and data (per clone)."""
 
     cache_dir: Path = Path.home() / ".cache" / "photostream"
-    state_dir: Path = REPO_ROOT / ".stack"
+    state_dir: Path = STATE_HOME / ".stack"
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     cassandra_port: int = 9042

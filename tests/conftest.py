@@ -19,7 +19,7 @@ from infra.connect import cassandra, s3
 from infra.connect import redis as redis_connect
 from infra.connect.redis import RedisClient
 from infra.settings import Settings, get_settings
-from infra.stack import manager
+from operate.stack import manager
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

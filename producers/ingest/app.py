@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from infra.connect import cassandra, s3
+from infra.connect.publisher import Publisher
 from infra.http import problems
 from infra.http.headers import SecurityHeaders
 from infra.http.ratelimit import RateLimiter
@@ -28,7 +29,6 @@ from producers.ingest.storage import Originals
 from producers.ingest.uploads import IngestService
 from producers.ingest.write_routes import dev, photos, social, stories
 from producers.ingest.writes import Writes
-from producers.publisher import Publisher
 from schemas.ids import IdGenerator
 
 

@@ -1,6 +1,6 @@
 """Fixtures of the browser tests: the real services, Debian's chromium, signed-in pages.
 
-The browser is the system ``chromium`` (installed by infra/bootstrap.sh) launched by
+The browser is the system ``chromium`` (installed by operate/bootstrap.sh) launched by
 Playwright through ``executable_path``: nothing is downloaded at run time (never
 ``playwright install``). Screenshots go to ``build/screenshots/``.
 """
@@ -28,7 +28,7 @@ def chromium_path() -> str:
         "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
     if path is None:
         pytest.fail("Debian's chromium is not installed: run `make bootstrap` "
-                    "(infra/bootstrap.sh installs the apt package)")
+                    "(operate/bootstrap.sh installs the apt package)")
     return path
 
 

@@ -4,7 +4,7 @@ These tests start 3 Kafka brokers, 3 Cassandra nodes and a 6-node Redis Cluster 
 nodes on purpose, so they never run in the plain ``pytest`` of ``make test`` (its
 testpaths leave this folder out) and are not even collected unless
 ``PHOTOSTREAM_CLUSTER_TESTS=1``. The test process and every service it starts get the
-cluster's ``PHOTOSTREAM_*`` environment (infra/stack/cluster.py), so the code under test
+cluster's ``PHOTOSTREAM_*`` environment (operate/stack/cluster.py), so the code under test
 is the same code, only pointed at more nodes.
 """
 
@@ -18,7 +18,7 @@ from cassandra.cluster import Session
 
 from infra.connect import cassandra
 from infra.settings import Settings, get_settings
-from infra.stack import cluster
+from operate.stack import cluster
 from tests.cluster.fleet import Fleet
 
 ENABLED = os.environ.get("PHOTOSTREAM_CLUSTER_TESTS") == "1"
