@@ -17,6 +17,17 @@
    Deleted entries found on the way are removed from both timelines (a deletion is
    permanent, so the repair is always right).
 
+Degraded (a store unreachable, see :mod:`infra.degraded`; the page is still exact
+about visibility, because the rows deciding it come from the cache or from Cassandra
+and never from a guess):
+
+* Redis down: the durable timeline serves the whole page (slower), activity is not
+  recorded, the caches read Cassandra directly.
+* Cassandra down: the hot timeline serves what it holds; the durable continuation
+  past it, the activity write and the pull-author refresh are skipped (the last known
+  pull authors stay). A page that needs Cassandra anyway (a missing hot timeline to
+  rebuild, an uncached photo row) fails with the driver's error: 503.
+
 Cost per call when the caches are warm: Redis only, in a handful of pipelined round
 trips (activity and timeline, the following list, the pulled authors' recent photos,
 the photo rows). The following list, photo rows and recent photos come from the
@@ -35,6 +46,8 @@ from typing import Any
 from cassandra.cluster import Session
 
 from api.views import Views
+from infra import degraded
+from infra.connect.outages import CASSANDRA, CASSANDRA_ERRORS, REDIS, REDIS_ERRORS
 from infra.connect.redis import RedisClient
 from infra.settings import Settings
 from sinks import photos
@@ -89,8 +102,8 @@ class FeedReader:
         """Like :meth:`home`, with the following set and photo rows it read."""
         if limit <= 0:
             return FeedPage([], frozenset(), exhausted=True)
-        _, followees = await asyncio.gather(self._ensure_hot(user_id),
-                                            self.views.following(user_id))
+        use_hot, followees = await asyncio.gather(self._ensure_hot(user_id),
+                                                  self.views.following(user_id))
         visible = followees | {user_id}
         pulled = sorted((await self._pull_authors()) & followees)
         page = FeedPage([], followees)
@@ -98,7 +111,7 @@ class FeedReader:
         cursor = before
         for _ in range(MAX_ROUNDS):
             want = limit - len(page.ids) + SLACK
-            candidates = await self._candidates(user_id, want, cursor, pulled)
+            candidates = await self._candidates(user_id, want, cursor, pulled, use_hot)
             if not candidates:
                 page.exhausted = True
                 break
@@ -121,35 +134,78 @@ class FeedReader:
                 page.exhausted = True
                 break
         if deleted:
-            await self.timelines.forget(user_id, deleted, datetime.now(UTC))
+            await self._forget(user_id, deleted)
         return page
 
-    async def _ensure_hot(self, user_id: int) -> None:
-        now = time.time()
-        previous = await self.timelines.touch(user_id, now)
-        if self.timelines.is_inactive(previous, now) or not await self.hot.exists(user_id):
-            await self.timelines.rebuild(user_id)
+    async def _ensure_hot(self, user_id: int) -> bool:
+        """Mark the reader active, rebuild the hot timeline if needed; False when Redis
+        is unreachable (the durable timeline then serves the page)."""
+        try:
+            now = time.time()
+            previous = await degraded.or_else(self.timelines.touch(user_id, now), CASSANDRA,
+                                              _unknown)
+            if self.timelines.is_inactive(previous, now) or not await self.hot.exists(user_id):
+                await self.timelines.rebuild(user_id)
+        except REDIS_ERRORS as exc:
+            if not degraded.survived(exc, REDIS):
+                raise
+            return False
+        return True
 
     async def _candidates(self, user_id: int, want: int, before: int | None,
-                          pulled: list[int]) -> list[int]:
+                          pulled: list[int], use_hot: bool = True) -> list[int]:
         """The newest ``want`` ids older than ``before`` over every source, deduplicated."""
-        pushed, pulled_ids = await asyncio.gather(self._pushed(user_id, want, before),
+        pushed, pulled_ids = await asyncio.gather(self._pushed(user_id, want, before, use_hot),
                                                   self.views.recent(pulled, want, before))
         found = [pushed, *pulled_ids]
         return sorted({pid for ids in found for pid in ids}, reverse=True)[:want]
 
-    async def _pushed(self, user_id: int, want: int, before: int | None) -> list[int]:
-        """Redis first; past its end (the cap), the durable timeline takes over."""
-        ids = await self.hot.read(user_id, want, before)
+    async def _pushed(self, user_id: int, want: int, before: int | None,
+                      use_hot: bool = True) -> list[int]:
+        """Redis first; past its end (the cap), the durable timeline takes over.
+
+        Redis unreachable: the durable timeline serves it all. Cassandra unreachable
+        after Redis answered: what Redis holds (the page may end early).
+        """
+        try:
+            ids = await self.hot.read(user_id, want, before) if use_hot else []
+        except REDIS_ERRORS as exc:
+            if not degraded.survived(exc, REDIS):
+                raise
+            use_hot, ids = False, []
         if len(ids) < want:
             after = ids[-1] if ids else before
-            more = await read_page(self.session, user_id, want - len(ids), after)
+            try:
+                more = await read_page(self.session, user_id, want - len(ids), after)
+            except CASSANDRA_ERRORS as exc:
+                if not use_hot or not degraded.survived(exc, CASSANDRA):
+                    raise
+                more = []
             ids += [e.photo_id for e in more]
         return ids
 
     async def _pull_authors(self) -> set[int]:
-        now = time.monotonic()
-        if now - self._pulled_at >= self.pull_refresh_seconds:
-            self._pulled = await pulled_authors(self.session)
-            self._pulled_at = now
+        """Refreshed every ``pull_refresh_seconds``; the last known set while Cassandra
+        is unreachable (the set only grows: a stale one misses a new author a while)."""
+        if time.monotonic() - self._pulled_at >= self.pull_refresh_seconds:
+            self._pulled = await degraded.or_else(pulled_authors(self.session), CASSANDRA,
+                                                  self._last_pulled)
+            self._pulled_at = time.monotonic()  # also paces retries while Cassandra is down
         return self._pulled
+
+    async def _last_pulled(self) -> set[int]:
+        return self._pulled
+
+    async def _forget(self, user_id: int, deleted: list[int]) -> None:
+        """Drop deleted entries from both timelines: a repair, skipped (and tried again
+        by a later read) while either store is unreachable."""
+        try:
+            await self.timelines.forget(user_id, deleted, datetime.now(UTC))
+        except (*REDIS_ERRORS, *CASSANDRA_ERRORS) as exc:
+            if not degraded.survived(exc, REDIS, CASSANDRA):
+                raise
+
+
+async def _unknown() -> float | None:
+    """No known last activity: the reader counts as active (nothing is rebuilt for it)."""
+    return None

@@ -122,3 +122,5 @@ class StoryTray(BaseModel):
 class Health(BaseModel):
     status: str
     checks: dict[str, str] = {}
+    #: Read API only: ``up`` or ``down: <error>`` per store (``redis``, ``cassandra``).
+    mode: dict[str, str] | None = None

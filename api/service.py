@@ -1,7 +1,8 @@
 """The read API's process-wide objects, opened once by the app's lifespan.
 
 One Cassandra session (the driver pools connections and prepares statements once per
-session) and one Redis client per process; everything else is stateless on top.
+session) and one Redis client per process; everything else is stateless on top. Both
+clients fail fast (``api.backend_timeout_seconds``): see :mod:`api.failsafe`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from api.feed import FeedReader
 from api.views import Views
 from infra.connect import cassandra, s3
 from infra.connect import redis as redis_connect
+from infra.connect.outages import CASSANDRA, REDIS
 from infra.connect.redis import RedisClient
 from infra.settings import Settings
 from sinks.identity import Identities
@@ -38,8 +40,8 @@ class ReadService:
 
     @classmethod
     async def open(cls, settings: Settings) -> ReadService:
-        session = await asyncio.to_thread(cassandra.connect, settings)
-        redis = redis_connect.client(settings)
+        session = await asyncio.to_thread(cassandra.connect_reader, settings)
+        redis = redis_connect.reader(settings)
         views = Views(session, redis)
         urls = MediaUrls.from_settings(settings)
         return cls(settings=settings, session=session, redis=redis, views=views,
@@ -47,6 +49,21 @@ class ReadService:
                                                              views=views), urls=urls,
                    identities=Identities(session, redis, settings),
                    naive_s3=s3.client(settings))
+
+    async def backends(self) -> dict[str, str | None]:
+        """Per store, None if it answers a real request in time, else the error's name."""
+        async def redis() -> None:
+            await self.redis.ping()
+
+        async def cassandra_probe() -> None:
+            await cassandra.execute(self.session, "SELECT release_version FROM system.local")
+
+        probes = {REDIS: redis, CASSANDRA: cassandra_probe}
+        bound = 2 * self.settings.api.backend_timeout_seconds
+        results = await asyncio.gather(*(asyncio.wait_for(probe(), bound)
+                                         for probe in probes.values()), return_exceptions=True)
+        return {name: type(result).__name__ if isinstance(result, BaseException) else None
+                for name, result in zip(probes, results, strict=True)}
 
     async def close(self) -> None:
         await self.redis.aclose()

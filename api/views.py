@@ -4,6 +4,10 @@ Each accessor takes many ids at once (a feed page is one call per kind, not one 
 photo) and returns plain dicts decoded from the cached JSON. Which processor event
 invalidates which entry is listed in :mod:`sinks.cache`; this module only reads and
 fills. Nothing here decides visibility: :mod:`api.visibility` does, from these values.
+
+Redis unreachable: the cached accessors read Cassandra directly (:mod:`sinks.cache`);
+the views that live only in Redis (trending tags, popular photos, who has a live
+story) read as empty, noted with :mod:`infra.degraded` so the answer is flagged.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from typing import Any
 import orjson
 from cassandra.cluster import Session
 
+from infra import degraded
+from infra.connect.outages import REDIS
 from infra.connect.redis import RedisClient
-from sinks import cache, engagement, graph, photos, users
+from sinks import cache, engagement, graph, photos, trending, users
 
 #: Newest photos of an author kept in the RECENT cache (deeper pages read Cassandra).
 RECENT_WINDOW = 200
@@ -156,6 +162,27 @@ class Views:
         found = await cache.get_many(self.redis, cache.USER_COUNTS, [user_id], load)
         counts: dict[str, int] = orjson.loads(found[user_id])
         return counts
+
+    # -- views that live only in Redis: empty (and noted) while it is unreachable --------
+
+    async def trending_tags(self, hours: int, limit: int) -> list[tuple[str, int]]:
+        """Hashtags on the most photos of the last ``hours`` hours, with their counts."""
+        return await degraded.or_else(
+            trending.trending_hashtags(self.redis, hours=hours, limit=limit), REDIS, _empty)
+
+    async def popular(self, hours: int, limit: int) -> list[int]:
+        """The most engaged photo ids of the last ``hours`` hours."""
+        return await degraded.or_else(
+            trending.popular_photo_ids(self.redis, hours=hours, limit=limit), REDIS, _empty)
+
+    async def live_story_authors(self, user_ids: Sequence[int]) -> list[int]:
+        """Which of ``user_ids`` have a live story now."""
+        return await degraded.or_else(engagement.live_story_authors(self.redis, user_ids),
+                                      REDIS, _empty)
+
+
+async def _empty() -> list[Any]:
+    return []
 
 
 def _decode(found: Mapping[int, bytes]) -> dict[int, Json]:

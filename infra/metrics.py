@@ -1,7 +1,7 @@
 """Every Prometheus metric of photostream, defined once (``prometheus-client``).
 
 One module so the names, labels and buckets are a contract an operator (and the Grafana
-dashboard in ``infra/grafana/photostream.json``) can rely on: code that counts something
+dashboard in ``operate/grafana/photostream.json``) can rely on: code that counts something
 imports the metric from here instead of creating its own. Labels are bounded sets
 (processor, topic, event type, route template, status, size class), never ids, so the
 series count stays small however much traffic flows.
@@ -71,6 +71,14 @@ INGEST_REFUSED = Counter(
     "photostream_ingest_refused", "Uploads refused before acceptance (503 + Retry-After), "
     "by reason.", ["reason"])
 
+# --- rate limits (infra/http/ratelimit.py) ---------------------------------------------
+RATE_LIMITED = Counter(
+    "photostream_rate_limited", "Writes refused with 429 (over a per-user or per-address "
+    "limit), by action.", ["action"])
+RATE_LIMIT_UNCHECKED = Counter(
+    "photostream_rate_limit_unchecked", "Writes let through without a limit check because "
+    "Redis did not answer (the limiter fails open), by action.", ["action"])
+
 # --- HTTP services (infra/metrics_http.py) ---------------------------------------------
 HTTP_REQUEST_SECONDS = Histogram(
     "photostream_http_request_seconds", "HTTP request latency, by route template and "
@@ -80,6 +88,16 @@ HTTP_REQUEST_BYTES = Histogram(
     ["service", "method", "route"], buckets=SIZE_BUCKETS)
 HTTP_IN_FLIGHT = Gauge(
     "photostream_http_in_flight", "Requests being served right now.", ["service"])
+
+# --- read API fail-safe (api/failsafe.py) -----------------------------------------------
+API_DEGRADED_ANSWERS = Counter(
+    "photostream_api_degraded_answers", "Read API answers given while a backend was "
+    "unreachable, by backend, route template and outcome ('served': 200 from the other "
+    "store or with a section missing, flagged by X-Photostream-Degraded; 'unavailable': "
+    "503 + Retry-After).", ["backend", "route", "outcome"])
+API_OVERLOADED = Counter(
+    "photostream_api_overloaded", "Read API requests refused with 503 because the Redis "
+    "connection pool was exhausted, by route template.", ["route"])
 
 
 def size_class(width: int, height: int) -> str:

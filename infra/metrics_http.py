@@ -34,7 +34,8 @@ from infra.metrics import HTTP_IN_FLIGHT, HTTP_REQUEST_BYTES, HTTP_REQUEST_SECON
 UNMATCHED = "(unmatched)"
 
 
-def _route(scope: Scope) -> str:
+def route_label(scope: Scope) -> str:
+    """The route template of a request (bounded label), or :data:`UNMATCHED`."""
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else UNMATCHED
@@ -74,7 +75,7 @@ class MetricsMiddleware:
             await self.app(scope, counting_receive, status_send)
         finally:
             in_flight.dec()
-            route, method = _route(scope), scope.get("method", "")
+            route, method = route_label(scope), scope.get("method", "")
             HTTP_REQUEST_SECONDS.labels(self.service, method, route, str(status)).observe(
                 time.perf_counter() - started)
             if received:

@@ -19,6 +19,23 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _state_home() -> Path:
+    """Where the local stack's state dirs (``.stack``, ``.stack-cluster``) live by default.
+
+    In a checkout (an editable install) that is the checkout, so each clone has its own
+    data. An installed wheel's ``REPO_ROOT`` is site-packages, which is no place for a
+    database, so there it is the user's state dir (XDG), not the cache: wiping the cache
+    of downloads must not wipe the data.
+    """
+    if (REPO_ROOT / "pyproject.toml").is_file():
+        return REPO_ROOT
+    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "photostream"
+
+
+STATE_HOME = _state_home()
+
+
 def _split_hosts(value: str) -> tuple[str, ...]:
     return tuple(h.strip() for h in value.split(",") if h.strip())
 
@@ -93,6 +110,9 @@ class KafkaSettings:
     #: How long a processor copy may be silent before the group reassigns its
     #: partitions: after a crash (SIGKILL, lost host) its work resumes this much later.
     session_timeout_ms: int = 30_000
+    #: How long a producer waits for a broker's acknowledgement before the send fails:
+    #: the longest an upload can wait on a stalled broker before it is answered 503.
+    request_timeout_ms: int = 30_000
 
 
 @dataclass(frozen=True)
@@ -177,6 +197,32 @@ class ApiSettings:
     workers: int = 1
     #: Mount the benchmark's naive fan-out-on-read baseline (``bench.read_api`` only).
     naive_feed: bool = False
+    #: Bound on one Redis command or Cassandra request of the read API (the drivers'
+    #: defaults, 5 s and 10-20 s, turn a dead backend into hung requests): past it the
+    #: read falls back to the other store or answers 503. See api/failsafe.py.
+    backend_timeout_seconds: float = 0.5
+    #: Cassandra reconnection delay of the read API (constant, not the driver's
+    #: exponential one that reaches minutes): feeds recover this soon after an outage.
+    reconnect_seconds: float = 1.0
+    #: ``Retry-After`` of a 503 when a backend is unreachable or the Redis pool is full.
+    retry_after_seconds: int = 2
+
+
+@dataclass(frozen=True)
+class RateLimitSettings:
+    """Writes allowed per user (sign-ins: per client address) in each ``window_seconds``,
+    counted in Redis so every replica shares them; beyond: 429 + Retry-After. 0 turns a
+    limit off. The defaults are far above what a person does by hand (see
+    infra/http/ratelimit.py)."""
+
+    window_seconds: int = 60
+    uploads: int = 30
+    likes: int = 120
+    comments: int = 60
+    follows: int = 60
+    #: Everything else a user writes: caption and profile edits, deletes.
+    edits: int = 60
+    sign_ins: int = 10
 
 
 @dataclass(frozen=True)
@@ -199,7 +245,7 @@ class StackSettings:
     """Where the local stack keeps downloads (shared by clones) and data (per clone)."""
 
     cache_dir: Path = Path.home() / ".cache" / "photostream"
-    state_dir: Path = REPO_ROOT / ".stack"
+    state_dir: Path = STATE_HOME / ".stack"
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     cassandra_port: int = 9042
@@ -224,6 +270,7 @@ class Settings:
     media: MediaSettings = field(default_factory=MediaSettings)
     timelines: TimelineSettings = field(default_factory=TimelineSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    rate: RateLimitSettings = field(default_factory=RateLimitSettings)
     #: ``dev`` (the local stack's default) enables development-only conveniences such as
     #: the web app's sign-in endpoint; anything else is treated as production.
     env: str = "dev"
@@ -270,6 +317,8 @@ class Settings:
             client_id=env.text("KAFKA_CLIENT_ID", "photostream"),
             session_timeout_ms=env.integer(
                 "KAFKA_SESSION_TIMEOUT_MS", KafkaSettings.session_timeout_ms),
+            request_timeout_ms=env.integer(
+                "KAFKA_REQUEST_TIMEOUT_MS", KafkaSettings.request_timeout_ms),
         )
         cassandra = CassandraSettings(
             contact_points=env.hosts("CASSANDRA_HOSTS", "127.0.0.1"),
@@ -347,7 +396,24 @@ class Settings:
             ingest_url=env.text("INGEST_URL", ApiSettings.ingest_url),
             workers=env.integer("API_WORKERS", ApiSettings.workers),
             naive_feed=env.flag("API_NAIVE_FEED", ApiSettings.naive_feed),
+            backend_timeout_seconds=env.number("API_BACKEND_TIMEOUT_SECONDS",
+                                               ApiSettings.backend_timeout_seconds),
+            reconnect_seconds=env.number("API_RECONNECT_SECONDS", ApiSettings.reconnect_seconds),
+            retry_after_seconds=env.integer("API_RETRY_AFTER_SECONDS",
+                                            ApiSettings.retry_after_seconds),
         )
+        defaults = RateLimitSettings()
+        rate = RateLimitSettings(
+            window_seconds=env.integer("RATE_WINDOW_SECONDS", defaults.window_seconds),
+            uploads=env.integer("RATE_UPLOADS", defaults.uploads),
+            likes=env.integer("RATE_LIKES", defaults.likes),
+            comments=env.integer("RATE_COMMENTS", defaults.comments),
+            follows=env.integer("RATE_FOLLOWS", defaults.follows),
+            edits=env.integer("RATE_EDITS", defaults.edits),
+            sign_ins=env.integer("RATE_SIGN_INS", defaults.sign_ins),
+        )
+        if rate.window_seconds < 1:
+            raise SettingsError("PHOTOSTREAM_RATE_WINDOW_SECONDS must be at least 1")
         log_format = env.text("LOG_FORMAT", "text").lower()
         if log_format not in ("text", "json"):
             raise SettingsError(f"PHOTOSTREAM_LOG_FORMAT={log_format!r}: use text or json")
@@ -362,6 +428,7 @@ class Settings:
             media=media,
             timelines=timelines,
             api=api,
+            rate=rate,
             env=env.text("ENV", "dev").lower(),
             log_level=env.text("LOG_LEVEL", "INFO"),
             log_format=log_format,

@@ -1,8 +1,9 @@
 """Generate the AsyncAPI 3.0 document of photostream from the code that IS the contract.
 
-Channels come from :mod:`schemas.topics`, message payload schemas from the payload
-classes' field specs, so the document cannot drift from what ``decode`` accepts; a
-unit test fails if the committed ``docs/asyncapi.yaml`` differs from a fresh render.
+Channels come from :mod:`schemas.topics`, message payload schemas from msgspec's JSON
+Schema of the payload structs, so the document cannot drift from what ``decode``
+accepts; a unit test fails if the committed ``docs/asyncapi.yaml`` differs from a fresh
+render (written by PyYAML).
 
     python -m schemas.asyncapi            # rewrite docs/asyncapi.yaml
     python -m schemas.asyncapi --check    # exit 1 if it is stale
@@ -10,20 +11,24 @@ unit test fails if the committed ``docs/asyncapi.yaml`` differs from a fresh ren
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 from typing import Any
 
-from schemas import deadletter
-from schemas.envelope import EVENT_ID, PRODUCER
+import msgspec
+import yaml
+
+from schemas.deadletter import DeadLetter
+from schemas.envelope import Envelope
 from schemas.events import event_classes
-from schemas.fields import SchemaRefs, first_paragraph, record_spec
+from schemas.model import Record
 from schemas.payload import Payload
 from schemas.topics import PREFIX, TOPICS, Topic
-from schemas.yamlout import to_yaml
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "asyncapi.yaml"
 KAFKA_BINDING_VERSION = "0.5.0"
+SCHEMAS = "#/components/schemas/"
 
 _DESCRIPTION = (
     "Events of the photostream photo-sharing network. Upstream applications publish "
@@ -56,8 +61,66 @@ def _key_schema(topic: Topic) -> dict[str, Any]:
     }
 
 
-def _event_message(cls: type[Payload], topic: Topic, refs: SchemaRefs) -> dict[str, Any]:
-    payload_ref = record_spec(cls).json_schema(refs)
+def first_paragraph(obj: object) -> str:
+    """The first paragraph of ``obj``'s docstring on one line ('' when there is none)."""
+    doc = inspect.getdoc(obj) or ""
+    return " ".join(doc.split("\n\n", 1)[0].split())
+
+
+def _tidy(node: Any, names: dict[str, str]) -> Any:
+    """msgspec's schema with our component names and JSON Schema's ``$`` for ``\\Z``."""
+    if isinstance(node, list):
+        return [_tidy(item, names) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _tidy(value, names) for key, value in node.items()}
+    if "$ref" in out:
+        out["$ref"] = SCHEMAS + names[out["$ref"].removeprefix(SCHEMAS)]
+    if isinstance(out.get("pattern"), str):
+        out["pattern"] = out["pattern"].removesuffix("\\Z") + "$"
+    return out
+
+
+def record_schemas() -> dict[str, Any]:
+    """JSON Schemas of every payload, nested record, the envelope and the dead letter.
+
+    Keyed by :meth:`Record.schema_name`; each record is described by its docstring's
+    first paragraph (msgspec would copy the whole docstring).
+    """
+    roots: list[type[Record]] = [*event_classes(), Envelope, DeadLetter]
+    _, components = msgspec.json.schema_components(roots, ref_template=SCHEMAS + "{name}")
+    classes = {cls.__name__: cls for cls in _record_classes(roots)}
+    names = {name: classes[name].schema_name() for name in components}
+    out: dict[str, Any] = {}
+    for name, schema in components.items():
+        schema = _tidy(schema, names)
+        schema.pop("title", None)
+        schema["description"] = first_paragraph(classes[name])
+        out[names[name]] = schema
+    return out
+
+
+def _record_classes(roots: list[type[Record]]) -> list[type[Record]]:
+    seen: list[type[Record]] = []
+    todo = list(roots)
+    while todo:
+        cls = todo.pop()
+        if cls in seen:
+            continue
+        seen.append(cls)
+        for field in msgspec.structs.fields(cls):
+            todo.extend(_records_in(field.type))
+    return seen
+
+
+def _records_in(annotation: Any) -> list[type[Record]]:
+    if isinstance(annotation, type) and issubclass(annotation, Record):
+        return [annotation]
+    return [r for arg in getattr(annotation, "__args__", ()) for r in _records_in(arg)]
+
+
+def _event_message(cls: type[Payload], topic: Topic) -> dict[str, Any]:
+    payload_ref = {"$ref": SCHEMAS + cls.schema_name()}
     return {
         "name": cls.TYPE,
         "title": f"{cls.TYPE} v{cls.VERSION}",
@@ -84,7 +147,7 @@ def _event_message(cls: type[Payload], topic: Topic, refs: SchemaRefs) -> dict[s
 
 def build() -> dict[str, Any]:
     """The AsyncAPI document as JSON-shaped data."""
-    refs = SchemaRefs()
+    records = record_schemas()
     classes = {(c.TYPE, c.VERSION): c for c in event_classes()}
     messages: dict[str, Any] = {}
     channels: dict[str, Any] = {}
@@ -95,13 +158,13 @@ def build() -> dict[str, Any]:
         channel_messages: dict[str, Any] = {}
         for cls in carried:
             message_id = _message_id(cls)
-            messages[message_id] = _event_message(cls, topic, refs)
+            messages[message_id] = _event_message(cls, topic)
             channel_messages[message_id] = {"$ref": f"#/components/messages/{message_id}"}
         if not topic.event_types:
             messages["deadletter"] = {
                 "name": "deadletter",
                 "title": "dead letter v1",
-                "summary": first_paragraph(deadletter.DeadLetter),
+                "summary": first_paragraph(DeadLetter),
                 "contentType": "application/json",
                 "payload": {"$ref": "#/components/schemas/DeadLetter"},
                 "bindings": {
@@ -134,17 +197,18 @@ def build() -> dict[str, Any]:
                 {"$ref": f"#/channels/{channel_id}/messages/{m}"} for m in channel_messages
             ],
         }
+    envelope = records.pop(Envelope.schema_name())["properties"]
     schemas: dict[str, Any] = {
-        "EventId": EVENT_ID.json_schema(refs),
+        "EventId": envelope["event_id"],
         "OccurredAt": {
             "type": "string",
             "format": "date-time",
             "description": "RFC 3339 time the event happened, in UTC (Z)",
         },
-        "Producer": PRODUCER.json_schema(refs),
-        "DeadLetter": deadletter.json_schema(),
+        "Producer": envelope["producer"],
+        "DeadLetter": records.pop(DeadLetter.schema_name()),
     }
-    schemas.update(sorted(refs.definitions.items()))
+    schemas.update(sorted(records.items()))
     return {
         "asyncapi": "3.0.0",
         "info": {"title": "photostream events", "version": "1.0.0", "description": _DESCRIPTION},
@@ -164,7 +228,7 @@ def build() -> dict[str, Any]:
 
 def render() -> str:
     """The document as YAML text (what ``docs/asyncapi.yaml`` must contain)."""
-    return to_yaml(build())
+    return yaml.safe_dump(build(), sort_keys=False, allow_unicode=True, width=88)
 
 
 def main(argv: list[str] | None = None) -> int:

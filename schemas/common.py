@@ -9,29 +9,46 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from schemas.fields import MAX_INT64, IntSpec, StrSpec
+from msgspec import Meta
+
+from schemas.model import MAX_INT64
 
 Id = Annotated[
-    int, IntSpec(0, MAX_INT64, "64-bit non-negative id (fits a signed bigint)")
+    int, Meta(ge=0, le=MAX_INT64, description="64-bit non-negative id (fits a signed bigint)")
 ]
-Count = Annotated[int, IntSpec(0, MAX_INT64, "non-negative 64-bit count")]
-Dimension = Annotated[int, IntSpec(1, 2**31 - 1, "pixels, at least 1")]
-DurationMs = Annotated[int, IntSpec(0, 2**31 - 1, "milliseconds")]
+Count = Annotated[int, Meta(ge=0, le=MAX_INT64, description="non-negative 64-bit count")]
+Dimension = Annotated[int, Meta(ge=1, le=2**31 - 1, description="pixels, at least 1")]
+DurationMs = Annotated[int, Meta(ge=0, le=2**31 - 1, description="milliseconds")]
 
 MediaKind = Literal["photo", "video"]
 
-Caption = Annotated[str, StrSpec(max_length=2200, description="at most 2200 characters")]
-Title = Annotated[str, StrSpec(max_length=200)]
-Location = Annotated[str, StrSpec(max_length=200)]
+Caption = Annotated[str, Meta(max_length=2200, description="at most 2200 characters")]
+Title = Annotated[str, Meta(max_length=200)]
+Location = Annotated[str, Meta(max_length=200)]
 ObjectKey = Annotated[
-    str, StrSpec(1, 1024, description="object key in the bucket named by the event")
+    str,
+    Meta(min_length=1, max_length=1024, description="object key in the bucket named by the event"),
 ]
 ContentType = Annotated[
-    str, StrSpec(3, 255, r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+", "a MIME type")
+    str,
+    Meta(
+        min_length=3,
+        max_length=255,
+        pattern=r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+\Z",
+        description="a MIME type",
+    ),
 ]
 Username = Annotated[
-    str, StrSpec(1, 30, r"[a-z0-9._]{1,30}", "1-30 characters of a-z, 0-9, '.', '_'")
+    str,
+    Meta(
+        min_length=1,
+        max_length=30,
+        pattern=r"^[a-z0-9._]{1,30}\Z",
+        description="1-30 characters of a-z, 0-9, '.', '_'",
+    ),
 ]
-DisplayName = Annotated[str, StrSpec(max_length=64)]
-Bio = Annotated[str, StrSpec(max_length=150)]
-CommentText = Annotated[str, StrSpec(1, 2200, description="1-2200 characters")]
+DisplayName = Annotated[str, Meta(max_length=64)]
+Bio = Annotated[str, Meta(max_length=150)]
+CommentText = Annotated[
+    str, Meta(min_length=1, max_length=2200, description="1-2200 characters")
+]

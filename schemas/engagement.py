@@ -6,16 +6,14 @@ counters need no lookup of the photo.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import ClassVar
 
 from schemas.common import CommentText, Id, ObjectKey
+from schemas.model import Time, read_times
 from schemas.payload import Payload, register
 
 
-@dataclass(frozen=True, slots=True)
-class _Like(Payload):
+class _Like(Payload, frozen=True):
     """Who likes which photo, and whose photo it is."""
 
     photo_id: Id
@@ -24,8 +22,7 @@ class _Like(Payload):
 
 
 @register
-@dataclass(frozen=True, slots=True)
-class LikeAdded(_Like):
+class LikeAdded(_Like, frozen=True):
     """``user_id`` liked ``photo_id`` (owned by ``owner_id``); idempotent per (photo, user)."""
 
     TYPE: ClassVar[str] = "like.added"
@@ -33,8 +30,7 @@ class LikeAdded(_Like):
 
 
 @register
-@dataclass(frozen=True, slots=True)
-class LikeRemoved(_Like):
+class LikeRemoved(_Like, frozen=True):
     """``user_id`` withdrew their like of ``photo_id``."""
 
     TYPE: ClassVar[str] = "like.removed"
@@ -42,8 +38,7 @@ class LikeRemoved(_Like):
 
 
 @register
-@dataclass(frozen=True, slots=True)
-class CommentAdded(Payload):
+class CommentAdded(Payload, frozen=True):
     """A comment on a photo; ``comment_id`` is time-ordered so comments sort by it."""
 
     TYPE: ClassVar[str] = "comment.added"
@@ -57,8 +52,7 @@ class CommentAdded(Payload):
 
 
 @register
-@dataclass(frozen=True, slots=True)
-class CommentDeleted(Payload):
+class CommentDeleted(Payload, frozen=True):
     """A comment was removed (by its author or by the photo's owner)."""
 
     TYPE: ClassVar[str] = "comment.deleted"
@@ -71,8 +65,7 @@ class CommentDeleted(Payload):
 
 
 @register
-@dataclass(frozen=True, slots=True)
-class StoryPosted(Payload):
+class StoryPosted(Payload, frozen=True):
     """A 24-hour story; ``media_key`` is its object in the media bucket."""
 
     TYPE: ClassVar[str] = "story.posted"
@@ -81,4 +74,8 @@ class StoryPosted(Payload):
     story_id: Id
     user_id: Id
     media_key: ObjectKey
-    posted_at: datetime
+    posted_at: Time
+
+    TIMES: ClassVar[tuple[str, ...]] = ("posted_at",)
+    def __post_init__(self) -> None:
+        read_times(self)

@@ -6,7 +6,7 @@ Wire form (plain JSON, so any upstream, even ``kcat``, can publish)::
      "2024-05-01T12:00:00.123456Z", "producer": "ingest", "payload": {...}}
 
 ``type`` and ``version`` select the payload class; every other key is checked strictly
-(no missing, no unknown, no coercion). Any failure is an :class:`InvalidEvent` whose
+(no missing, no unknown, no coercion) by msgspec. Any failure is an :class:`InvalidEvent` whose
 message names the field (``payload.photo_id: expected integer, got string``); processors
 turn it into a dead-letter record, so ``decode`` never raises anything else.
 """
@@ -14,33 +14,71 @@ turn it into a dead-letter record, so ``decode`` never raises anything else.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar, cast
+from typing import Annotated, Generic, TypeVar
 
-import orjson
+import msgspec
+from msgspec import Meta
 
 import schemas.events  # noqa: F401 - registers every payload class
 from schemas.errors import InvalidEvent
-from schemas.fields import StrSpec, TimeSpec, record_spec, type_name
-from schemas.payload import Payload, payload_class
+from schemas.explain import explain
+from schemas.model import Record, Time, naive_time, read_times, type_name
+from schemas.payload import Payload, payload_class, payload_decoder
 
 __all__ = ["Event", "InvalidEvent", "check", "decode", "encode", "make"]
 
-ENVELOPE_FIELDS = ("type", "version", "event_id", "occurred_at", "producer", "payload")
-_ENVELOPE_KEYS = frozenset(ENVELOPE_FIELDS)
-
-EVENT_ID = StrSpec(
-    1, 128, r"[A-Za-z0-9][A-Za-z0-9._:-]*", "unique id of this event (uuid4 hex by default)"
-)
-PRODUCER = StrSpec(
-    1, 128, r"[A-Za-z0-9][A-Za-z0-9._:/@-]*", "name of the publishing service"
-)
-_OCCURRED_AT = TimeSpec()
-T = TypeVar("T")
+EventId = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*\Z",
+        description="unique id of this event (uuid4 hex by default)",
+    ),
+]
+Producer = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@-]*\Z",
+        description="name of the publishing service",
+    ),
+]
 P = TypeVar("P", bound=Payload)
 P_co = TypeVar("P_co", bound=Payload, covariant=True)
+
+
+class Envelope(Record, frozen=True):
+    """The wire envelope; ``payload`` stays raw JSON until ``type``/``version`` pick its class."""
+
+    type: str
+    version: int
+    event_id: EventId
+    occurred_at: Time
+    producer: Producer
+    payload: msgspec.Raw
+
+    TIMES = ("occurred_at",)
+    def __post_init__(self) -> None:
+        read_times(self)
+
+
+class _Outgoing(msgspec.Struct, frozen=True):
+    """The envelope as written: the same keys, the payload as its struct."""
+
+    type: str
+    version: int
+    event_id: str
+    occurred_at: datetime
+    producer: str
+    payload: Payload
+
+
+_ENVELOPE = msgspec.json.Decoder(Envelope)
+_ENCODER = msgspec.json.Encoder()
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,31 +133,51 @@ def make(
 
 def check(event: Event[Payload]) -> None:
     """Raise InvalidEvent unless ``event`` would decode back to itself."""
-    if not isinstance(event.payload, Payload):
-        raise InvalidEvent(f"expected a Payload, got {type_name(event.payload)}", "payload")
-    cls = type(event.payload)
-    if payload_class(cls.TYPE, cls.VERSION) is not cls:
-        raise InvalidEvent(f"{cls.__qualname__} is not the registered class", "type")
-    _within("event_id", EVENT_ID.check, event.event_id)
-    _within("occurred_at", _OCCURRED_AT.check, event.occurred_at)
-    _within("producer", PRODUCER.check, event.producer)
-    _within("payload", record_spec(cls).check, event.payload)
+    encode(event)
 
 
 def encode(event: Event[Payload]) -> bytes:
-    """Validate and serialise ``event`` to the JSON wire form."""
-    check(event)
-    return orjson.dumps(
-        {
-            "type": event.payload.TYPE,
-            "version": event.payload.VERSION,
-            "event_id": event.event_id,
-            "occurred_at": event.occurred_at.astimezone(UTC),
-            "producer": event.producer,
-            "payload": event.payload,
-        },
-        option=orjson.OPT_UTC_Z,
+    """Validate and serialise ``event`` to the JSON wire form.
+
+    Validation is the consumer's own ``decode`` of the bytes about to be published (the
+    only check that cannot drift from it), plus what the wire cannot show: a naive time
+    and a value that decodes as something else (a list where a tuple is expected).
+    """
+    payload = event.payload
+    if not isinstance(payload, Payload):
+        raise InvalidEvent(f"expected a Payload, got {type_name(payload)}", "payload")
+    cls = type(payload)
+    if payload_class(cls.TYPE, cls.VERSION) is not cls:
+        raise InvalidEvent(f"{cls.__qualname__} is not the registered class", "type")
+    if not isinstance(event.occurred_at, datetime) or event.occurred_at.utcoffset() is None:
+        raise InvalidEvent("naive datetime: a timezone (UTC) is required", "occurred_at")
+    naive = naive_time(payload)
+    if naive is not None:
+        raise InvalidEvent("naive datetime: a timezone (UTC) is required", f"payload.{naive}")
+    wire = _Outgoing(
+        type=cls.TYPE,
+        version=cls.VERSION,
+        event_id=event.event_id,
+        occurred_at=event.occurred_at.astimezone(UTC),
+        producer=event.producer,
+        payload=payload,
     )
+    try:
+        raw = _ENCODER.encode(wire)
+    except (TypeError, ValueError, OverflowError) as exc:  # msgspec.EncodeError is a ValueError
+        raise InvalidEvent(f"cannot be written as JSON: {exc}", "payload") from None
+    _same_after_decode(payload, decode(raw).payload)
+    return raw
+
+
+def _same_after_decode(sent: Payload, back: Payload) -> None:
+    if sent == back:
+        return
+    for name in sent.__struct_fields__:
+        mine, theirs = getattr(sent, name), getattr(back, name)
+        if mine != theirs or type(mine) is not type(theirs):
+            reason = f"expected {type(theirs).__name__}, got {type_name(mine)}"
+            raise InvalidEvent(reason, f"payload.{name}")
 
 
 def decode(raw: bytes | bytearray | memoryview | str | None) -> Event[Payload]:
@@ -130,37 +188,23 @@ def decode(raw: bytes | bytearray | memoryview | str | None) -> Event[Payload]:
     if raw is None:
         raise InvalidEvent("empty record value (tombstone), expected a JSON event envelope")
     try:
-        data = orjson.loads(raw)
-    except (orjson.JSONDecodeError, TypeError) as exc:
+        head = _ENVELOPE.decode(raw)
+    except msgspec.ValidationError as exc:
+        error = explain(exc, raw, Envelope)
+        if error.field is None and error.reason.startswith("expected object, got "):
+            got = error.reason.removeprefix("expected object, got ")
+            error = InvalidEvent(f"expected a JSON object (the event envelope), got {got}")
+        raise error from None
+    except (msgspec.DecodeError, TypeError) as exc:
         raise InvalidEvent(f"not valid JSON: {exc}") from None
-    if type(data) is not dict:
-        raise InvalidEvent(f"expected a JSON object (the event envelope), got {type_name(data)}")
-    if data.keys() != _ENVELOPE_KEYS:
-        raise _key_error(data)
-    event_type = data["type"]
-    if type(event_type) is not str:
-        raise InvalidEvent(f"expected string, got {type_name(event_type)}", "type")
-    version = data["version"]
-    if type(version) is not int:
-        raise InvalidEvent(f"expected integer, got {type_name(version)}", "version")
-    cls = payload_class(event_type, version)
-    return Event(
-        payload=cast(Payload, _within("payload", record_spec(cls).load, data["payload"])),
-        event_id=cast(str, _within("event_id", EVENT_ID.load, data["event_id"])),
-        occurred_at=cast(datetime, _within("occurred_at", _OCCURRED_AT.load, data["occurred_at"])),
-        producer=cast(str, _within("producer", PRODUCER.load, data["producer"])),
-    )
-
-
-def _within(name: str, fn: Callable[[Any], T], value: object) -> T:
+    cls = payload_class(head.type, head.version)
     try:
-        return fn(value)
-    except InvalidEvent as exc:
-        raise exc.within(name) from None
-
-
-def _key_error(data: dict[str, object]) -> InvalidEvent:
-    for name in ENVELOPE_FIELDS:
-        if name not in data:
-            return InvalidEvent("missing required field", name)
-    return InvalidEvent("unknown field", sorted(data.keys() - _ENVELOPE_KEYS)[0])
+        payload = payload_decoder(cls).decode(head.payload)
+    except msgspec.ValidationError as exc:
+        raise explain(exc, head.payload, cls).within("payload") from None
+    return Event(
+        payload=payload,
+        event_id=head.event_id,
+        occurred_at=head.occurred_at,
+        producer=head.producer,
+    )

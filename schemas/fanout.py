@@ -11,11 +11,12 @@ are ``ZADD`` with score = the time-ordered photo id, removals ``ZREM``).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Annotated, ClassVar, Literal
 
+from msgspec import Meta
+
 from schemas.common import Count, Id
-from schemas.fields import MAX_INT64, MaxItems
+from schemas.model import MAX_INT64
 from schemas.payload import Payload, register
 
 MAX_CHUNK = 10_000
@@ -23,8 +24,7 @@ MAX_CHUNK = 10_000
 
 
 @register
-@dataclass(frozen=True, slots=True)
-class FanoutChunk(Payload):
+class FanoutChunk(Payload, frozen=True):
     """Add ``photo_id`` to (or remove it from) the timelines of ``follower_ids``."""
 
     TYPE: ClassVar[str] = "fanout.chunk"
@@ -36,7 +36,7 @@ class FanoutChunk(Payload):
     owner_id: Id
     chunk_index: Count
     chunk_count: Count
-    follower_ids: Annotated[tuple[Id, ...], MaxItems(MAX_CHUNK)]
+    follower_ids: Annotated[tuple[Id, ...], Meta(max_length=MAX_CHUNK)]
 
 
 def chunk_id(photo_id: int, action: str, chunk_index: int) -> int:

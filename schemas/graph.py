@@ -7,15 +7,13 @@ followee. ``follow.removed`` is an unfollow (or the followee removing a follower
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from schemas.common import Id
 from schemas.payload import Payload, register
 
 
-@dataclass(frozen=True, slots=True)
-class _Edge(Payload):
+class _Edge(Payload, frozen=True):
     """The two ends of a follow edge."""
 
     follower_id: Id
@@ -23,8 +21,7 @@ class _Edge(Payload):
 
 
 @register
-@dataclass(frozen=True, slots=True)
-class FollowRequested(_Edge):
+class FollowRequested(_Edge, frozen=True):
     """``follower_id`` asked to follow the private account ``followee_id``."""
 
     TYPE: ClassVar[str] = "follow.requested"
@@ -32,8 +29,7 @@ class FollowRequested(_Edge):
 
 
 @register
-@dataclass(frozen=True, slots=True)
-class FollowApproved(_Edge):
+class FollowApproved(_Edge, frozen=True):
     """The edge is active: ``follower_id`` now sees ``followee_id``'s posts."""
 
     TYPE: ClassVar[str] = "follow.approved"
@@ -41,8 +37,7 @@ class FollowApproved(_Edge):
 
 
 @register
-@dataclass(frozen=True, slots=True)
-class FollowRejected(_Edge):
+class FollowRejected(_Edge, frozen=True):
     """The followee declined a pending request."""
 
     TYPE: ClassVar[str] = "follow.rejected"
@@ -50,8 +45,7 @@ class FollowRejected(_Edge):
 
 
 @register
-@dataclass(frozen=True, slots=True)
-class FollowRemoved(_Edge):
+class FollowRemoved(_Edge, frozen=True):
     """An active edge (or pending request) is gone."""
 
     TYPE: ClassVar[str] = "follow.removed"

@@ -7,9 +7,9 @@ back to the upload topic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, ClassVar, Literal
+
+from msgspec import Meta
 
 from schemas.common import (
     Caption,
@@ -23,19 +23,31 @@ from schemas.common import (
     ObjectKey,
     Title,
 )
-from schemas.fields import MaxItems, Record, StrSpec
+from schemas.model import Record, Time, read_times
 from schemas.payload import Payload, register
 
 DerivativeName = Literal["thumb", "small", "medium", "large"]
-HexColor = Annotated[str, StrSpec(7, 7, r"#[0-9a-f]{6}", "lower-case #rrggbb")]
-BlurHash = Annotated[str, StrSpec(6, 128, description="a BlurHash string")]
-StageName = Annotated[str, StrSpec(1, 64, r"[a-z0-9_.-]+", "machine-readable stage name")]
-Reason = Annotated[str, StrSpec(1, 2000, description="human-readable explanation")]
+HexColor = Annotated[
+    str,
+    Meta(min_length=7, max_length=7, pattern=r"^#[0-9a-f]{6}\Z", description="lower-case #rrggbb"),
+]
+BlurHash = Annotated[str, Meta(min_length=6, max_length=128, description="a BlurHash string")]
+StageName = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[a-z0-9_.-]+\Z",
+        description="machine-readable stage name",
+    ),
+]
+Reason = Annotated[
+    str, Meta(min_length=1, max_length=2000, description="human-readable explanation")
+]
 
 
 @register
-@dataclass(frozen=True, slots=True)
-class PhotoUploaded(Payload):
+class PhotoUploaded(Payload, frozen=True):
     """An original was stored in the originals bucket and awaits processing."""
 
     TYPE: ClassVar[str] = "photo.uploaded"
@@ -50,11 +62,14 @@ class PhotoUploaded(Payload):
     caption: Caption
     title: Title
     location: Location | None
-    uploaded_at: datetime
+    uploaded_at: Time
+
+    TIMES: ClassVar[tuple[str, ...]] = ("uploaded_at",)
+    def __post_init__(self) -> None:
+        read_times(self)
 
 
-@dataclass(frozen=True, slots=True)
-class Derivative(Record):
+class Derivative(Record, frozen=True):
     """One rendition written to the media bucket (``key``) by the media processor."""
 
     name: DerivativeName
@@ -65,8 +80,7 @@ class Derivative(Record):
     content_type: ContentType
 
 
-@dataclass(frozen=True, slots=True)
-class Placeholder(Record):
+class Placeholder(Record, frozen=True):
     """What a client paints before the image loads: a colour and an optional BlurHash."""
 
     dominant_color: HexColor
@@ -74,8 +88,7 @@ class Placeholder(Record):
 
 
 @register
-@dataclass(frozen=True, slots=True)
-class PhotoProcessed(Payload):
+class PhotoProcessed(Payload, frozen=True):
     """Derivatives are in the media bucket; carries everything needed to show the post."""
 
     TYPE: ClassVar[str] = "photo.processed"
@@ -87,7 +100,7 @@ class PhotoProcessed(Payload):
     original_width: Dimension
     original_height: Dimension
     duration_ms: DurationMs | None
-    derivatives: Annotated[tuple[Derivative, ...], MaxItems(16)]
+    derivatives: Annotated[tuple[Derivative, ...], Meta(max_length=16)]
     placeholder: Placeholder
     caption: Caption
     title: Title
@@ -95,8 +108,7 @@ class PhotoProcessed(Payload):
 
 
 @register
-@dataclass(frozen=True, slots=True)
-class PhotoFailed(Payload):
+class PhotoFailed(Payload, frozen=True):
     """Processing gave up on an upload (corrupt file, too many pixels...); final for it."""
 
     TYPE: ClassVar[str] = "photo.failed"
@@ -109,8 +121,7 @@ class PhotoFailed(Payload):
 
 
 @register
-@dataclass(frozen=True, slots=True)
-class PhotoDeleted(Payload):
+class PhotoDeleted(Payload, frozen=True):
     """The owner deleted the post; every materialisation of it must go (a tombstone)."""
 
     TYPE: ClassVar[str] = "photo.deleted"
@@ -121,8 +132,7 @@ class PhotoDeleted(Payload):
 
 
 @register
-@dataclass(frozen=True, slots=True)
-class PhotoCaptionEdited(Payload):
+class PhotoCaptionEdited(Payload, frozen=True):
     """The owner replaced caption and title (both carried: last write wins as a whole)."""
 
     TYPE: ClassVar[str] = "photo.caption_edited"

@@ -1,8 +1,8 @@
 """The base class of event payloads and the registry mapping (type, version) to a class.
 
 The registry is what lets :func:`schemas.envelope.decode` go from the ``type`` and
-``version`` strings of a record to the dataclass that validates its payload in one dict
-lookup. Registration compiles the payload's spec immediately, so a malformed event
+``version`` strings of a record to the struct that validates its payload in one dict
+lookup. Registration builds the payload's decoder immediately, so a malformed event
 definition breaks the import instead of the first consumer that meets such an event.
 """
 
@@ -11,13 +11,15 @@ from __future__ import annotations
 import re
 from typing import ClassVar, TypeVar
 
+import msgspec
+
 from schemas.errors import InvalidEvent
-from schemas.fields import Record, record_spec
+from schemas.model import Record
 
 _TYPE_NAME = re.compile(r"[a-z][a-z_]*(\.[a-z][a-z_]*)+")
 
 
-class Payload(Record):
+class Payload(Record, frozen=True):
     """An event payload: a record with the event ``TYPE`` and schema ``VERSION`` it encodes.
 
     A breaking change to a payload (new required field, changed meaning) is a new class
@@ -25,7 +27,6 @@ class Payload(Record):
     decoding while consumers migrate.
     """
 
-    __slots__ = ()
     TYPE: ClassVar[str]
     VERSION: ClassVar[int]
 
@@ -38,6 +39,7 @@ P = TypeVar("P", bound=Payload)
 
 _REGISTRY: dict[tuple[str, int], type[Payload]] = {}
 _VERSIONS: dict[str, list[int]] = {}
+_DECODERS: dict[type[Payload], msgspec.json.Decoder[Payload]] = {}
 
 
 def register(cls: type[P]) -> type[P]:
@@ -49,7 +51,7 @@ def register(cls: type[P]) -> type[P]:
     key = (cls.TYPE, cls.VERSION)
     if key in _REGISTRY and _REGISTRY[key] is not cls:
         raise TypeError(f"{cls.TYPE} v{cls.VERSION} is registered twice")
-    record_spec(cls)
+    _DECODERS[cls] = msgspec.json.Decoder(cls)
     _REGISTRY[key] = cls
     _VERSIONS.setdefault(cls.TYPE, []).append(cls.VERSION)
     return cls
@@ -65,6 +67,11 @@ def payload_class(event_type: str, version: int) -> type[Payload]:
         raise InvalidEvent(f"unknown event type {event_type!r}", "type")
     listed = ", ".join(str(v) for v in sorted(known))
     raise InvalidEvent(f"unknown version {version} of {event_type} (known: {listed})", "version")
+
+
+def payload_decoder(cls: type[Payload]) -> msgspec.json.Decoder[Payload]:
+    """The JSON decoder of a registered payload class."""
+    return _DECODERS[cls]
 
 
 def payload_classes() -> tuple[type[Payload], ...]:

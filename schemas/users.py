@@ -8,16 +8,14 @@ from the topic alone. For the same reason a sign-out-everywhere is not on that t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import ClassVar
 
 from schemas.common import Bio, DisplayName, Id, Username
+from schemas.model import Time, read_times
 from schemas.payload import Payload, register
 
 
-@dataclass(frozen=True, slots=True)
-class _Profile(Payload):
+class _Profile(Payload, frozen=True):
     """The whole public profile of one account."""
 
     user_id: Id
@@ -28,8 +26,7 @@ class _Profile(Payload):
 
 
 @register
-@dataclass(frozen=True, slots=True)
-class UserRegistered(_Profile):
+class UserRegistered(_Profile, frozen=True):
     """A new account exists, with its initial profile."""
 
     TYPE: ClassVar[str] = "user.registered"
@@ -37,8 +34,7 @@ class UserRegistered(_Profile):
 
 
 @register
-@dataclass(frozen=True, slots=True)
-class UserProfileUpdated(_Profile):
+class UserProfileUpdated(_Profile, frozen=True):
     """The user's profile after an edit (all fields, so the last record is the truth)."""
 
     TYPE: ClassVar[str] = "user.profile_updated"
@@ -46,8 +42,7 @@ class UserProfileUpdated(_Profile):
 
 
 @register
-@dataclass(frozen=True, slots=True)
-class UserSessionsRevoked(Payload):
+class UserSessionsRevoked(Payload, frozen=True):
     """Tokens of ``user_id`` issued before ``tokens_valid_after`` stop working.
 
     Published by "sign out everywhere"; a password change will publish it too. The field
@@ -59,4 +54,9 @@ class UserSessionsRevoked(Payload):
     VERSION: ClassVar[int] = 1
 
     user_id: Id
-    tokens_valid_after: datetime
+    tokens_valid_after: Time
+
+    TIMES: ClassVar[tuple[str, ...]] = ("tokens_valid_after",)
+
+    def __post_init__(self) -> None:
+        read_times(self)

@@ -16,6 +16,11 @@ it (the DEL removes the stale value). There is no order in which a stale value s
 Fills never overwrite a present value and carry a TTL, so a lost invalidation (Redis
 restarted mid-way) heals by itself; version keys live far longer than any fill takes.
 
+Redis unreachable (stopped, cut off, past the read API's socket timeout): every read
+loads from Cassandra directly and skips the fill, noted with :mod:`infra.degraded`. The
+answer is the source of truth, only slower; no entry is written that an invalidation
+could have missed. A full connection pool is overload, not an outage: it propagates.
+
 Keys: ``c:<kind>:{<id>}`` and ``c:<kind>:{<id>}:v`` share a hash tag, so each script
 touches one Redis Cluster slot; batches of entries go through non-transactional
 pipelines (the cluster client splits them by node).
@@ -32,6 +37,8 @@ from typing import Any, cast
 
 from redis.asyncio.cluster import RedisCluster
 
+from infra import degraded
+from infra.connect.outages import REDIS, REDIS_ERRORS
 from infra.connect.redis import RedisClient
 from sinks.redis_scripts import evalsha_many
 
@@ -96,8 +103,19 @@ async def get_many(redis: RedisClient, kind: CacheKind, ids: Sequence[int],
     unique = list(dict.fromkeys(ids))
     if not unique:
         return {}
+    return await degraded.or_else(_read(redis, kind, unique, load), REDIS,
+                                  lambda: _load(load, unique))
+
+
+async def _read(redis: RedisClient, kind: CacheKind, unique: list[int],
+                load: Loader) -> dict[int, bytes]:
     values = await _mget(redis, [kind.key(e) for e in unique])
     return await _complete(redis, kind, unique, values, load)
+
+
+async def _load(load: Loader, ids: list[int]) -> dict[int, bytes]:
+    """Straight from the source, without the cache (Redis is unreachable)."""
+    return dict(await load(ids))
 
 
 Request = tuple[CacheKind, Sequence[int], Loader]
@@ -111,6 +129,22 @@ async def get_multi(redis: RedisClient, requests: Sequence[Request]) -> list[dic
                                            for kind, ids, load in requests)))
     uniques = [list(dict.fromkeys(ids)) for _, ids, _ in requests]
     live = [i for i, unique in enumerate(uniques) if unique]
+    try:
+        return await _read_multi(redis, requests, uniques, live)
+    except REDIS_ERRORS as exc:
+        if not degraded.survived(exc, REDIS):
+            raise
+    return list(await asyncio.gather(*(_load(load, unique) if unique else _nothing()
+                                       for (_, _, load), unique in zip(requests, uniques,
+                                                                       strict=True))))
+
+
+async def _nothing() -> dict[int, bytes]:
+    return {}
+
+
+async def _read_multi(redis: RedisClient, requests: Sequence[Request],
+                      uniques: list[list[int]], live: list[int]) -> list[dict[int, bytes]]:
     replies: list[Any] = []
     if live:
         async with redis.pipeline(transaction=False) as pipe:
@@ -170,7 +204,11 @@ async def _fill(redis: RedisClient, kind: CacheKind, ids: list[int],
     fills = [([kind.key(e), kind.version_key(e)], [v or b"", loaded[e], kind.ttl_seconds])
              for e, v in zip(ids, versions, strict=True) if e in loaded]
     if fills:
-        await evalsha_many(redis, redis.register_script(_FILL), fills)
+        try:
+            await evalsha_many(redis, redis.register_script(_FILL), fills)
+        except REDIS_ERRORS as exc:  # lost between the read and the fill: not cached
+            if not degraded.survived(exc, REDIS):
+                raise
     return loaded
 
 
@@ -186,14 +224,26 @@ def ranking_key(user_id: int, snapshot: int) -> str:
 
 async def save_ranking(redis: RedisClient, user_id: int, snapshot: int,
                        photo_ids: Sequence[int]) -> None:
-    """Keep one ranked candidate list so later pages of the same cursor see one order."""
-    await redis.set(ranking_key(user_id, snapshot), struct.pack(f">{len(photo_ids)}q",
-                                                                *photo_ids),
-                    ex=RANKING_TTL_SECONDS)
+    """Keep one ranked candidate list so later pages of the same cursor see one order.
+
+    Redis unreachable: not kept (noted); the next page ranks again.
+    """
+    try:
+        await redis.set(ranking_key(user_id, snapshot),
+                        struct.pack(f">{len(photo_ids)}q", *photo_ids), ex=RANKING_TTL_SECONDS)
+    except REDIS_ERRORS as exc:
+        if not degraded.survived(exc, REDIS):
+            raise
 
 
 async def load_ranking(redis: RedisClient, user_id: int, snapshot: int) -> list[int] | None:
-    blob = cast(bytes | None, await redis.get(ranking_key(user_id, snapshot)))
+    """The saved ranking; None when expired, or Redis is unreachable (noted)."""
+    try:
+        blob = cast(bytes | None, await redis.get(ranking_key(user_id, snapshot)))
+    except REDIS_ERRORS as exc:
+        if not degraded.survived(exc, REDIS):
+            raise
+        return None
     if blob is None:
         return None
     return list(struct.unpack(f">{len(blob) // 8}q", blob))

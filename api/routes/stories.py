@@ -3,6 +3,7 @@
 Only the caller and accounts the caller follows (approved) appear, so a private
 account's stories never reach a non-follower. Liveness comes from Redis (one pipelined
 round trip over the followees); the media keys of the few live authors from Cassandra.
+Redis unreachable: an empty tray, flagged ``X-Photostream-Degraded``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _iso(moment: datetime) -> str:
 async def stories(viewer: Viewer, svc: Service) -> JSON:
     """Followees with unexpired stories (the caller first), newest story first."""
     followees = sorted(await svc.views.following(viewer))
-    authors = await engagement.live_story_authors(svc.redis, [viewer, *followees])
+    authors = await svc.views.live_story_authors([viewer, *followees])
     reels, profiles = await asyncio.gather(
         asyncio.gather(*(engagement.stories(svc.session, uid) for uid in authors)),
         svc.views.profiles(authors))

@@ -29,7 +29,7 @@ def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
         "linger_ms": 5,
         "max_batch_size": 256 * 1024,
         "compression_type": None,
-        "request_timeout_ms": 30_000,
+        "request_timeout_ms": settings.kafka.request_timeout_ms,
         "retry_backoff_ms": 200,
     }
     options.update(overrides)

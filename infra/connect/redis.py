@@ -6,22 +6,53 @@ that scripts and pipelines touching them stay on one cluster slot.
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from infra.settings import Settings
 
 RedisClient: TypeAlias = aioredis.Redis | RedisCluster
 
 
-def client(settings: Settings, *, decode_responses: bool = False) -> RedisClient:
+def client(settings: Settings, *, decode_responses: bool = False,
+           timeout: float | None = None, retry_broken: bool = True) -> RedisClient:
+    """A client; with ``timeout``, a fail-fast one that bounds connect and each reply.
+
+    ``retry_broken`` allows one immediate retry on a broken connection (the read API's
+    :func:`reader`); without it one attempt is all, for callers that would rather go on
+    without Redis than wait for it (the rate limiter fails open).
+    """
+    bounds = {} if timeout is None else _fail_fast(timeout, retries=int(retry_broken))
     if settings.redis.cluster:
-        return RedisCluster.from_url(settings.redis.url, decode_responses=decode_responses)
+        return RedisCluster.from_url(settings.redis.url, decode_responses=decode_responses,
+                                     **bounds)
     return aioredis.Redis.from_url(
         settings.redis.url,
         decode_responses=decode_responses,
         health_check_interval=30,
         socket_keepalive=True,
+        **bounds,
     )
+
+
+def reader(settings: Settings) -> RedisClient:
+    """The read API's client: every command bounded by ``api.backend_timeout_seconds``.
+
+    The library's defaults (5 s socket timeout, then up to 10 retries with backoff of
+    up to 1 s each) made a stopped Redis cost a reader many seconds before the API
+    could fall back to Cassandra; the measured outage answered 500s instead.
+    """
+    return client(settings, timeout=settings.api.backend_timeout_seconds)
+
+
+def _fail_fast(timeout: float, *, retries: int) -> dict[str, Any]:
+    """At most ``retries`` immediate retries on a broken connection (a pooled link the
+    server reset while idle reconnects on it); none on a timeout, which would double
+    the wait."""
+    return {"socket_timeout": timeout, "socket_connect_timeout": timeout,
+            "retry": Retry(NoBackoff(), retries, supported_errors=(RedisConnectionError,))}

@@ -16,7 +16,10 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from infra.connect import cassandra, s3
 from infra.connect import redis as redis_connect
+from infra.connect.publisher import Publisher
 from infra.http import problems
+from infra.http.headers import SecurityHeaders
+from infra.http.ratelimit import RateLimiter
 from infra.metrics_http import instrument
 from infra.settings import Settings, get_settings
 from producers.ingest.backlog import Backlog
@@ -27,7 +30,6 @@ from producers.ingest.storage import Originals
 from producers.ingest.uploads import IngestService
 from producers.ingest.write_routes import dev, photos, social, stories
 from producers.ingest.writes import Writes
-from producers.publisher import Publisher
 from schemas.ids import IdGenerator
 from sinks.identity import Identities
 
@@ -45,7 +47,8 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
             publisher = await stack.enter_async_context(Publisher(settings))
             session = await asyncio.to_thread(cassandra.connect, settings)
             stack.push_async_callback(asyncio.to_thread, session.cluster.shutdown)
-            redis = redis_connect.client(settings)
+            # The identity check is a read: fail fast and fall back to Cassandra.
+            redis = redis_connect.reader(settings)
             stack.push_async_callback(redis.aclose)
             app.state.identities = identities = Identities(session, redis, settings)
             app.state.ingest = IngestService(
@@ -60,6 +63,8 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
             app.state.backlog = backlog = Backlog(settings)
             await backlog.start()
             stack.push_async_callback(backlog.stop)
+            app.state.limiter = limiter = RateLimiter.from_settings(settings)
+            stack.push_async_callback(limiter.aclose)
             app.state.writes = Writes.create(
                 settings, publisher, session,
                 Originals(s3.client(settings), settings.s3.media_bucket), ids, identities)
@@ -84,4 +89,5 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
         CORSMiddleware, allow_origins=list(settings.web_origins),
         allow_methods=["GET", "POST", "PATCH", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key"], max_age=600)
+    app.add_middleware(SecurityHeaders)
     return app

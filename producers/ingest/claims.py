@@ -8,12 +8,15 @@ any work is done, so every later attempt reuses that id, and with it the determi
 object key and event id: redoing the work is harmless.
 
 Who does the work: ``created_at`` doubles as a *lease*: the time the current attempt
-took the claim. A duplicate that finds the claim held and the work not finished waits
-for the holder; if the holder failed (it releases the lease) or crashed (the lease runs
-out after ``lease_seconds``), the duplicate takes the lease over with a conditional
+took the claim. A duplicate that finds the claim held and not committed waits for the
+holder; if the holder failed (it releases the lease) or crashed (the lease runs out
+after ``lease_seconds``), the duplicate takes the lease over with a conditional
 ``UPDATE ... IF created_at = <old>`` (again exactly one winner) and completes the work.
-"Finished" is decided by the caller (:meth:`Claims.acquire` takes ``is_done``): the
-ingest service checks for the ``photos`` row it writes last.
+"Finished" is the ``committed`` flag, set once the upload's event is acknowledged. On
+take-over the photo row is asked first: a photo already processed means the flag's
+write was lost (the upload is done); a photo whose upload was *aborted* (its attempt
+answered an error and tombstoned it) is dead for good, so the take-over moves the claim
+to a fresh photo id.
 
 Presigned uploads: ``presign:<photo_id>`` under the uploader's ``owner_id`` proves, at
 commit time, that this user was handed that photo id; nobody else can commit it.
@@ -33,6 +36,7 @@ from cassandra.cluster import Session
 from cassandra.query import PreparedStatement
 
 from infra.connect.cassandra import execute
+from producers.ingest.photos import RowState
 from sinks.statements import QUORUM
 
 RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
@@ -99,17 +103,21 @@ class Claims:
         texts = {
             "claim": "INSERT INTO upload_requests (owner_id, idempotency_key, photo_id, "
                      "created_at) VALUES (?, ?, ?, ?) IF NOT EXISTS",
-            "take": "UPDATE upload_requests SET created_at = ? "
+            "take": "UPDATE upload_requests SET created_at = ?, photo_id = ? "
                     "WHERE owner_id = ? AND idempotency_key = ? IF created_at = ?",
+            "release": "UPDATE upload_requests SET created_at = ? "
+                       "WHERE owner_id = ? AND idempotency_key = ? IF created_at = ?",
+            "commit": "UPDATE upload_requests SET committed = true "
+                      "WHERE owner_id = ? AND idempotency_key = ?",
             "put": "INSERT INTO upload_requests (owner_id, idempotency_key, photo_id, "
                    "created_at) VALUES (?, ?, ?, ?)",
-            "get": "SELECT photo_id FROM upload_requests "
+            "get": "SELECT photo_id, committed FROM upload_requests "
                    "WHERE owner_id = ? AND idempotency_key = ?",
         }
 
         def prepare() -> dict[str, PreparedStatement]:
             prepared = {name: session.prepare(text) for name, text in texts.items()}
-            for name in ("put", "get"):
+            for name in ("put", "get", "commit"):
                 prepared[name].consistency_level = QUORUM
             return prepared
 
@@ -120,13 +128,13 @@ class Claims:
         owner_id: int,
         key: str,
         new_photo_id: Callable[[], Awaitable[int]],
-        is_done: Callable[[int], Awaitable[bool]],
+        state: Callable[[int], Awaitable[RowState]],
     ) -> Claim:
         """Claim ``key`` for ``owner_id``, or join the attempt that already did.
 
         Returns a lease to do the work (with a fresh id from ``new_photo_id`` or the id
-        the key already holds), or ``done`` once ``is_done(photo_id)`` says an earlier
-        attempt finished. Waits at most about one lease period for a live holder.
+        the key already holds), or ``done`` once the key's upload is committed. Waits
+        at most about one lease period for a live holder.
         """
         name = idempotency_claim(key)
         candidate = await new_photo_id()
@@ -138,13 +146,17 @@ class Claims:
             if row["[applied]"]:
                 return Claim(candidate, now)
             photo_id: int = row["photo_id"]
-            if await is_done(photo_id):
+            if row["committed"]:
                 return Claim(photo_id, None)
             held_since = _aware(row["created_at"])
             if held_since is None or held_since + self.lease <= now:
-                (taken,) = await execute(
-                    self.session, self._st["take"], (now, owner_id, name, row["created_at"])
-                )
+                found = await state(photo_id)
+                if found.processed:
+                    return Claim(photo_id, None)
+                if found.aborted:
+                    photo_id = candidate
+                (taken,) = await execute(self.session, self._st["take"],
+                                         (now, photo_id, owner_id, name, row["created_at"]))
                 if taken["[applied]"]:
                     return Claim(photo_id, now)
                 continue  # somebody else took it over first: look again
@@ -152,9 +164,16 @@ class Claims:
 
     async def release(self, owner_id: int, key: str, lease: datetime) -> None:
         """Give up a lease after a failed attempt, so a retry need not wait it out."""
-        await execute(
-            self.session, self._st["take"], (RELEASED, owner_id, idempotency_claim(key), lease)
-        )
+        await execute(self.session, self._st["release"],
+                      (RELEASED, owner_id, idempotency_claim(key), lease))
+
+    async def commit(self, owner_id: int, key: str) -> None:
+        """Mark the idempotency key's upload committed (its event is acknowledged)."""
+        await execute(self.session, self._st["commit"], (owner_id, idempotency_claim(key)))
+
+    async def commit_presigned(self, owner_id: int, photo_id: int) -> None:
+        """Mark a direct upload committed, so committing it again answers at once."""
+        await execute(self.session, self._st["commit"], (owner_id, presign_claim(photo_id)))
 
     async def register_presigned(self, owner_id: int, photo_id: int) -> None:
         """Remember that ``owner_id`` was handed ``photo_id`` for a direct upload."""
@@ -162,8 +181,10 @@ class Claims:
             self.session, self._st["put"], (owner_id, presign_claim(photo_id), photo_id, _now_ms())
         )
 
-    async def presigned_by(self, owner_id: int, photo_id: int) -> bool:
-        """True if ``owner_id`` started the direct upload of ``photo_id`` (and it has not
-        expired with the table's TTL)."""
+    async def presigned(self, owner_id: int, photo_id: int) -> bool | None:
+        """Whether ``owner_id`` started the direct upload of ``photo_id``: None if not
+        (or it expired with the table's TTL), else whether it is committed already."""
         rows = await execute(self.session, self._st["get"], (owner_id, presign_claim(photo_id)))
-        return bool(rows) and rows[0]["photo_id"] == photo_id
+        if not rows or rows[0]["photo_id"] != photo_id:
+            return None
+        return bool(rows[0]["committed"])

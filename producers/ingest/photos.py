@@ -1,66 +1,119 @@
-"""The ingest service's one write to the ``photos`` table: "accepted, processing".
+"""The ingest service's writes to the ``photos`` table: the pre-commit row and the abort.
 
-The metadata processor owns photo rows; ingest only upserts the row of a new upload so
-the read side can show "processing" at once, and so a retried request can tell the first
-attempt finished (the row is written last, after MinIO and Kafka are durable).
+The write contract of an upload (see :mod:`producers.ingest.uploads`): the
+``photo.uploaded`` event on Kafka is the *commit point*. Everything before it is
+idempotent and invisible: the original in MinIO, and this row with status
+``processing`` (the read side shows only ``ready`` photos to anyone, and the owner's
+grid lists only ready ones), so a request that fails before the event leaves nothing a
+person can see.
 
-The row is written ``USING TIMESTAMP`` of the upload time: Cassandra resolves conflicting
-cells by write timestamp, so a processor's later update (status ``ready``) wins even if
-it reaches Cassandra before this insert does.
+The row is written ``USING TIMESTAMP`` of the photo id's time. Cassandra resolves
+conflicting cells by write timestamp and every processor write is an LWT (timestamped
+"now"), so a retried request that writes the row again can never roll a ``ready`` or
+``deleted`` photo back to ``processing``.
+
+A publish that fails may still have reached the broker (the acknowledgement is what was
+lost), so a failed publish is *aborted*: the row is tombstoned (``deleted``, reason
+:data:`ABORTED`) with a compare-and-set that only applies while it is still
+``processing``. Every processor write is guarded by ``IF status != 'deleted'``, so an
+event that did land is then ignored. If the compare-and-set finds the photo already
+``ready`` or ``failed``, the event did land and was processed first: the upload is
+accepted after all.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cassandra.cluster import Session
 from cassandra.query import PreparedStatement
 
 from infra.connect.cassandra import execute
+from schemas.ids import id_time
 from schemas.media import PhotoUploaded
-from sinks.statements import QUORUM
+from sinks.statements import QUORUM, SERIAL, micros
 
 STATUS_PROCESSING = "processing"
+STATUS_DELETED = "deleted"
+ABORTED = "upload aborted"
+"""``failure_reason`` of a photo whose upload was answered with an error."""
 
 _INSERT = (
     "INSERT INTO photos (photo_id, owner_id, media_kind, status, original_key, content_type, "
     "size_bytes, caption, title, location, uploaded_at, updated_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
 )
-_EXISTS = "SELECT photo_id FROM photos WHERE photo_id = ?"
+_ABORT = (
+    "UPDATE photos SET status = 'deleted', failure_reason = ?, updated_at = ? "
+    "WHERE photo_id = ? IF status = 'processing'"
+)
+_STATE = "SELECT status, failure_reason FROM photos WHERE photo_id = ?"
 
 
-def _micros(moment: datetime) -> int:
-    return int(moment.astimezone(UTC).timestamp() * 1_000_000)
+@dataclass(frozen=True)
+class RowState:
+    """What the ``photos`` row of an upload says about it (None: no row)."""
+
+    status: str | None
+    failure_reason: str | None = None
+
+    @property
+    def processed(self) -> bool:
+        """The event landed and a processor took it: the upload is accepted."""
+        return self.status in ("ready", "failed")
+
+    @property
+    def aborted(self) -> bool:
+        """An earlier attempt answered an error: this photo id is dead for good."""
+        return self.status == STATUS_DELETED and self.failure_reason == ABORTED
 
 
 class PhotoRows:
     """Prepared statements for the ``photos`` rows ingest writes and checks."""
 
-    def __init__(self, session: Session, insert: PreparedStatement, exists: PreparedStatement):
+    def __init__(self, session: Session, statements: dict[str, PreparedStatement]) -> None:
         self.session = session
-        self._insert = insert
-        self._exists = exists
+        self._st = statements
 
     @classmethod
     async def create(cls, session: Session) -> PhotoRows:
-        def prepare() -> tuple[PreparedStatement, PreparedStatement]:
-            insert, exists = session.prepare(_INSERT), session.prepare(_EXISTS)
-            insert.consistency_level = QUORUM
-            exists.consistency_level = QUORUM
-            return insert, exists
+        def prepare() -> dict[str, PreparedStatement]:
+            statements = {"insert": session.prepare(_INSERT), "abort": session.prepare(_ABORT),
+                          "state": session.prepare(_STATE)}
+            statements["insert"].consistency_level = QUORUM
+            statements["abort"].consistency_level = QUORUM
+            statements["abort"].serial_consistency_level = SERIAL
+            statements["state"].consistency_level = SERIAL
+            return statements
 
-        return cls(session, *(await asyncio.to_thread(prepare)))
+        return cls(session, await asyncio.to_thread(prepare))
 
     async def record_upload(self, upload: PhotoUploaded) -> None:
-        """Upsert the row of an accepted upload with status ``processing``."""
-        await execute(self.session, self._insert, (
+        """Write the invisible pre-commit row (status ``processing``); safe to repeat."""
+        await execute(self.session, self._st["insert"], (
             upload.photo_id, upload.owner_id, upload.media_kind, STATUS_PROCESSING,
             upload.object_key, upload.content_type, upload.size_bytes, upload.caption,
             upload.title, upload.location, upload.uploaded_at, upload.uploaded_at,
-            _micros(upload.uploaded_at),
+            micros(id_time(upload.photo_id)),
         ))
 
-    async def exists(self, photo_id: int) -> bool:
-        return bool(await execute(self.session, self._exists, (photo_id,)))
+    async def abort(self, photo_id: int) -> RowState:
+        """Tombstone an upload whose publish failed, unless a processor got there first.
+
+        Returns the row's state afterwards: ``aborted`` when this call (or an earlier
+        one) abandoned the upload, ``processed`` when the event landed after all.
+        """
+        rows = await execute(self.session, self._st["abort"],
+                             (ABORTED, datetime.now(UTC), photo_id))
+        if rows and rows[0]["[applied]"]:
+            return RowState(STATUS_DELETED, ABORTED)
+        return await self.state(photo_id)
+
+    async def state(self, photo_id: int) -> RowState:
+        """The row's status, read serially (linearizable with the processors' LWTs)."""
+        rows = await execute(self.session, self._st["state"], (photo_id,))
+        if not rows:
+            return RowState(None)
+        return RowState(rows[0]["status"], rows[0]["failure_reason"])

@@ -1,10 +1,23 @@
 """The ingest use cases: accept an upload, hand out a direct-upload URL, commit it.
 
-The invariant every path keeps: a 202 is only returned once the original is in MinIO
-*and* the ``photo.uploaded`` event is acknowledged by Kafka (acks=all), so an accepted
-photo is never lost. Any backend failure before that is a 503 and the client retries; a
-retry reuses the photo id (idempotency claim), the object key and the event id, all
-derived from the photo id, so the half-done first attempt is simply redone.
+The write contract: **a 202 means the upload will appear; any error means it never
+will**, whichever one of Kafka, Cassandra, MinIO or Redis fails at whatever point.
+
+- The ``photo.uploaded`` event, acknowledged by every in-sync replica (acks=all), is the
+  commit point, and the last step: a 202 is only returned after it, so an accepted photo
+  is never lost.
+- Everything before it is idempotent and invisible: the original in MinIO and the
+  ``processing`` row in Cassandra (:mod:`producers.ingest.photos`). A failure there is a
+  503 and nothing was published, so nothing will appear.
+- A failed publish is ambiguous (the broker may have the event and only the
+  acknowledgement was lost), so it is *aborted*: the row is tombstoned by a
+  compare-and-set that every processor respects, unless a processor already took the
+  event, in which case the upload is accepted after all.
+- A retry with the same ``Idempotency-Key`` reuses the photo id, object key and event
+  id (all derived from the id), so a half-done attempt is simply redone; a retry after
+  an aborted attempt gets a fresh photo id (:mod:`producers.ingest.claims`). A retry
+  without a key after an error makes exactly one photo, since the failed attempt never
+  appears.
 """
 
 from __future__ import annotations
@@ -12,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,17 +34,17 @@ from cassandra import DriverException, OperationTimedOut, RequestExecutionExcept
 from cassandra.cluster import NoHostAvailable, Session
 
 from infra.connect.cassandra import execute
+from infra.connect.publisher import Publisher, PublishError
 from infra.http.problems import Problem, unavailable
 from infra.settings import Settings
-from processors.media.formats import SNIFF_BYTES, accept, accepted_types, is_video
 from producers.ingest.claims import Claims
 from producers.ingest.multipart import UploadForm, too_large
 from producers.ingest.photos import PhotoRows
 from producers.ingest.storage import Originals, StorageUnavailable, original_key
-from producers.publisher import Publisher, PublishError
 from schemas.envelope import Event, InvalidEvent, make
 from schemas.ids import IdGenerator
 from schemas.media import PhotoUploaded
+from schemas.media_formats import SNIFF_BYTES, accept, accepted_types, is_video
 
 PRODUCER = "ingest"
 log = logging.getLogger(__name__)
@@ -135,15 +148,34 @@ class IngestService:
             raise Problem(422, "invalid-field", f"{field or 'request'}: {exc.reason}",
                           extra={"field": field}) from None
 
-    async def _announce(self, event: Event[PhotoUploaded]) -> None:
-        """Publish (acks=all), then write the photos row: the row marks "finished"."""
-        await self.publisher.publish(event)
+    async def _commit(self, event: Event[PhotoUploaded]) -> None:
+        """The invisible pre-commit row, then the event: the commit point.
+
+        A publish that fails is aborted; only if a processor already took the event
+        (so it demonstrably landed) is the upload accepted anyway.
+        """
         await self.photos.record_upload(event.payload)
+        try:
+            await self.publisher.publish(event)
+        except PublishError:
+            outcome = await self.photos.abort(event.payload.photo_id)
+            if not outcome.processed:
+                raise
+            log.warning("publishing upload %s failed, but the event landed and was "
+                        "processed: accepted", event.payload.photo_id)
+
+    async def _mark_committed(self, mark: Awaitable[None]) -> None:
+        """Record a claim as committed. The event is the commit, so a failure here
+        only costs a later retry some redone, idempotent work: log it, answer 202."""
+        try:
+            await mark
+        except _CASSANDRA_ERRORS as exc:
+            log.warning("upload committed, but its claim was not marked: %s", exc)
 
     async def upload(
         self, owner_id: int, form: UploadForm, details: Details, idempotency_key: str | None
     ) -> int:
-        """Store a streamed upload and announce it; returns the photo id."""
+        """Store a streamed upload and commit it; returns the photo id."""
         content_type = accept(form.head)
         if content_type is None:
             raise _unsupported()
@@ -151,28 +183,29 @@ class IngestService:
         async with backends():
             if idempotency_key is None:
                 photo_id = await self.ids.anext_id(owner_id)
-                await self._store_and_announce(photo_id, owner_id, form, content_type, details)
+                await self._store_and_commit(photo_id, owner_id, form, content_type, details)
                 return photo_id
             claim = await self.claims.acquire(
                 owner_id, idempotency_key,
-                lambda: self.ids.anext_id(owner_id), self.photos.exists,
+                lambda: self.ids.anext_id(owner_id), self.photos.state,
             )
             if claim.lease is None:
                 return claim.photo_id
             try:
-                await self._store_and_announce(
+                await self._store_and_commit(
                     claim.photo_id, owner_id, form, content_type, details)
             except BaseException:
                 with contextlib.suppress(Exception):
                     await self.claims.release(owner_id, idempotency_key, claim.lease)
                 raise
-            return claim.photo_id
+        await self._mark_committed(self.claims.commit(owner_id, idempotency_key))
+        return claim.photo_id
 
-    async def _store_and_announce(self, photo_id: int, owner_id: int, form: UploadForm,
-                                  content_type: str, details: Details) -> None:
+    async def _store_and_commit(self, photo_id: int, owner_id: int, form: UploadForm,
+                                content_type: str, details: Details) -> None:
         form.file.seek(0)
         await self.originals.put(original_key(photo_id), form.file, form.size, content_type)
-        await self._announce(self._event(photo_id, owner_id, content_type, form.size, details))
+        await self._commit(self._event(photo_id, owner_id, content_type, form.size, details))
 
     async def begin_direct_upload(self, owner_id: int) -> DirectUpload:
         """Reserve a photo id for ``owner_id`` and presign a PUT of its original."""
@@ -189,32 +222,45 @@ class IngestService:
         )
 
     async def commit_direct_upload(self, owner_id: int, photo_id: int, details: Details) -> int:
-        """Check the object the client PUT (exists, size, sniffed type), then announce it.
+        """Check the object the client PUT (exists, size, sniffed type), then commit it.
 
         Committing again after success answers the same (no second event). Rejected
-        objects are deleted, so a refused upload leaves nothing behind.
+        objects are deleted, so a refused upload leaves nothing behind. A commit whose
+        earlier attempt was aborted cannot be redone under the same id: 409, begin anew.
         """
         key = original_key(photo_id)
         async with backends():
-            if not await self.claims.presigned_by(owner_id, photo_id):
+            committed = await self.claims.presigned(owner_id, photo_id)
+            if committed is None:
                 raise Problem(404, "upload-not-found",
                               f"no direct upload {photo_id} was started by this user")
-            if await self.photos.exists(photo_id):
+            if committed:
                 return photo_id
-            size = await self.originals.size(key)
-            if size is None:
-                raise Problem(409, "upload-missing",
-                              "nothing was uploaded to the presigned URL yet")
-            if size > self.max_bytes:
-                await self.originals.remove(key)
-                raise too_large(self.max_bytes)
-            head = await self.originals.head(key, SNIFF_BYTES) if size else b""
-            content_type = accept(head)
-            if content_type is None:
-                await self.originals.remove(key)
-                raise _unsupported()
-            await self._announce(self._event(photo_id, owner_id, content_type, size, details))
+            state = await self.photos.state(photo_id)
+            if state.aborted:
+                raise Problem(409, "upload-aborted",
+                              "an earlier commit of this upload failed and was abandoned; "
+                              "begin a new direct upload")
+            if not state.processed:
+                await self._commit(await self._checked_event(owner_id, photo_id, key, details))
+        await self._mark_committed(self.claims.commit_presigned(owner_id, photo_id))
         return photo_id
+
+    async def _checked_event(self, owner_id: int, photo_id: int, key: str,
+                             details: Details) -> Event[PhotoUploaded]:
+        """The upload event of a directly uploaded object, once its size and type pass."""
+        size = await self.originals.size(key)
+        if size is None:
+            raise Problem(409, "upload-missing", "nothing was uploaded to the presigned URL yet")
+        if size > self.max_bytes:
+            await self.originals.remove(key)
+            raise too_large(self.max_bytes)
+        head = await self.originals.head(key, SNIFF_BYTES) if size else b""
+        content_type = accept(head)
+        if content_type is None:
+            await self.originals.remove(key)
+            raise _unsupported()
+        return self._event(photo_id, owner_id, content_type, size, details)
 
     async def readiness(self, timeout: float = 3.0) -> dict[str, str]:
         """``{"kafka": "ok" | error, "minio": ..., "cassandra": ...}``, checked concurrently."""

@@ -216,4 +216,5 @@ async def _someone(world: ReadWorld) -> Person:
 async def test_health_and_readiness(world: ReadWorld) -> None:
     assert (await world.http.get("/healthz")).json()["status"] == "ok"
     ready = (await world.http.get("/readyz")).json()
-    assert ready == {"status": "ready", "checks": {"redis": "ok", "cassandra": "ok"}}
+    assert ready == {"status": "ready", "checks": {"redis": "ok", "cassandra": "ok"},
+                     "mode": {"redis": "up", "cassandra": "up"}}

@@ -3,11 +3,17 @@ never leave the stale value behind, whichever order they interleave in."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
+from infra import degraded
+from infra.connect import redis as redis_connect
 from infra.connect.redis import RedisClient
+from infra.settings import Settings
 from sinks import cache
+from tests.support.faultline import faultline
 
 KIND = cache.CacheKind("testkind", 60)
 
@@ -60,3 +66,28 @@ async def test_fills_carry_a_ttl_and_absent_rows_are_not_cached(
     assert found == {present: b"x"}
     assert 0 < await redis_client.ttl(KIND.key(present)) <= KIND.ttl_seconds
     assert await redis_client.exists(KIND.key(absent)) == 0
+
+
+async def test_unreachable_redis_reads_the_source_and_caches_nothing(
+        stack: Settings, redis_client: RedisClient) -> None:
+    """Redis cut off: every read goes to the loader (the source of truth), the answer
+    is noted as degraded, and no fill lands once Redis is back."""
+    entity = random.getrandbits(62)
+    url = urlsplit(stack.redis.url)
+    with faultline(url.hostname or "127.0.0.1", url.port or 6379) as line:
+        cut_off = redis_connect.client(dataclasses.replace(stack, redis=dataclasses.replace(
+            stack.redis, url=url._replace(netloc=f"127.0.0.1:{line.port}").geturl())),
+            timeout=0.5)
+        line.cut()
+
+        async def load(ids: list[int]) -> Mapping[int, bytes]:
+            return {i: b"source" for i in ids}
+        try:
+            with degraded.scope() as missing:
+                assert await cache.get_many(cut_off, KIND, [entity], load) == {entity: b"source"}
+                parts = await cache.get_multi(cut_off, [(KIND, [entity], load), (KIND, [], load)])
+            assert parts == [{entity: b"source"}, {}]
+            assert missing == {"redis"}
+        finally:
+            await cut_off.aclose()
+    assert await redis_client.get(KIND.key(entity)) is None

@@ -27,10 +27,11 @@ def _session() -> Session:
     return cassandra.connect(get_settings())
 
 
-async def registered_user(*, private: bool = False) -> int:
-    """A new user id whose account exists (a fresh id: nothing about it is cached)."""
+async def registered_user(user_id: int | None = None, *, private: bool = False) -> int:
+    """A user id whose account exists: ``user_id`` (a fresh one, never looked up before,
+    so no "unknown" answer is cached for it) or a new random id."""
     session = await asyncio.to_thread(_session)
-    user_id = random.getrandbits(62)
+    user_id = random.getrandbits(62) if user_id is None else user_id
     name = f"t{user_id:x}"[:30]
     await users.upsert_profile(session, user_id, name, name, "", private, datetime.now(UTC),
                                registered=True)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 from hypothesis import given
@@ -266,7 +266,7 @@ def test_offset_timestamps_are_normalised_to_utc():
             "payload.posted_at: naive datetime",
         ),
         (
-            dataclasses.replace(SAMPLES[1], derivatives=[]),
+            msgspec.structs.replace(SAMPLES[1], derivatives=[]),
             "payload.derivatives: expected tuple, got array",
         ),
         (

@@ -6,11 +6,13 @@ import base64
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec.inspect
 import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from processors.registry import PROCESSORS
 from schemas.deadletter import DeadLetter, dead_letter, decode_dead_letter, encode_dead_letter
 from schemas.envelope import InvalidEvent, make
 from schemas.events import (
@@ -23,14 +25,15 @@ from schemas.events import (
     UserRegistered,
     event_classes,
 )
-from schemas.fields import IntSpec, record_spec
 from schemas.topics import (
+    CONSUMER_GROUPS,
     DAY_MS,
     DEADLETTERS,
     MEDIA_PROCESSED,
     MEDIA_UPLOADED,
     PHOTOS,
     TOPICS,
+    group_id,
     key_for,
     topic_for,
     topic_named,
@@ -67,10 +70,13 @@ def test_every_event_type_is_carried_by_exactly_one_topic():
 @pytest.mark.parametrize("cls", event_classes(), ids=lambda c: c.TYPE)
 def test_topic_key_is_a_non_negative_id_field_of_each_event(cls):
     topic = topic_for(cls.TYPE)
-    specs = dict(record_spec(cls).fields)
-    assert topic.key in specs, f"{cls.TYPE} lacks key field {topic.key}"
-    spec = specs[topic.key]
-    assert isinstance(spec, IntSpec) and spec.minimum == 0
+    info = msgspec.inspect.type_info(cls)
+    assert isinstance(info, msgspec.inspect.StructType)
+    fields = {f.name: f.type for f in info.fields}
+    assert topic.key in fields, f"{cls.TYPE} lacks key field {topic.key}"
+    key_type = fields[topic.key]
+    assert isinstance(key_type, msgspec.inspect.Metadata)
+    assert isinstance(key_type.type, msgspec.inspect.IntType) and key_type.type.ge == 0
 
 
 @pytest.mark.parametrize(
@@ -210,3 +216,12 @@ def test_dead_letter_garbage_is_invalid_event():
     for raw in (b"", b"[]", b"{"):
         with pytest.raises(InvalidEvent):
             decode_dead_letter(raw)
+
+
+def test_every_processor_reads_the_group_and_topics_the_catalogue_declares() -> None:
+    assert list(PROCESSORS) == [g.short_name for g in CONSUMER_GROUPS]
+    for group in CONSUMER_GROUPS:
+        processor = PROCESSORS[group.short_name]()
+        assert (processor.name, processor.topics) == (group.group_id, group.topic_names)
+        assert group_id(group.short_name) == group.group_id
+    assert group_id("someone-elses-group") == "someone-elses-group"
