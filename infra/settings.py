@@ -161,6 +161,22 @@ class AuthSettings:
     #: per-request check. Account events invalidate it at once; the TTL only bounds how
     #: long a lost invalidation (Redis restarted mid-way) can keep a stale answer.
     identity_cache_seconds: int = 60
+    #: How people sign in: ``password`` (accounts owned here, argon2id hashes) or
+    #: ``oidc`` (delegated to the operator's OpenID Connect provider below).
+    mode: str = "password"
+    #: The provider's issuer URL (its ``/.well-known/openid-configuration`` is read).
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    #: Where the provider sends the browser back: ingest's ``/v1/oidc/callback`` as the
+    #: browser reaches it (empty: http://127.0.0.1:<ingest port>/v1/oidc/callback).
+    oidc_redirect_url: str = ""
+    #: Where the callback sends the browser on with its token: the web app's sign-in page
+    #: (empty: http://127.0.0.1:<api port>/app/).
+    oidc_web_app_url: str = ""
+
+
+AUTH_MODES = ("password", "oidc")
 
 
 @dataclass(frozen=True)
@@ -222,7 +238,13 @@ class RateLimitSettings:
     follows: int = 60
     #: Everything else a user writes: caption and profile edits, deletes.
     edits: int = 60
+    #: Sign-ins (password or dev) per client address.
     sign_ins: int = 10
+    #: Password sign-ins per account (whatever the address): bounds guessing one account
+    #: from many addresses. Counted for unknown names too, so a 429 reveals nothing.
+    account_sign_ins: int = 10
+    #: Sign-ups per client address.
+    sign_ups: int = 10
 
 
 @dataclass(frozen=True)
@@ -350,7 +372,18 @@ class Settings:
                 "MAX_TOKEN_LIFETIME_SECONDS", AuthSettings.max_token_lifetime_seconds),
             identity_cache_seconds=env.integer(
                 "IDENTITY_CACHE_SECONDS", AuthSettings.identity_cache_seconds),
+            mode=env.text("AUTH_MODE", AuthSettings.mode).strip().lower(),
+            oidc_issuer=env.text("OIDC_ISSUER", "").rstrip("/"),
+            oidc_client_id=env.text("OIDC_CLIENT_ID", ""),
+            oidc_client_secret=env.text("OIDC_CLIENT_SECRET", ""),
+            oidc_redirect_url=env.text("OIDC_REDIRECT_URL", ""),
+            oidc_web_app_url=env.text("OIDC_WEB_APP_URL", ""),
         )
+        if auth.mode not in AUTH_MODES:
+            raise SettingsError(f"PHOTOSTREAM_AUTH_MODE={auth.mode!r}: use password or oidc")
+        if auth.mode == "oidc" and not (auth.oidc_issuer and auth.oidc_client_id):
+            raise SettingsError("PHOTOSTREAM_AUTH_MODE=oidc needs PHOTOSTREAM_OIDC_ISSUER and "
+                                "PHOTOSTREAM_OIDC_CLIENT_ID")
         if auth.token_ttl_seconds > auth.max_token_lifetime_seconds:
             raise SettingsError(
                 f"PHOTOSTREAM_TOKEN_TTL_SECONDS={auth.token_ttl_seconds} exceeds "
@@ -411,6 +444,8 @@ class Settings:
             follows=env.integer("RATE_FOLLOWS", defaults.follows),
             edits=env.integer("RATE_EDITS", defaults.edits),
             sign_ins=env.integer("RATE_SIGN_INS", defaults.sign_ins),
+            account_sign_ins=env.integer("RATE_ACCOUNT_SIGN_INS", defaults.account_sign_ins),
+            sign_ups=env.integer("RATE_SIGN_UPS", defaults.sign_ups),
         )
         if rate.window_seconds < 1:
             raise SettingsError("PHOTOSTREAM_RATE_WINDOW_SECONDS must be at least 1")

@@ -2,18 +2,21 @@
 
 A valid signature only proves that *we* minted the token; it says nothing about the
 account now. Every authenticated request of both HTTP services therefore looks up the
-user's identity -- registered or not, and ``tokens_valid_after`` (the last "sign out
-everywhere") -- and refuses a token whose user is unknown (never registered, or gone)
-or that was issued before that instant (:func:`refusal`).
+user's identity -- registered or not, ``tokens_valid_after`` (the last "sign out
+everywhere" or password change) and the sessions signed out one by one -- and refuses a
+token whose user is unknown (never registered, or gone), that was issued before that
+instant, or whose ``sid`` was signed out (:func:`refusal`).
 
-Where it is read: the ``users`` row in Cassandra (the graph processor's), behind a
+Where it is read: the ``users`` row in Cassandra (the graph processor's) and the
+user's ``revoked_sessions`` rows (:mod:`sinks.sessions`, written by ingest), behind a
 Redis read-through entry (:mod:`sinks.cache`, so every replica shares it and a warm
 check is one Redis GET). The processors invalidate the entry after each account event
 they apply (``user.registered``, ``user.profile_updated``, ``user.sessions_revoked``),
 and the ingest service writes the new entry itself when it accepts a revocation
 (:meth:`Identities.revoke`), so a sign-out takes effect at once, before the processor
-has even run; the TTL (``PHOTOSTREAM_IDENTITY_CACHE_SECONDS``) only bounds a lost
-invalidation.
+has even run; a single sign-out (:meth:`Identities.sign_out`) stores its row and then
+drops the entry, so the next request reads the row. The TTL
+(``PHOTOSTREAM_IDENTITY_CACHE_SECONDS``) only bounds a lost invalidation.
 
 Unknown users are cached too (as "not registered"), so a client hammering with a dead
 account's token costs Redis, not Cassandra. That cannot lock out a new account: its
@@ -29,6 +32,7 @@ cached entry still answers; both down (or Cassandra down on a cache miss) ->
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Iterable, Mapping
@@ -41,9 +45,9 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from infra.connect.cassandra import execute
 from infra.connect.redis import RedisClient
-from infra.http.auth import TokenError, verify
+from infra.http.auth import TokenClaims, TokenError, verify
 from infra.settings import Settings
-from sinks import cache
+from sinks import cache, sessions
 from sinks.statements import micros, prepared
 
 log = logging.getLogger(__name__)
@@ -76,12 +80,14 @@ class Identity:
     registered: bool
     #: Epoch seconds: tokens issued (``iat``) before this are refused; 0 = none revoked.
     tokens_valid_after: int = 0
+    #: Session ids (``sid``) signed out one by one and not yet expired.
+    revoked_sessions: frozenset[str] = frozenset()
 
 
 UNKNOWN = Identity(registered=False)
 
 
-def refusal(identity: Identity, issued_at: int) -> str | None:
+def refusal(identity: Identity, issued_at: int, session_id: str | None = None) -> str | None:
     """Why a token issued at ``issued_at`` may not act for ``identity`` (None: it may).
 
     ``tokens_valid_after`` is whole seconds, rounded down, like ``iat``: a token issued
@@ -93,18 +99,26 @@ def refusal(identity: Identity, issued_at: int) -> str | None:
         return "the token's user does not exist or is no longer active"
     if issued_at < identity.tokens_valid_after:
         return "the token was revoked (its user signed out everywhere since it was issued)"
+    if session_id is not None and session_id in identity.revoked_sessions:
+        return "the token was revoked (its session was signed out)"
     return None
 
 
 def encode(identity: Identity) -> bytes:
-    """The cache value: ``-`` for an unknown user, else ``tokens_valid_after`` in decimal."""
-    return _UNKNOWN if not identity.registered else str(identity.tokens_valid_after).encode()
+    """The cache value: ``-`` for an unknown user, else ``tokens_valid_after`` in decimal,
+    followed by the revoked session ids, space-separated (ids are URL-safe base64)."""
+    if not identity.registered:
+        return _UNKNOWN
+    return " ".join([str(identity.tokens_valid_after), *sorted(identity.revoked_sessions)]
+                    ).encode()
 
 
 def decode(value: bytes) -> Identity:
     if value == _UNKNOWN:
         return UNKNOWN
-    return Identity(registered=True, tokens_valid_after=int(value))
+    valid_after, *revoked = value.decode().split(" ")
+    return Identity(registered=True, tokens_valid_after=int(valid_after),
+                    revoked_sessions=frozenset(revoked))
 
 
 def epoch_seconds(moment: datetime | None) -> int:
@@ -147,11 +161,15 @@ class Identities:
         TokenError (401) for a bad token, an unknown user or a revoked token;
         IdentityUnavailable (503) when neither store answers.
         """
+        return (await self.authenticate_claims(token)).user_id
+
+    async def authenticate_claims(self, token: str) -> TokenClaims:
+        """Like :meth:`authenticate`, returning all the token says (its session id too)."""
         claims = verify(token, self.settings)
-        reason = refusal(await self.get(claims.user_id), claims.issued_at)
+        reason = refusal(await self.get(claims.user_id), claims.issued_at, claims.session_id)
         if reason is not None:
             raise TokenError(reason)
-        return claims.user_id
+        return claims
 
     async def get(self, user_id: int) -> Identity:
         """The user's identity: from Redis, else Cassandra (filling Redis)."""
@@ -172,7 +190,8 @@ class Identities:
         try:
             current = await self.get(user_id)
             updated = Identity(current.registered,
-                               max(current.tokens_valid_after, epoch_seconds(valid_after)))
+                               max(current.tokens_valid_after, epoch_seconds(valid_after)),
+                               current.revoked_sessions)
             await self._put(keys=[self.kind.key(user_id), self.kind.version_key(user_id)],
                             args=[cache.VERSION_TTL_SECONDS, encode(updated),
                                   self.kind.ttl_seconds])
@@ -180,14 +199,49 @@ class Identities:
             log.warning("revocation of user %d not cached (the processor will store it): %s",
                         user_id, exc)
 
+    async def sign_out(self, claims: TokenClaims) -> None:
+        """End the session of one token now: store its ``sid`` (durable, until the token
+        expires), then add it to the cached identity, so every replica refuses it on its
+        next check. The entry is updated rather than dropped: it may hold a sign-out
+        everywhere that the processor has not stored yet (:meth:`revoke`), which a
+        reload from Cassandra would lose for a moment. A token without ``sid`` cannot be
+        signed out alone (TokenError).
+
+        Cassandra unreachable -> IdentityUnavailable (503: not signed out, say so). Redis
+        unreachable -> logged: the services read Cassandra while Redis is down, and an
+        entry that survives the outage lives at most the cache TTL.
+        """
+        if claims.session_id is None:
+            raise TokenError("this token has no session id; sign out everywhere instead")
+        try:
+            await sessions.revoke(self.session, claims.user_id, claims.session_id,
+                                  claims.expires_at)
+        except _CASSANDRA_ERRORS as exc:
+            raise IdentityUnavailable(f"session store: {type(exc).__name__}: {exc}") from exc
+        try:
+            current = await self.get(claims.user_id)
+            updated = dataclasses.replace(
+                current, revoked_sessions=current.revoked_sessions | {claims.session_id})
+            await self._put(keys=[self.kind.key(claims.user_id),
+                                  self.kind.version_key(claims.user_id)],
+                            args=[cache.VERSION_TTL_SECONDS, encode(updated),
+                                  self.kind.ttl_seconds])
+        except (*_REDIS_ERRORS, IdentityUnavailable) as exc:
+            log.warning("sign-out of user %d not cached (stored in Cassandra): %s",
+                        claims.user_id, exc)
+
     async def _load(self, user_ids: list[int]) -> Mapping[int, bytes]:
         try:
             statement = await prepared(self.session, _READ)
-            found = {user_id: await execute(self.session, statement, (user_id,))
+            found = {user_id: _identity(await execute(self.session, statement, (user_id,)))
                      for user_id in user_ids}
+            for user_id, identity in found.items():
+                if identity.registered:
+                    found[user_id] = Identity(True, identity.tokens_valid_after,
+                                              await sessions.revoked(self.session, user_id))
         except _CASSANDRA_ERRORS as exc:
             raise IdentityUnavailable(f"identity store: {type(exc).__name__}: {exc}") from exc
-        return {user_id: encode(_identity(rows)) for user_id, rows in found.items()}
+        return {user_id: encode(identity) for user_id, identity in found.items()}
 
 
 def _identity(rows: list[dict[str, object]]) -> Identity:

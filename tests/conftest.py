@@ -33,11 +33,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    """The environment's settings without the per-address sign-in limit: every test signs
-    in from 127.0.0.1 and concurrent runs on one machine share its Redis counter
-    (tests/integration/test_rate_limits.py sets the limits it tests)."""
+    """The environment's settings without the per-address sign-in and sign-up limits:
+    every test signs in from 127.0.0.1 and concurrent runs on one machine share its Redis
+    counter (tests/integration/test_rate_limits.py sets the limits it tests)."""
     settings = get_settings()
-    return dataclasses.replace(settings, rate=dataclasses.replace(settings.rate, sign_ins=0))
+    return dataclasses.replace(settings, rate=dataclasses.replace(
+        settings.rate, sign_ins=0, sign_ups=0))
 
 
 @pytest.fixture(scope="session")

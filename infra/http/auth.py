@@ -12,10 +12,16 @@ minter (a script, an old service) could otherwise hand out tokens valid for year
 "sign out everywhere" (:mod:`sinks.identity`) compares ``iat`` with the time of the
 sign-out, which a token without ``iat`` would escape. This module checks only what the
 token says; whether its user exists and still accepts it is :mod:`sinks.identity`.
+
+Every minted token carries a random session id, ``sid`` (OpenID Connect's name for it):
+signing out revokes that one id (:mod:`sinks.sessions`), so the token stops working at
+once while the same person's other sessions go on. A token without ``sid`` (minted by an
+older service) is accepted but can only be ended by "sign out everywhere".
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -25,6 +31,7 @@ from infra.settings import Settings
 
 ALGORITHM = "HS256"
 MAX_USER_ID = 2**63 - 1
+MAX_SESSION_ID = 64
 
 
 class TokenError(ValueError):
@@ -41,6 +48,8 @@ class TokenClaims:
     user_id: int
     issued_at: int
     expires_at: int
+    #: The token's own id (``sid``); None for a token minted without one.
+    session_id: str | None = None
 
 
 def _user_id(value: object) -> int:
@@ -63,6 +72,7 @@ def mint(
     *,
     ttl_seconds: int | None = None,
     now: float | None = None,
+    session_id: str | None = None,
 ) -> str:
     """A token for ``user_id`` valid ``ttl_seconds`` (default: settings.auth.token_ttl_seconds).
 
@@ -75,8 +85,14 @@ def mint(
     if ttl > settings.auth.max_token_lifetime_seconds:
         raise TokenError(f"a lifetime of {ttl} s exceeds the maximum of "
                          f"{settings.auth.max_token_lifetime_seconds} s")
-    claims = {"sub": str(uid), "iat": issued, "exp": issued + ttl}
+    claims = {"sub": str(uid), "iat": issued, "exp": issued + ttl,
+              "sid": session_id or new_session_id()}
     return jwt.encode(claims, settings.auth.jwt_secret, algorithm=ALGORITHM)
+
+
+def new_session_id() -> str:
+    """A random session id: 96 bits, 16 URL-safe characters."""
+    return secrets.token_urlsafe(12)
 
 
 def verify(token: str, settings: Settings, *, leeway: float = 0) -> TokenClaims:
@@ -105,4 +121,8 @@ def verify(token: str, settings: Settings, *, leeway: float = 0) -> TokenClaims:
     issued_at, expires_at = int(claims["iat"]), int(claims["exp"])
     if expires_at - issued_at > settings.auth.max_token_lifetime_seconds:
         raise TokenError("token lifetime exceeds the maximum")
-    return TokenClaims(user_id, issued_at, expires_at)
+    session_id = claims.get("sid")
+    if session_id is not None and (not isinstance(session_id, str)
+                                   or not 1 <= len(session_id) <= MAX_SESSION_ID):
+        raise TokenError("token session id is malformed")
+    return TokenClaims(user_id, issued_at, expires_at, session_id)

@@ -13,6 +13,13 @@ correct. If Redis does not answer (within ``FAIL_AFTER_SECONDS``, one attempt) t
 allowed, a warning is logged and ``photostream_rate_limit_unchecked`` counted, and Redis is
 left alone for ``PAUSE_SECONDS`` so an outage costs each write nothing instead of a timeout.
 Turning a Redis outage into 500s (or 503s) on every like would be the worse failure.
+
+Except for password guessing: the sign-in and sign-up limits (:data:`FAIL_CLOSED`) are
+what stops an attacker's guesses, and failing open would hand them unlimited guesses
+for as long as they can keep Redis slow (measured: a burst of sign-ins against an
+in-process ingest made the 250 ms connect time out, and the pause then let every
+attempt of the next second through). Those answer 503 + Retry-After instead while the
+count cannot be taken; sessions already open are not affected.
 """
 
 from __future__ import annotations
@@ -32,8 +39,11 @@ from infra.http.problems import Problem
 from infra.metrics import RATE_LIMIT_UNCHECKED, RATE_LIMITED
 from infra.settings import RateLimitSettings, Settings
 
-Action = Literal["uploads", "likes", "comments", "follows", "edits", "sign_ins"]
+Action = Literal["uploads", "likes", "comments", "follows", "edits", "sign_ins",
+                 "account_sign_ins", "sign_ups"]
 ACTIONS: tuple[Action, ...] = get_args(Action)
+#: Limits that refuse (503) rather than allow when Redis cannot count (module docstring).
+FAIL_CLOSED: frozenset[Action] = frozenset({"sign_ins", "account_sign_ins", "sign_ups"})
 KEY_PREFIX = "ratelimit"
 #: How long one limit check may wait for Redis before the write goes on unchecked.
 FAIL_AFTER_SECONDS = 0.25
@@ -79,6 +89,8 @@ class Verdict:
     allowed: bool
     count: int
     retry_after: int
+    #: Redis did not answer: nothing was counted (``allowed`` is then True).
+    unchecked: bool = False
 
 
 def too_many(action: Action, limit: int, window_seconds: int, retry_after: int) -> Problem:
@@ -114,6 +126,10 @@ class RateLimiter:
         if limit <= 0:
             return
         verdict = await self.hit(action, subject, limit)
+        if verdict.unchecked and action in FAIL_CLOSED:
+            raise Problem(503, "rate-limit-unavailable",
+                          "sign-ins cannot be counted right now; try again shortly",
+                          headers={"Retry-After": str(math.ceil(PAUSE_SECONDS))})
         if not verdict.allowed:
             RATE_LIMITED.labels(action).inc()
             raise too_many(action, limit, self.rate.window_seconds, verdict.retry_after)
@@ -126,7 +142,8 @@ class RateLimiter:
         seconds = self.rate.window_seconds
         window = window_at(now, seconds, offset_of(base, seconds))
         count = await self._incr(f"{base}:{window.index}", window, action)
-        return Verdict(count is None or count <= limit, count or 0, window.retry_after(now))
+        return Verdict(count is None or count <= limit, count or 0, window.retry_after(now),
+                       unchecked=count is None)
 
     async def _incr(self, key: str, window: Window, action: Action) -> int | None:
         """The window's count after this hit; None if Redis did not answer (fail open)."""

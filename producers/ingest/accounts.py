@@ -10,9 +10,6 @@ followers to themselves.
 
 from __future__ import annotations
 
-import asyncio
-import time
-import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,17 +17,14 @@ from cassandra.cluster import Session
 
 from infra.http.auth import mint
 from infra.settings import Settings
-from producers.ingest.events import Emitter, event, invalid
+from producers.ingest.events import Emitter, invalid
 from producers.ingest.lookups import existing_user, not_found
-from schemas.envelope import Event
+from producers.ingest.registration import new_user_id, registration, wait_until_stored
 from schemas.graph import FollowApproved, FollowRejected, FollowRemoved, FollowRequested
-from schemas.ids import SHARDS, IdGenerator
-from schemas.users import UserProfileUpdated, UserRegistered, UserSessionsRevoked
-from sinks import graph, users
+from schemas.ids import IdGenerator
+from schemas.users import UserProfileUpdated, UserSessionsRevoked
+from sinks import credentials, graph, users
 from sinks.identity import Identities
-
-#: How long a dev sign-in waits for a new account to be stored by the graph processor.
-REGISTRATION_WAIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -108,29 +102,25 @@ class Accounts:
         row (a few hundred ms on the local stack), so the client's next request passes
         the identity check (:mod:`sinks.identity`, which reads that row), its next read
         finds the profile, and a second sign-in with the same name does not register it
-        twice. The username is claimed a moment before that row is written, so a sign-in
-        that finds the name waits for the row too.
+        twice. A new name is claimed like a sign-up's (:mod:`sinks.credentials`), so a dev
+        account and a password account can never share a name; a sign-in that finds the
+        name claimed waits for its row too. Any account may be entered this way: the dev
+        sign-in is a development convenience that production does not have.
         """
         name = username.strip().lower()
-        self._registration(0, name)  # 422 for a bad name before any lookup
-        existing = await users.user_id_for(self.session, name)
-        if existing is not None:
-            await self._stored(existing)
-            return DevSession(mint(existing, self.settings), existing, name, created=False)
-        shard = zlib.crc32(name.encode()) % SHARDS  # spread new accounts over shards
-        user_id = await self.ids.anext_id(shard)
-        await self.emitter.emit(self._registration(user_id, name).payload)
-        await self._stored(user_id)
-        return DevSession(mint(user_id, self.settings), user_id, name, created=True)
+        registration(0, name)  # 422 for a bad name before any lookup
+        existing = await self._holder(name)
+        if existing is None:
+            user_id = await new_user_id(self.ids, name)
+            existing = await credentials.claim(self.session, "username_claims", name, user_id)
+            if existing == user_id:
+                await self.emitter.emit(registration(user_id, name).payload)
+                await wait_until_stored(self.session, user_id)
+                return DevSession(mint(user_id, self.settings), user_id, name, created=True)
+        await wait_until_stored(self.session, existing)
+        return DevSession(mint(existing, self.settings), existing, name, created=False)
 
-    @staticmethod
-    def _registration(user_id: int, username: str) -> Event[UserRegistered]:
-        return event(UserRegistered(user_id=user_id, username=username, display_name=username,
-                                    bio="", private=False))
-
-    async def _stored(self, user_id: int) -> None:
-        deadline = time.monotonic() + REGISTRATION_WAIT_SECONDS
-        while time.monotonic() < deadline:
-            if await users.get_user(self.session, user_id) is not None:
-                return
-            await asyncio.sleep(0.1)
+    async def _holder(self, name: str) -> int | None:
+        """Who has ``name``: a claim, or (accounts from before claims) the stored profile."""
+        holder = await credentials.holder(self.session, "username_claims", name)
+        return holder if holder is not None else await users.user_id_for(self.session, name)

@@ -22,6 +22,7 @@ from infra.http.headers import SecurityHeaders
 from infra.http.ratelimit import RateLimiter
 from infra.metrics_http import instrument
 from infra.settings import Settings, get_settings
+from producers.ingest.account_routes import accounts
 from producers.ingest.backlog import Backlog
 from producers.ingest.claims import Claims
 from producers.ingest.photos import PhotoRows
@@ -83,6 +84,8 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
     app.include_router(media)
     for router in (photos, social, stories):
         app.include_router(router)
+    if settings.auth.mode == "password":
+        app.include_router(accounts)
     if settings.dev:  # the sign-in shortcut must not exist in production
         app.include_router(dev)
     app.add_middleware(

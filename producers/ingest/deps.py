@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from infra.http.auth import TokenError
+from infra.http.auth import TokenClaims, TokenError
 from infra.http.problems import Problem, unauthorized, unavailable
 from infra.settings import Settings
 from producers.ingest.backlog import Backlog
@@ -58,20 +58,25 @@ def get_identities(request: Request) -> Identities:
     return identities
 
 
-async def current_user(
+async def current_session(
     identities: Annotated[Identities, Depends(get_identities)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> int:
-    """The user id of the ``Authorization: Bearer`` token if that user may write now;
-    401 problem otherwise, 503 when the identity cannot be looked up."""
+) -> TokenClaims:
+    """What the ``Authorization: Bearer`` token says, if its user may write now; 401
+    problem otherwise, 503 when the identity cannot be looked up."""
     if credentials is None:
         raise unauthorized("a bearer token is required", invalid_token=False)
     try:
-        return await identities.authenticate(credentials.credentials)
+        return await identities.authenticate_claims(credentials.credentials)
     except TokenError as exc:
         raise unauthorized(str(exc), invalid_token=True) from None
     except IdentityUnavailable as exc:
         raise unavailable(str(exc)) from exc
+
+
+async def current_user(session: Annotated[TokenClaims, Depends(current_session)]) -> int:
+    """The user id of the caller's token (see :func:`current_session`)."""
+    return session.user_id
 
 
 def idempotency_key(
@@ -87,6 +92,7 @@ def idempotency_key(
 
 
 CurrentUser = Annotated[int, Depends(current_user)]
+CurrentSession = Annotated[TokenClaims, Depends(current_session)]
 Service = Annotated[IngestService, Depends(get_service)]
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 WriteService = Annotated[Writes, Depends(get_writes)]

@@ -15,6 +15,8 @@ from infra.connect.publisher import Publisher
 from infra.settings import Settings
 from producers.ingest.accounts import Accounts
 from producers.ingest.events import Emitter
+from producers.ingest.password_accounts import PasswordAccounts
+from producers.ingest.passwords import Hasher
 from producers.ingest.posts import Posts
 from producers.ingest.storage import Originals
 from producers.ingest.stories import Stories
@@ -27,6 +29,7 @@ class Writes:
     posts: Posts
     accounts: Accounts
     stories: Stories
+    passwords: PasswordAccounts
 
     @classmethod
     def create(cls, settings: Settings, publisher: Publisher, session: Session,
@@ -36,4 +39,5 @@ class Writes:
             posts=Posts(session, emitter, ids),
             accounts=Accounts(session, emitter, ids, settings, identities),
             stories=Stories(media, emitter, ids),
+            passwords=PasswordAccounts(session, emitter, ids, settings, identities, Hasher()),
         )

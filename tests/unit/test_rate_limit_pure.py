@@ -40,7 +40,7 @@ def test_every_action_has_a_limit_setting() -> None:
     rate = RateLimitSettings()
     assert {action: limit_of(rate, action) for action in ACTIONS} == {
         "uploads": 30, "likes": 120, "comments": 60, "follows": 60, "edits": 60,
-        "sign_ins": 10}
+        "sign_ins": 10, "account_sign_ins": 10, "sign_ups": 10}
 
 
 def test_the_problem_says_what_and_when() -> None:
