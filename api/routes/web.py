@@ -34,9 +34,11 @@ async def index() -> RedirectResponse:
 
 @router.get("/config.json")
 async def config(request: Request) -> JSON:
-    """Where the web app sends writes (ingest), for the host the browser used."""
+    """Where the web app sends writes (ingest), for the host the browser used, and how
+    people sign in (``password`` or ``oidc``)."""
     settings: Settings = request.app.state.settings
-    return ok({"ingest_url": ingest_url(settings, request.url), "env": settings.env})
+    return ok({"ingest_url": ingest_url(settings, request.url), "env": settings.env,
+               "auth_mode": settings.auth.mode})
 
 
 def ingest_url(settings: Settings, url: URL) -> str:

@@ -5,7 +5,7 @@
 const TOKEN_KEY = "photostream.token";
 const USER_KEY = "photostream.user";
 
-let config = { ingest_url: "", env: "dev" };
+let config = { ingest_url: "", env: "dev", auth_mode: "password" };
 
 export class ApiError extends Error {
   constructor(status, problem) {
@@ -30,12 +30,26 @@ export function session() {
   return token && user ? { token, user } : null;
 }
 
-export function signOut() {
+/** Forget the session in this browser only (the server may already have refused it). */
+export function forgetSession() {
   localStorage.removeItem(TOKEN_KEY);
   localStorage.removeItem(USER_KEY);
 }
 
-function remember(answer) {
+/** Sign out: end this token's session on the server (at once, on every service), then forget it. */
+export async function signOut() {
+  if (session()) {
+    try {
+      await call(config.ingest_url, "DELETE", "/v1/sessions/current");
+    } catch {
+      // Already refused (expired, revoked) or unreachable: forgetting it is all we can do.
+    }
+  }
+  forgetSession();
+}
+
+/** Keep a session the server handed out (sign-up, sign-in, password change, OIDC). */
+export function remember(answer) {
   localStorage.setItem(TOKEN_KEY, answer.token);
   localStorage.setItem(USER_KEY, JSON.stringify({ user_id: answer.user_id, username: answer.username }));
   const known = JSON.parse(localStorage.getItem("photostream.known") || "[]");
@@ -58,13 +72,13 @@ export function whenUnauthorized(handler) {
   onUnauthorized = handler;
 }
 
-async function call(base, method, path, { params, body } = {}) {
+async function call(base, method, path, { params, body, anonymous = false } = {}) {
   const url = new URL(base + path, location.origin);
   for (const [key, value] of Object.entries(params || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
   }
   const headers = {};
-  const current = session();
+  const current = anonymous ? null : session();
   if (current) headers.Authorization = `Bearer ${current.token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(url, {
@@ -85,7 +99,29 @@ export const read = (path, params) => call("", "GET", path, { params });
 export const write = (method, path, body) => call(config.ingest_url, method, path, { body });
 
 export async function devSignIn(username) {
-  const answer = await call(config.ingest_url, "POST", "/v1/dev/session", { body: { username } });
+  const answer = await call(config.ingest_url, "POST", "/v1/dev/session", { body: { username }, anonymous: true });
+  remember(answer);
+  return answer;
+}
+
+/** Sign in with a username (or email) and password: POST ingest /v1/sessions. */
+export async function passwordSignIn(username, password) {
+  const answer = await call(config.ingest_url, "POST", "/v1/sessions", { body: { username, password }, anonymous: true });
+  remember(answer);
+  return answer;
+}
+
+/** Create an account: POST ingest /v1/accounts; the answer is its first session. */
+export async function signUp(username, email, password) {
+  const answer = await call(config.ingest_url, "POST", "/v1/accounts", { body: { username, email, password }, anonymous: true });
+  remember(answer);
+  return answer;
+}
+
+/** Change the password: every session ends, this browser keeps the new one it gets back. */
+export async function changePassword(oldPassword, newPassword) {
+  const answer = await call(config.ingest_url, "POST", "/v1/me/password",
+    { body: { old_password: oldPassword, new_password: newPassword } });
   remember(answer);
   return answer;
 }

@@ -1,13 +1,13 @@
 // The photostream web app: a hash router over the pages, and the header around them.
 // It talks only to the public HTTP APIs (see api.js), so it doubles as their reference client.
 
-import { ApiError, loadConfig, session, signOut, whenUnauthorized } from "./api.js";
+import { ApiError, forgetSession, loadConfig, session, signOut, whenUnauthorized } from "./api.js";
 import { h, icon, toast } from "./dom.js";
 import { searchHref } from "./components.js";
 import { feedPage } from "./pages/feed.js";
 import { photoPage } from "./pages/photo.js";
 import { profilePage } from "./pages/profile.js";
-import { signinPage } from "./pages/signin.js";
+import { oidcReturnPage, settingsPage, signinPage, signupPage } from "./pages/signin.js";
 import { explorePage, requestsPage, searchPage } from "./pages/social.js";
 import { uploadPage } from "./pages/upload.js";
 
@@ -22,6 +22,7 @@ const ROUTES = [
   [/^\/search$/, (m, params) => searchPage(params)],
   [/^\/explore$/, () => explorePage(), "explore"],
   [/^\/upload$/, () => uploadPage(), "upload"],
+  [/^\/settings$/, () => settingsPage(), "settings"],
 ];
 
 function parseHash() {
@@ -47,7 +48,8 @@ function header() {
       link("#/upload", "plus", "New post", "upload"),
       link("#/requests", "inbox", "Requests", "requests"),
       link(`#/u/${encodeURIComponent(me.username)}`, "user", me.username, "profile"),
-      h("button.nav-link.signout", { type: "button", title: "Sign out", "aria-label": "Sign out", onclick: () => { signOut(); location.hash = "#/signin"; route(); } },
+      link("#/settings", "gear", "Settings", "settings"),
+      h("button.nav-link.signout", { type: "button", title: "Sign out", "aria-label": "Sign out", onclick: async () => { await signOut(); location.hash = "#/signin"; route(); } },
         icon("logout"), h("span.nav-text", {}, "Sign out"))) : null);
 }
 
@@ -56,6 +58,14 @@ async function route() {
   current = null;
   document.getElementById("top").replaceChildren(header());
   const { path, params } = parseHash();
+  if (path === "/oidc") { // the identity provider's callback hands the session over here
+    show(oidcReturnPage(params));
+    return;
+  }
+  if (!session() && path === "/signup") {
+    show(signupPage(() => { location.hash = "#/"; route(); }));
+    return;
+  }
   if (!session() || path === "/signin") {
     // A link naming a user (``#/signin?user=bob``, as the demo prints) offers to switch.
     if (session() && !params.get("user")) { location.hash = "#/"; return; }
@@ -93,7 +103,7 @@ function problemPage(error) {
 }
 
 whenUnauthorized((problem) => {
-  signOut();
+  forgetSession();
   toast(`Please sign in again (${problem.detail || "session expired"})`, "error");
   location.hash = "#/signin";
 });

@@ -45,6 +45,7 @@ const ICONS = {
   search: "M10 4a6 6 0 104.5 10l5 5M10 4a6 6 0 010 12",
   close: "M6 6l12 12M18 6L6 18",
   logout: "M15 4h4v16h-4M10 8l-4 4 4 4M6 12h10",
+  gear: "M12 9a3 3 0 100 6 3 3 0 000-6zM12 2v3M12 19v3M2 12h3M19 12h3M4.9 4.9l2.1 2.1M17 17l2.1 2.1M4.9 19.1L7 17M17 7l2.1-2.1",
 };
 
 export function icon(name, { filled = false } = {}) {
