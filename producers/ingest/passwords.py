@@ -2,12 +2,12 @@
 
 Parameters: argon2id, memory 19 MiB (19 456 KiB), 2 passes, 1 lane -- the first of
 OWASP's equivalent argon2id settings. Measured on this 2-core development box (shared
-with Kafka, Cassandra and the other services, load about 3): one verify takes ~60 ms,
-against ~250 ms for argon2-cffi's defaults (RFC 9106's low-memory profile: 64 MiB,
-3 passes, 4 lanes) -- ``python -m bench.accounts`` prints both from the same run.
-Why not the defaults: a sign-in costs one hash, and on two cores ~250 ms each would cap
-the whole box at ~8 sign-ins/s while starving the pipeline; at ~60 ms it does ~30/s
-with one core. Why 1 lane: more lanes only go faster with idle cores to run them, and
+with Kafka, Cassandra and the other services), ``python -m bench.accounts``, same run:
+one verify p50 34 ms / p99 40 ms, 48 verifies/s two at a time; argon2-cffi's defaults
+(RFC 9106's low-memory profile: 64 MiB, 3 passes, 4 lanes) p50 188 ms / p99 337 ms,
+6.4/s; a whole HTTP sign-in with ours p50 49 ms. (Under heavier load, ~60 ms against
+~250 ms.) Why not the defaults: a sign-in costs one hash, and on two cores ~190 ms each
+would cap the whole box at ~6 sign-ins/s while starving the pipeline. Why 1 lane: more lanes only go faster with idle cores to run them, and
 ours are busy; one lane keeps each hash on one core. The memory cost (19 MiB) is what
 makes GPU/ASIC guessing expensive; the time is a fixed budget per attempt that the
 rate limits (per account and per address) keep small. The parameters are stored in
