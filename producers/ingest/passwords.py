@@ -7,8 +7,9 @@ one verify p50 34 ms / p99 40 ms, 48 verifies/s two at a time; argon2-cffi's def
 (RFC 9106's low-memory profile: 64 MiB, 3 passes, 4 lanes) p50 188 ms / p99 337 ms,
 6.4/s; a whole HTTP sign-in with ours p50 49 ms. (Under heavier load, ~60 ms against
 ~250 ms.) Why not the defaults: a sign-in costs one hash, and on two cores ~190 ms each
-would cap the whole box at ~6 sign-ins/s while starving the pipeline. Why 1 lane: more lanes only go faster with idle cores to run them, and
-ours are busy; one lane keeps each hash on one core. The memory cost (19 MiB) is what
+would cap the whole box at ~6 sign-ins/s while starving the pipeline. Why 1 lane: more
+lanes only go faster with idle cores to run them, and ours are busy; one lane keeps
+each hash on one core. The memory cost (19 MiB) is what
 makes GPU/ASIC guessing expensive; the time is a fixed budget per attempt that the
 rate limits (per account and per address) keep small. The parameters are stored in
 every hash (``$argon2id$v=19$m=19456,t=2,p=1$...``), so raising them later only needs
