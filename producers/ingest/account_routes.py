@@ -1,7 +1,8 @@
 """HTTP routes of accounts people own: sign up, sign in, sign out, change password.
 
 Mounted when ``PHOTOSTREAM_AUTH_MODE=password`` (the default); with ``oidc`` the
-identity provider's routes (:mod:`producers.ingest.oidc_routes`) take their place.
+identity provider's routes (:mod:`producers.ingest.oidc_routes`) take their place, and
+only sign-out (:data:`sessions`) stays.
 Sign-ups and sign-ins are rate-limited per client address before anything is read or
 hashed; sign-ins also per account name (:mod:`producers.ingest.password_accounts`).
 """
@@ -29,6 +30,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 _LONG = 4096
 
 accounts = APIRouter(prefix="/v1", tags=["accounts"], responses=_ERRORS)
+#: Mounted in every auth mode: a session ends the same way whoever signed it in.
+sessions = APIRouter(prefix="/v1", tags=["accounts"], responses=_ERRORS)
 
 
 class _Body(BaseModel):
@@ -84,7 +87,7 @@ async def sign_in(body: SignInIn, request: Request, writes: WriteService) -> Sig
                                                    _limiter(request)))
 
 
-@accounts.delete("/sessions/current", status_code=204)
+@sessions.delete("/sessions/current", status_code=204)
 async def sign_out(session: CurrentSession, writes: WriteService) -> Response:
     """Sign out: this token stops working at once, on both services; others go on."""
     try:

@@ -22,9 +22,11 @@ from infra.http.headers import SecurityHeaders
 from infra.http.ratelimit import RateLimiter
 from infra.metrics_http import instrument
 from infra.settings import Settings, get_settings
-from producers.ingest.account_routes import accounts
+from producers.ingest.account_routes import accounts, sessions
 from producers.ingest.backlog import Backlog
 from producers.ingest.claims import Claims
+from producers.ingest.oidc import OidcProvider
+from producers.ingest.oidc_routes import oidc
 from producers.ingest.photos import PhotoRows
 from producers.ingest.routes import health, media
 from producers.ingest.storage import Originals
@@ -84,8 +86,12 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
     app.include_router(media)
     for router in (photos, social, stories):
         app.include_router(router)
+    app.include_router(sessions)
     if settings.auth.mode == "password":
         app.include_router(accounts)
+    else:  # oidc: the provider holds the passwords
+        app.state.oidc = OidcProvider(settings)
+        app.include_router(oidc)
     if settings.dev:  # the sign-in shortcut must not exist in production
         app.include_router(dev)
     app.add_middleware(

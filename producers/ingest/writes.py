@@ -15,6 +15,7 @@ from infra.connect.publisher import Publisher
 from infra.settings import Settings
 from producers.ingest.accounts import Accounts
 from producers.ingest.events import Emitter
+from producers.ingest.oidc_accounts import OidcAccounts
 from producers.ingest.password_accounts import PasswordAccounts
 from producers.ingest.passwords import Hasher
 from producers.ingest.posts import Posts
@@ -30,6 +31,7 @@ class Writes:
     accounts: Accounts
     stories: Stories
     passwords: PasswordAccounts
+    oidc: OidcAccounts
 
     @classmethod
     def create(cls, settings: Settings, publisher: Publisher, session: Session,
@@ -40,4 +42,5 @@ class Writes:
             accounts=Accounts(session, emitter, ids, settings, identities),
             stories=Stories(media, emitter, ids),
             passwords=PasswordAccounts(session, emitter, ids, settings, identities, Hasher()),
+            oidc=OidcAccounts(session, emitter, ids, settings),
         )
