@@ -28,7 +28,6 @@ from typing import Any
 
 import httpx
 import jwt
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt as jose_jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -102,7 +101,11 @@ class OidcProvider:
         self._metadata: dict[str, Any] | None = None
         self._keys: KeySet | None = None
 
-    def _client(self) -> AsyncOAuth2Client:
+    def _client(self) -> Any:
+        # Imported here: only oidc mode needs it, and importing it warns (authlib would
+        # rather use httpx2) in every process that never signs anyone in this way.
+        from authlib.integrations.httpx_client import AsyncOAuth2Client
+
         auth = self.settings.auth
         return AsyncOAuth2Client(client_id=auth.oidc_client_id,
                                  client_secret=auth.oidc_client_secret or None,
