@@ -318,8 +318,10 @@ async def test_minio_down_is_503_and_nothing_is_accepted(
     before = await end_offsets(stack, MEDIA_UPLOADED.name)
     async for running in _running(broken):
         response = await upload(running, user, jpeg_bytes(), key="down")
-        assert_problem(response, 503)
-        assert "retry-after" in response.headers
+        body = assert_problem(response, 503)
+        assert body["type"] == "https://photostream.dev/problems/service-unavailable"
+        assert str(body["detail"]).startswith("object store: put failed:")
+        assert response.headers["retry-after"] == "5"
         ready = await running.client.get("/readyz")
         assert_problem(ready, 503)
         assert ready.json()["checks"]["kafka"] == "ok"
