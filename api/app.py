@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = service_app(
         settings, service="api", title="photostream read API",
         summary="Read side: feeds, photos, profiles, search, explore and stories.",
-        lifespan=lifespan, routers=routers)
+        lifespan=lifespan, routers=routers, csp=web.policy(settings))
     failsafe.install(app, settings)
     web.mount(app)
     return app

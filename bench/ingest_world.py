@@ -17,10 +17,10 @@ from cassandra.cluster import Session
 
 from api.feed import FeedReader
 from infra.connect import kafka
+from infra.connect.publisher import Publisher
 from infra.connect.redis import RedisClient
 from infra.settings import Settings
 from processors.media.derivatives import render_photo
-from producers.publisher import Publisher
 from schemas.envelope import Event, InvalidEvent, Payload, decode, make
 from schemas.graph import FollowRequested
 from schemas.topics import MEDIA_PROCESSED

@@ -42,6 +42,23 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "PHOTOSTREAM_"
 
 
+def _state_home() -> Path:
+    """Where the local stack's state dirs (``.stack``, ``.stack-cluster``) live by default.
+
+    In a checkout (an editable install) that is the checkout, so each clone has its own
+    data. An installed wheel's ``REPO_ROOT`` is site-packages, which is no place for a
+    database, so there it is the user's state dir (XDG), not the cache: wiping the cache
+    of downloads must not wipe the data.
+    """
+    if (REPO_ROOT / "pyproject.toml").is_file():
+        return REPO_ROOT
+    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "photostream"
+
+
+STATE_HOME = _state_home()
+
+
 class SettingsError(ValueError):
     """A PHOTOSTREAM_* variable holds a value we cannot use."""
 
@@ -199,6 +216,25 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class RateLimitSettings:
+    """Writes allowed per user (sign-ins: per client address) in each ``window_seconds``,
+    counted in Redis so every replica shares them; beyond: 429 + Retry-After. 0 turns a
+    limit off. The defaults are far above what a person does by hand (see
+    infra/http/ratelimit.py)."""
+
+    env_prefix: ClassVar[str] = "RATE_"
+
+    window_seconds: Annotated[int, Field(ge=1)] = 60
+    uploads: int = 30
+    likes: int = 120
+    comments: int = 60
+    follows: int = 60
+    #: Everything else a user writes: caption and profile edits, deletes.
+    edits: int = 60
+    sign_ins: int = 10
+
+
+@dataclass(frozen=True)
 class MediaSettings:
     env_prefix: ClassVar[str] = "MEDIA_"
 
@@ -224,7 +260,7 @@ class StackSettings:
     env_prefix: ClassVar[str] = ""
 
     cache_dir: Directory = Path.home() / ".cache" / "photostream"
-    state_dir: Directory = REPO_ROOT / ".stack"
+    state_dir: Directory = STATE_HOME / ".stack"
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     cassandra_port: int = 9042
@@ -251,6 +287,7 @@ class Settings:
     media: MediaSettings = field(default_factory=MediaSettings)
     timelines: TimelineSettings = field(default_factory=TimelineSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    rate: RateLimitSettings = field(default_factory=RateLimitSettings)
     #: ``dev`` (the local stack's default) enables development-only conveniences such as
     #: the web app's sign-in endpoint; anything else is treated as production.
     env: Annotated[str, _normalised("lower")] = "dev"
@@ -294,6 +331,7 @@ class Settings:
             media=_read(MediaSettings, environ),
             timelines=_read(TimelineSettings, environ),
             api=_read(ApiSettings, environ),
+            rate=_read(RateLimitSettings, environ),
         )
 
 

@@ -28,7 +28,7 @@ Activity
 
 Pull authors
     Authors whose posts were not pushed (above ``celebrity_threshold`` when posted).
-    Sticky, see ``infra/cql/0004_timelines.cql`` and :mod:`processors.fanout`.
+    Sticky, see ``operate/provision/cql/0004_timelines.cql`` and :mod:`processors.fanout`.
 
 Redis Cluster: nothing here sends a multi-key command spanning two ``{bucket}`` hash
 tags. Edits of many timelines go through :class:`~sinks.redis_timelines.RedisTimelines`

@@ -16,7 +16,9 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from infra.connect import cassandra, s3
+from infra.connect.publisher import Publisher
 from infra.http.app import service_app
+from infra.http.ratelimit import RateLimiter
 from infra.settings import Settings, get_settings
 from producers.ingest import outages
 from producers.ingest.backlog import Backlog
@@ -27,7 +29,6 @@ from producers.ingest.storage import Originals
 from producers.ingest.uploads import IngestService
 from producers.ingest.write_routes import dev, photos, social, stories
 from producers.ingest.writes import Writes
-from producers.publisher import Publisher
 from schemas.ids import IdGenerator
 
 
@@ -56,6 +57,8 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
             app.state.backlog = backlog = Backlog(settings)
             await backlog.start()
             stack.push_async_callback(backlog.stop)
+            app.state.limiter = limiter = RateLimiter.from_settings(settings)
+            stack.push_async_callback(limiter.aclose)
             app.state.writes = Writes.create(
                 settings, publisher, session,
                 Originals(s3.client(settings), settings.s3.media_bucket), ids)

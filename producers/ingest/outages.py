@@ -12,10 +12,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from infra.connect.outages import CASSANDRA_FAILURES
+from infra.connect.publisher import PublishError
 from infra.http import problems
 from infra.http.problems import Problem, unavailable
 from producers.ingest.storage import StorageUnavailable
-from producers.publisher import PublishError
 
 #: What ingest answers 503 for: the object store and the event log, as their wrappers
 #: report them, and any failed Cassandra request.

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import httpx
 from cassandra.cluster import Session
 
+from infra.connect.publisher import Publisher
 from infra.http.auth import mint
 from infra.settings import Settings
-from producers.publisher import Publisher
 from schemas.envelope import Event, Payload, make
 from schemas.graph import FollowRequested
 from schemas.users import UserRegistered

@@ -10,9 +10,9 @@ from cassandra.cluster import NoHostAvailable
 from cassandra.connection import ConnectionShutdown
 from fastapi import FastAPI
 
+from infra.connect.publisher import PublishError
 from producers.ingest import outages
 from producers.ingest.storage import StorageUnavailable
-from producers.publisher import PublishError
 
 
 @pytest.mark.parametrize(("error", "detail"), [
