@@ -12,7 +12,10 @@ Its variable is ``PHOTOSTREAM_`` + the group's ``env_prefix`` + the name in capi
 (``KafkaSettings.request_timeout_ms`` is ``PHOTOSTREAM_KAFKA_REQUEST_TIMEOUT_MS``), or
 the one named by ``Var(...)`` for the older names that do not follow that rule.
 pydantic-settings finds each variable and pydantic parses it (an empty one counts as
-unset); a value it cannot parse is a :class:`SettingsError` naming the variable.
+unset); a value it cannot parse, or out of its ``Field(ge=...)`` bounds, is a
+:class:`SettingsError` naming the variable. A check across settings is its group's
+``__post_init__`` (a token lifetime longer than the maximum), so it holds however the
+group was built.
 
 The groups stay frozen standard dataclasses, not pydantic models: the code and the tests
 build variants with ``dataclasses.replace(settings, kafka=dataclasses.replace(...))`` and
@@ -164,6 +167,20 @@ class AuthSettings:
 
     jwt_secret: str = "photostream-dev-secret-change-me"
     token_ttl_seconds: int = 7 * 24 * 3600
+    #: Tokens whose ``exp - iat`` is longer (or that lack ``iat``) are refused, whoever
+    #: minted them: the secret is shared, so this bounds what a careless minter can issue.
+    max_token_lifetime_seconds: int = 30 * 24 * 3600
+    #: How long Redis keeps a user's identity (registered? tokens valid after?) for the
+    #: per-request check. Account events invalidate it at once; the TTL only bounds how
+    #: long a lost invalidation (Redis restarted mid-way) can keep a stale answer.
+    identity_cache_seconds: Annotated[int, Field(ge=1)] = 60
+
+    def __post_init__(self) -> None:
+        if self.token_ttl_seconds > self.max_token_lifetime_seconds:
+            raise SettingsError(
+                f"PHOTOSTREAM_TOKEN_TTL_SECONDS={self.token_ttl_seconds} exceeds "
+                f"PHOTOSTREAM_MAX_TOKEN_LIFETIME_SECONDS={self.max_token_lifetime_seconds}: "
+                "every token minted would be refused")
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ async def _until_known(backlog: Backlog) -> None:
 
 async def test_full_backlog_refuses_with_retry_after_and_stores_nothing(
         admitting: Admitting) -> None:
-    ingest, user = admitting.ingest, new_user()
+    ingest, user = admitting.ingest, await new_user()
     await _until_known(admitting.backlog)
     first = await upload(ingest, user, jpeg_bytes())
     second = await upload(ingest, user, jpeg_bytes())
@@ -110,7 +110,7 @@ async def test_full_backlog_refuses_with_retry_after_and_stores_nothing(
 
 
 async def test_admission_reopens_once_the_processors_catch_up(admitting: Admitting) -> None:
-    ingest, user = admitting.ingest, new_user()
+    ingest, user = admitting.ingest, await new_user()
     await _until_known(admitting.backlog)
     for _ in range(2):
         assert (await upload(ingest, user, jpeg_bytes())).status_code == 202

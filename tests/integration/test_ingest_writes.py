@@ -20,7 +20,6 @@ import pytest
 from minio import Minio
 from PIL import Image
 
-from infra.http.auth import mint
 from infra.http.problems import PROBLEM_JSON
 from infra.settings import Settings
 from producers.ingest import create_app
@@ -352,12 +351,6 @@ async def test_bad_profile_bodies_are_422_naming_the_field(
     alice = await world.user()
     names_field(problem(await ingest.patch("/v1/me", headers=alice.auth, json=body), 422),
                 location)
-
-
-async def test_profile_update_before_registration_is_404(ingest: httpx.AsyncClient,
-                                                         world: ReadWorld) -> None:
-    ghost = {"Authorization": f"Bearer {mint(random.getrandbits(62), world.settings)}"}
-    problem(await ingest.patch("/v1/me", headers=ghost, json={"bio": "boo"}), 404)
 
 
 # -- stories -------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ async def test_ingest_metrics_count_requests_by_route_and_status_and_upload_byte
     async for ingest in _running(stack):
         client = ingest.client
         before = parse((await client.get("/metrics")).text)
-        user = new_user()
+        user = await new_user()
         for data in photos:
             r = await client.post("/v1/media", headers=auth(stack, user),
                                   files={"file": ("p.jpg", data, "image/jpeg")})

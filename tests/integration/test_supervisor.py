@@ -114,7 +114,7 @@ async def test_supervisor_restarts_a_killed_child_and_stops_cleanly_mid_upload(
 
         # SIGTERM while an upload is half sent: it must still be accepted and published.
         before = await end_offsets(stack, MEDIA_UPLOADED.name)
-        user, data, first_sent = new_user(), jpeg_bytes(800, 600), asyncio.Event()
+        user, data, first_sent = await new_user(), jpeg_bytes(800, 600), asyncio.Event()
         async with httpx.AsyncClient(timeout=60) as client:
             upload = asyncio.create_task(client.post(
                 f"http://127.0.0.1:{sup.port}/v1/media", content=slow_body(data, first_sent),

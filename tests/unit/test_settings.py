@@ -44,6 +44,7 @@ def test_a_port_setting_moves_the_default_endpoint() -> None:
     ("PHOTOSTREAM_KAFKA_BOOTSTRAP", " , "),
     ("PHOTOSTREAM_CASSANDRA_CONSISTENCY", "SOME"),
     ("PHOTOSTREAM_API_BACKEND_TIMEOUT_SECONDS", "soon"),
+    ("PHOTOSTREAM_IDENTITY_CACHE_SECONDS", "0"),
 ])
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
@@ -93,3 +94,13 @@ def test_settings_are_frozen_and_cached() -> None:
     assert get_settings() is settings
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.kafka.client_id = "other"  # type: ignore[misc]
+
+
+def test_token_lifetime_settings_are_read_and_the_ttl_must_fit_the_maximum() -> None:
+    auth = Settings.from_env({"PHOTOSTREAM_MAX_TOKEN_LIFETIME_SECONDS": "3600",
+                              "PHOTOSTREAM_TOKEN_TTL_SECONDS": "600",
+                              "PHOTOSTREAM_IDENTITY_CACHE_SECONDS": "5"}).auth
+    assert (auth.max_token_lifetime_seconds, auth.token_ttl_seconds,
+            auth.identity_cache_seconds) == (3600, 600, 5)
+    with pytest.raises(SettingsError, match="PHOTOSTREAM_MAX_TOKEN_LIFETIME_SECONDS"):
+        Settings.from_env({"PHOTOSTREAM_MAX_TOKEN_LIFETIME_SECONDS": "60"})
