@@ -41,9 +41,11 @@ from schemas.ids import EPOCH_MS, make_id
 from schemas.media import Derivative, PhotoDeleted, PhotoProcessed, Placeholder
 from schemas.payload import Payload
 from sinks import cache, graph, users
+from sinks.durable_timelines import newest_ids
+from sinks.reader_activity import set_activity
 from sinks.redis_timelines import RedisTimelines
 from sinks.statements import QUORUM
-from sinks.timelines import Timelines, newest_ids, set_activity
+from sinks.timelines import Timelines
 from tests.integration.waiting import eventually
 
 pytestmark = pytest.mark.slow
