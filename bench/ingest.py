@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -44,8 +43,6 @@ from bench.cpu import CpuMeter
 from bench.ingest_world import (
     FeedWatch,
     Tail,
-    World,
-    free_port,
     make_world,
     render_ceiling,
     wait_healthy,
@@ -59,6 +56,9 @@ from infra.http.auth import mint
 from infra.ops.lag import consumer_lag
 from infra.settings import Settings, get_settings
 from infra.stack import manager
+from tests.support.ports import free_port
+from tests.support.processes import stop_processes
+from tests.support.world import World
 
 PHOTOSTREAM = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "photostream")
 #: The processors an upload passes through on its way to a follower's feed.
@@ -206,10 +206,7 @@ async def run(args: argparse.Namespace) -> None:
     finally:
         await client.aclose()
         await rds.aclose()
-        for proc in procs:
-            os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            proc.wait(timeout=60)
+        await stop_processes(procs, group=True)
         session.cluster.shutdown()
 
 

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 import httpx
+import pytest
 from cassandra import ConsistencyLevel
 from cassandra.cluster import Session
 
@@ -37,6 +38,8 @@ from tests.cluster.nodes import (
     sigkill,
 )
 from tests.cluster.world import PRODUCER, World, all_ready, make_world, upload_one
+
+pytestmark = [pytest.mark.stack, pytest.mark.cluster]
 
 
 @dataclass
