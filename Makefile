@@ -3,12 +3,12 @@
 #   make test   bootstrap, run the whole test suite against the real stack, then lint
 VENV := .venv
 BIN := $(VENV)/bin
-PACKAGES := producers processors sinks schemas infra api bench tests
+PACKAGES := producers processors sinks schemas infra operate api bench tests
 
 .PHONY: bootstrap demo test test-cluster lint stack-down
 
 bootstrap:
-	@infra/bootstrap.sh
+	@operate/bootstrap.sh
 
 demo: bootstrap
 	$(BIN)/photostream stack up --timings

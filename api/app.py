@@ -17,6 +17,7 @@ from api import failsafe
 from api.routes import explore, feed, health, naive, photos, search, stories, users, web
 from api.service import ReadService
 from infra.http import problems
+from infra.http.headers import SecurityHeaders
 from infra.metrics_http import instrument
 from infra.settings import Settings, get_settings
 
@@ -48,4 +49,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.api.naive_feed:
         app.include_router(naive.router)
     web.mount(app)
+    app.add_middleware(SecurityHeaders, csp=web.policy(settings))
     return app

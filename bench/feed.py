@@ -30,7 +30,7 @@ from bench.stats import pct
 from infra.connect import cassandra
 from infra.connect import redis as redis_connect
 from infra.settings import get_settings
-from infra.stack import manager
+from operate.stack import manager
 from schemas.ids import IdGenerator
 from schemas.media import Derivative, PhotoProcessed, Placeholder
 from sinks import graph, photos

@@ -53,9 +53,9 @@ from infra.connect import cassandra
 from infra.connect import redis as redis_connect
 from infra.connect.redis import RedisClient
 from infra.http.auth import mint
-from infra.ops.lag import consumer_lag
 from infra.settings import Settings, get_settings
-from infra.stack import manager
+from operate.ops.lag import consumer_lag
+from operate.stack import manager
 from tests.support.ports import free_port
 from tests.support.processes import stop_processes
 from tests.support.world import World
@@ -150,7 +150,8 @@ async def run(args: argparse.Namespace) -> None:
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PHOTOSTREAM_INGEST_PORT": str(port), "PHOTOSTREAM_LOG_LEVEL": "WARNING",
            "PHOTOSTREAM_INGEST_MAX_BACKLOG": str(args.max_backlog),
-           "PHOTOSTREAM_INGEST_BACKLOG_POLL_SECONDS": "0.5", "PHOTOSTREAM_METRICS_PORT": "0"}
+           "PHOTOSTREAM_INGEST_BACKLOG_POLL_SECONDS": "0.5", "PHOTOSTREAM_METRICS_PORT": "0",
+           "PHOTOSTREAM_RATE_UPLOADS": "0"}  # one author uploads them all
     logs = settings.stack.state_dir / "logs"
     procs = [start(["ingest"], env, logs)] + [start(["process", *names], env, logs)
                                               for names in PROCESS_GROUPS]

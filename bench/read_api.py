@@ -44,7 +44,7 @@ from infra.connect import cassandra
 from infra.connect import redis as redis_connect
 from infra.http.auth import mint
 from infra.settings import Settings, get_settings
-from infra.stack import manager
+from operate.stack import manager
 from tests.support.ports import free_port
 from tests.support.processes import stop_processes
 
@@ -68,7 +68,7 @@ def vegeta(settings: Settings) -> Path:
 
 def start_api(workers: int, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PHOTOSTREAM_API_NAIVE_FEED": "true", "PHOTOSTREAM_LOG_LEVEL": "WARNING"}
-    return subprocess.Popen([sys.executable, "-m", "infra.cli", "api", "--port", str(port),
+    return subprocess.Popen([sys.executable, "-m", "operate.cli", "api", "--port", str(port),
                              "--workers", str(workers)], env=env, start_new_session=True)
 
 

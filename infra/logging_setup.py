@@ -21,11 +21,13 @@ import contextvars
 import logging
 import re
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import orjson
+from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from infra.settings import Settings
 
@@ -124,6 +126,41 @@ NOISY = {"cassandra": logging.WARNING, "aiokafka": logging.WARNING, "httpx": log
          "cassandra.protocol": logging.ERROR}
 
 
+class CoordinatorNotElectedYet(logging.Filter):
+    """aiokafka's ERROR "Group Coordinator Request failed: GroupCoordinatorNotAvailableError",
+    logged as what it is at start: a consumer group whose coordinator is still being chosen.
+
+    On a fresh broker every group asks before Kafka has created ``__consumer_offsets`` and
+    elected its leaders (``make demo`` printed it once per processor); aiokafka retries by
+    itself and the group forms a moment later. An ERROR there sends people hunting for a
+    failure that is not one, so within :data:`STARTUP_GRACE_S` of start the record becomes
+    INFO saying so. Later it stays an ERROR: a coordinator that goes missing under a running
+    processor is worth one.
+    """
+
+    MESSAGE = "Group Coordinator Request failed: %s"
+    LOGGER = "aiokafka.consumer.group_coordinator"
+
+    def __init__(self, started: float) -> None:
+        super().__init__()
+        self.started = started
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (record.msg == self.MESSAGE and isinstance(record.args, tuple) and record.args
+                and isinstance(record.args[0], GroupCoordinatorNotAvailableError)
+                and time.monotonic() - self.started < STARTUP_GRACE_S):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg = ("consumer group coordinator not elected yet (expected while the "
+                          "groups form at start); aiokafka retries")
+            record.args = ()
+        return True
+
+
+#: How long after start a missing group coordinator is expected (a fresh single broker
+#: creates ``__consumer_offsets`` and elects its partition leaders in a few seconds).
+STARTUP_GRACE_S = 120.0
+
+
 def configure(settings: Settings, service: str, stream: TextIO | None = None) -> logging.Handler:
     """Install the one root handler for this process (replacing any earlier one)."""
     redact = Redactor(secrets_of(settings))
@@ -137,4 +174,8 @@ def configure(settings: Settings, service: str, stream: TextIO | None = None) ->
     root.setLevel(settings.log_level.upper())
     for name, level in NOISY.items():
         logging.getLogger(name).setLevel(level)
+    coordinator = logging.getLogger(CoordinatorNotElectedYet.LOGGER)
+    for old_filter in [f for f in coordinator.filters if isinstance(f, CoordinatorNotElectedYet)]:
+        coordinator.removeFilter(old_filter)
+    coordinator.addFilter(CoordinatorNotElectedYet(started=time.monotonic()))
     return handler

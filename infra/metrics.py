@@ -1,7 +1,7 @@
 """Every Prometheus metric of photostream, defined once (``prometheus-client``).
 
 One module so the names, labels and buckets are a contract an operator (and the Grafana
-dashboard in ``infra/grafana/photostream.json``) can rely on: code that counts something
+dashboard in ``operate/grafana/photostream.json``) can rely on: code that counts something
 imports the metric from here instead of creating its own. Labels are bounded sets
 (processor, topic, event type, route template, status, size class), never ids, so the
 series count stays small however much traffic flows.
@@ -70,6 +70,14 @@ INGEST_BACKLOG = Gauge(
 INGEST_REFUSED = Counter(
     "photostream_ingest_refused", "Uploads refused before acceptance (503 + Retry-After), "
     "by reason.", ["reason"])
+
+# --- rate limits (infra/http/ratelimit.py) ---------------------------------------------
+RATE_LIMITED = Counter(
+    "photostream_rate_limited", "Writes refused with 429 (over a per-user or per-address "
+    "limit), by action.", ["action"])
+RATE_LIMIT_UNCHECKED = Counter(
+    "photostream_rate_limit_unchecked", "Writes let through without a limit check because "
+    "Redis did not answer (the limiter fails open), by action.", ["action"])
 
 # --- HTTP services (infra/metrics_http.py) ---------------------------------------------
 HTTP_REQUEST_SECONDS = Histogram(

@@ -19,6 +19,23 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _state_home() -> Path:
+    """Where the local stack's state dirs (``.stack``, ``.stack-cluster``) live by default.
+
+    In a checkout (an editable install) that is the checkout, so each clone has its own
+    data. An installed wheel's ``REPO_ROOT`` is site-packages, which is no place for a
+    database, so there it is the user's state dir (XDG), not the cache: wiping the cache
+    of downloads must not wipe the data.
+    """
+    if (REPO_ROOT / "pyproject.toml").is_file():
+        return REPO_ROOT
+    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "photostream"
+
+
+STATE_HOME = _state_home()
+
+
 def _split_hosts(value: str) -> tuple[str, ...]:
     return tuple(h.strip() for h in value.split(",") if h.strip())
 
@@ -185,6 +202,23 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class RateLimitSettings:
+    """Writes allowed per user (sign-ins: per client address) in each ``window_seconds``,
+    counted in Redis so every replica shares them; beyond: 429 + Retry-After. 0 turns a
+    limit off. The defaults are far above what a person does by hand (see
+    infra/http/ratelimit.py)."""
+
+    window_seconds: int = 60
+    uploads: int = 30
+    likes: int = 120
+    comments: int = 60
+    follows: int = 60
+    #: Everything else a user writes: caption and profile edits, deletes.
+    edits: int = 60
+    sign_ins: int = 10
+
+
+@dataclass(frozen=True)
 class MediaSettings:
     max_pixels: int = 50_000_000
     jpeg_quality: int = 82
@@ -204,7 +238,7 @@ class StackSettings:
     """Where the local stack keeps downloads (shared by clones) and data (per clone)."""
 
     cache_dir: Path = Path.home() / ".cache" / "photostream"
-    state_dir: Path = REPO_ROOT / ".stack"
+    state_dir: Path = STATE_HOME / ".stack"
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     cassandra_port: int = 9042
@@ -229,6 +263,7 @@ class Settings:
     media: MediaSettings = field(default_factory=MediaSettings)
     timelines: TimelineSettings = field(default_factory=TimelineSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    rate: RateLimitSettings = field(default_factory=RateLimitSettings)
     #: ``dev`` (the local stack's default) enables development-only conveniences such as
     #: the web app's sign-in endpoint; anything else is treated as production.
     env: str = "dev"
@@ -349,6 +384,18 @@ class Settings:
             retry_after_seconds=env.integer("API_RETRY_AFTER_SECONDS",
                                             ApiSettings.retry_after_seconds),
         )
+        defaults = RateLimitSettings()
+        rate = RateLimitSettings(
+            window_seconds=env.integer("RATE_WINDOW_SECONDS", defaults.window_seconds),
+            uploads=env.integer("RATE_UPLOADS", defaults.uploads),
+            likes=env.integer("RATE_LIKES", defaults.likes),
+            comments=env.integer("RATE_COMMENTS", defaults.comments),
+            follows=env.integer("RATE_FOLLOWS", defaults.follows),
+            edits=env.integer("RATE_EDITS", defaults.edits),
+            sign_ins=env.integer("RATE_SIGN_INS", defaults.sign_ins),
+        )
+        if rate.window_seconds < 1:
+            raise SettingsError("PHOTOSTREAM_RATE_WINDOW_SECONDS must be at least 1")
         log_format = env.text("LOG_FORMAT", "text").lower()
         if log_format not in ("text", "json"):
             raise SettingsError(f"PHOTOSTREAM_LOG_FORMAT={log_format!r}: use text or json")
@@ -363,6 +410,7 @@ class Settings:
             media=media,
             timelines=timelines,
             api=api,
+            rate=rate,
             env=env.text("ENV", "dev").lower(),
             log_level=env.text("LOG_LEVEL", "INFO"),
             log_format=log_format,

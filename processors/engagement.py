@@ -12,13 +12,13 @@ from typing import ClassVar
 from processors.runtime import Message
 from processors.stores import StoreProcessor
 from schemas.engagement import CommentAdded, CommentDeleted, LikeAdded, LikeRemoved, StoryPosted
-from schemas.topics import COMMENTS, LIKES, STORIES
+from schemas.topics import ENGAGEMENT_GROUP
 from sinks import cache, engagement
 
 
 class EngagementProcessor(StoreProcessor):
-    name: ClassVar[str] = "photostream-engagement"
-    topics: ClassVar[tuple[str, ...]] = (LIKES.name, COMMENTS.name, STORIES.name)
+    name: ClassVar[str] = ENGAGEMENT_GROUP.group_id
+    topics: ClassVar[tuple[str, ...]] = ENGAGEMENT_GROUP.topic_names
     uses_redis: ClassVar[bool] = True
 
     async def handle(self, message: Message) -> None:

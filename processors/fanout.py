@@ -59,15 +59,15 @@ from datetime import UTC, datetime
 from typing import ClassVar, Literal
 
 from infra import metrics
+from infra.connect.publisher import Publisher
 from processors.runtime import Message
 from processors.stores import StoreProcessor
-from producers.publisher import Publisher
 from schemas.envelope import Event, make
 from schemas.fanout import MAX_CHUNK, FanoutChunk, chunk_id
 from schemas.graph import FollowApproved, FollowRemoved, FollowRequested
 from schemas.media import PhotoDeleted, PhotoProcessed
 from schemas.payload import Payload
-from schemas.topics import FANOUT_TASKS, FOLLOWS, MEDIA_PROCESSED, PHOTOS
+from schemas.topics import FANOUT_GROUP, FANOUT_WORKER_GROUP
 from sinks import graph, photos, users
 from sinks.durable_timelines import Entry
 from sinks.pull_authors import mark_pulled
@@ -95,8 +95,8 @@ class _FanoutBase(StoreProcessor):
 class FanoutPlanner(_FanoutBase):
     """Decides who gets a post and publishes the chunks; applies follow changes."""
 
-    name: ClassVar[str] = "photostream-fanout"
-    topics: ClassVar[tuple[str, ...]] = (MEDIA_PROCESSED.name, PHOTOS.name, FOLLOWS.name)
+    name: ClassVar[str] = FANOUT_GROUP.group_id
+    topics: ClassVar[tuple[str, ...]] = FANOUT_GROUP.topic_names
     #: How long a follow event waits for the graph processor to create its edge.
     edge_wait_seconds: ClassVar[float] = 2.0
 
@@ -231,8 +231,8 @@ class FanoutPlanner(_FanoutBase):
 class FanoutWorker(_FanoutBase):
     """Applies fan-out chunks to Cassandra (every follower) and Redis (active ones)."""
 
-    name: ClassVar[str] = "photostream-fanout-worker"
-    topics: ClassVar[tuple[str, ...]] = (FANOUT_TASKS.name,)
+    name: ClassVar[str] = FANOUT_WORKER_GROUP.group_id
+    topics: ClassVar[tuple[str, ...]] = FANOUT_WORKER_GROUP.topic_names
     #: Few chunks per batch: each can be thousands of writes, and commits stay frequent.
     max_records: ClassVar[int] = 16
     partition_concurrency: ClassVar[int] = 4

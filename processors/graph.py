@@ -20,15 +20,15 @@ from typing import ClassVar
 from processors.runtime import Message
 from processors.stores import StoreProcessor
 from schemas.graph import FollowApproved, FollowRejected, FollowRemoved, FollowRequested
-from schemas.topics import FOLLOWS, USERS
+from schemas.topics import GRAPH_GROUP
 from schemas.users import UserProfileUpdated, UserRegistered
 from sinks import cache, graph, search, users
 from sinks.statements import micros
 
 
 class GraphProcessor(StoreProcessor):
-    name: ClassVar[str] = "photostream-graph"
-    topics: ClassVar[tuple[str, ...]] = (USERS.name, FOLLOWS.name)
+    name: ClassVar[str] = GRAPH_GROUP.group_id
+    topics: ClassVar[tuple[str, ...]] = GRAPH_GROUP.topic_names
     uses_redis: ClassVar[bool] = True
 
     async def handle(self, message: Message) -> None:

@@ -15,13 +15,13 @@ from typing import ClassVar
 from processors.runtime import Message
 from processors.stores import StoreProcessor
 from schemas.media import PhotoCaptionEdited, PhotoDeleted, PhotoFailed, PhotoProcessed
-from schemas.topics import MEDIA_PROCESSED, PHOTOS
+from schemas.topics import METADATA_GROUP
 from sinks import cache, photos, search
 
 
 class MetadataProcessor(StoreProcessor):
-    name: ClassVar[str] = "photostream-metadata"
-    topics: ClassVar[tuple[str, ...]] = (MEDIA_PROCESSED.name, PHOTOS.name)
+    name: ClassVar[str] = METADATA_GROUP.group_id
+    topics: ClassVar[tuple[str, ...]] = METADATA_GROUP.topic_names
     uses_redis: ClassVar[bool] = True
 
     async def handle(self, message: Message) -> None:

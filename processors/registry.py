@@ -1,30 +1,72 @@
-"""Every stream processor by name, for ``photostream process NAME ...``.
+"""Every stream processor by its short name, for ``photostream process NAME ...``.
 
-Values are import paths so that starting one processor does not import the others'
-dependencies (the media processor's process pool, for instance).
+Each entry imports its class only when called, so starting one processor does not load
+the others' dependencies (the media processor's libvips and process pool). The names and
+their order are those of the consumer-group catalogue (:data:`schemas.topics.CONSUMER_GROUPS`).
 """
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 
 from infra.settings import Settings
 from processors.runtime import Processor
 
-PROCESSORS: dict[str, str] = {
-    "media": "processors.media.processor:MediaProcessor",
-    "metadata": "processors.metadata:MetadataProcessor",
-    "graph": "processors.graph:GraphProcessor",
-    "engagement": "processors.engagement:EngagementProcessor",
-    "fanout": "processors.fanout:FanoutPlanner",
-    "fanout-worker": "processors.fanout:FanoutWorker",
-    "trending": "processors.trending:TrendingProcessor",
+
+def _media() -> type[Processor]:
+    from processors.media.processor import MediaProcessor
+
+    return MediaProcessor
+
+
+def _metadata() -> type[Processor]:
+    from processors.metadata import MetadataProcessor
+
+    return MetadataProcessor
+
+
+def _graph() -> type[Processor]:
+    from processors.graph import GraphProcessor
+
+    return GraphProcessor
+
+
+def _engagement() -> type[Processor]:
+    from processors.engagement import EngagementProcessor
+
+    return EngagementProcessor
+
+
+def _fanout() -> type[Processor]:
+    from processors.fanout import FanoutPlanner
+
+    return FanoutPlanner
+
+
+def _fanout_worker() -> type[Processor]:
+    from processors.fanout import FanoutWorker
+
+    return FanoutWorker
+
+
+def _trending() -> type[Processor]:
+    from processors.trending import TrendingProcessor
+
+    return TrendingProcessor
+
+
+PROCESSORS: dict[str, Callable[[], type[Processor]]] = {
+    "media": _media,
+    "metadata": _metadata,
+    "graph": _graph,
+    "engagement": _engagement,
+    "fanout": _fanout,
+    "fanout-worker": _fanout_worker,
+    "trending": _trending,
 }
 
 
 def build(name: str, settings: Settings) -> Processor:
     if name not in PROCESSORS:
         raise KeyError(f"unknown processor {name!r}; known: {', '.join(sorted(PROCESSORS))}")
-    module, cls = PROCESSORS[name].split(":")
-    processor: Processor = getattr(importlib.import_module(module), cls)(settings)
-    return processor
+    return PROCESSORS[name]()(settings)

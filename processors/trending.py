@@ -20,7 +20,7 @@ from processors.runtime import Message
 from processors.stores import StoreProcessor
 from schemas.engagement import CommentAdded, CommentDeleted, LikeAdded, LikeRemoved
 from schemas.media import PhotoDeleted, PhotoProcessed
-from schemas.topics import COMMENTS, LIKES, MEDIA_PROCESSED, PHOTOS, USERS
+from schemas.topics import TRENDING_GROUP
 from schemas.users import UserProfileUpdated, UserRegistered
 from sinks import photos, trending, users
 from sinks.search_terms import hashtags
@@ -30,9 +30,8 @@ _PRIVATE_SCAN = 500
 
 
 class TrendingProcessor(StoreProcessor):
-    name: ClassVar[str] = "photostream-trending"
-    topics: ClassVar[tuple[str, ...]] = (MEDIA_PROCESSED.name, PHOTOS.name, LIKES.name,
-                                         COMMENTS.name, USERS.name)
+    name: ClassVar[str] = TRENDING_GROUP.group_id
+    topics: ClassVar[tuple[str, ...]] = TRENDING_GROUP.topic_names
     uses_redis: ClassVar[bool] = True
 
     async def handle(self, message: Message) -> None:

@@ -1,7 +1,8 @@
-"""The topic catalogue: the ONE place that knows every Kafka topic of photostream.
+"""The topic catalogue: the ONE place that knows every Kafka topic and consumer group.
 
 Bootstrap creates topics from it, publishers pick topic and key from it
-(:func:`topic_for`, :func:`key_for`), and the AsyncAPI document is generated from it.
+(:func:`topic_for`, :func:`key_for`), the AsyncAPI document is generated from it, and
+each processor's consumer group is declared in it (:data:`CONSUMER_GROUPS`).
 Topic names are the contract with upstream applications; never rename one in place.
 
 Replication factor and ``min.insync.replicas`` are deployment properties, not contract,
@@ -223,8 +224,53 @@ TOPICS: tuple[Topic, ...] = (
     DEADLETTERS,
 )
 
+
+@dataclass(frozen=True)
+class ConsumerGroup:
+    """A stream processor's Kafka consumer group and the topics it reads.
+
+    Declared here, beside the topics, so that whoever needs a group (operator tools for
+    lag and replay, the ingest service watching the media backlog) learns it from the
+    contract instead of importing the processor; the processor classes read their group
+    and topics from here too.
+    """
+
+    short_name: str
+    """What operators type: ``photostream process media``, ``topics lag media``."""
+    group_id: str
+    topics: tuple[Topic, ...]
+
+    @property
+    def topic_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.topics)
+
+
+MEDIA_GROUP = ConsumerGroup("media", "photostream-media", (MEDIA_UPLOADED,))
+METADATA_GROUP = ConsumerGroup("metadata", "photostream-metadata", (MEDIA_PROCESSED, PHOTOS))
+GRAPH_GROUP = ConsumerGroup("graph", "photostream-graph", (USERS, FOLLOWS))
+ENGAGEMENT_GROUP = ConsumerGroup("engagement", "photostream-engagement",
+                                 (LIKES, COMMENTS, STORIES))
+FANOUT_GROUP = ConsumerGroup("fanout", "photostream-fanout", (MEDIA_PROCESSED, PHOTOS, FOLLOWS))
+FANOUT_WORKER_GROUP = ConsumerGroup("fanout-worker", "photostream-fanout-worker",
+                                    (FANOUT_TASKS,))
+TRENDING_GROUP = ConsumerGroup("trending", "photostream-trending",
+                               (MEDIA_PROCESSED, PHOTOS, LIKES, COMMENTS, USERS))
+
+#: Every processor's group. The order is the supervisor's: processor number ``i`` serves
+#: its metrics on ``metrics_port + 1 + i``, so append, never reorder.
+CONSUMER_GROUPS: tuple[ConsumerGroup, ...] = (
+    MEDIA_GROUP,
+    METADATA_GROUP,
+    GRAPH_GROUP,
+    ENGAGEMENT_GROUP,
+    FANOUT_GROUP,
+    FANOUT_WORKER_GROUP,
+    TRENDING_GROUP,
+)
+
 _BY_NAME = {t.name: t for t in TOPICS}
 _BY_EVENT = {etype: t for t in TOPICS for etype in t.event_types}
+_GROUP_BY_SHORT_NAME = {g.short_name: g for g in CONSUMER_GROUPS}
 
 
 def topic_named(name: str) -> Topic:
@@ -252,3 +298,8 @@ def key_for(event: Event[Payload]) -> bytes:
     field = topic_for(event.type).key
     assert field is not None  # event topics always have a key field
     return str(getattr(event.payload, field)).encode()
+
+
+def group_id(name: str) -> str:
+    """``media`` -> ``photostream-media``; anything else (a full group id) unchanged."""
+    return _GROUP_BY_SHORT_NAME[name].group_id if name in _GROUP_BY_SHORT_NAME else name

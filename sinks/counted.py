@@ -1,6 +1,6 @@
 """Counted edges: a row plus a STATIC count in the same partition, changed together.
 
-This is the one implementation of the pattern in ``infra/cql/0002_social.cql`` (used by
+This is the one implementation of the pattern in ``operate/provision/cql/0002_social.cql`` (used by
 followers, following, likes, comments and photos_by_user). Each change is a
 single-partition conditional batch::
 

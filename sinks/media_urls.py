@@ -66,6 +66,11 @@ class MediaUrls:
         return cls(endpoint, s3.media_bucket, s3.access_key, s3.secret_key, region=s3.region,
                    ttl_seconds=settings.api.media_url_ttl_seconds, secure=s3.secure)
 
+    @property
+    def origin(self) -> str:
+        """``scheme://host:port`` of every URL signed here (the web app's CSP allows it)."""
+        return f"{self._endpoint.scheme}://{self._endpoint.host}"
+
     def url(self, key: str, *, now: float) -> str:
         """A GET URL for ``key``, valid for at least ``ttl / 2`` seconds from ``now``."""
         window = int(now) // self._window * self._window

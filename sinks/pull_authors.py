@@ -3,7 +3,7 @@
 An author lands here when a post of theirs is planned with more than
 ``celebrity_threshold`` followers; the feed then merges their recent photos into each
 follower's page instead of the fan-out writing to every follower's timeline. The marker
-is sticky (see ``infra/cql/0004_timelines.cql`` and :mod:`processors.fanout`), and the
+is sticky (see ``operate/provision/cql/0004_timelines.cql`` and :mod:`processors.fanout`), and the
 set stays small, so the read side caches all of it.
 """
 

@@ -8,6 +8,7 @@ is a fake.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -18,7 +19,7 @@ from infra.connect import cassandra, s3
 from infra.connect import redis as redis_connect
 from infra.connect.redis import RedisClient
 from infra.settings import Settings, get_settings
-from infra.stack import manager
+from operate.stack import manager
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -43,7 +44,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return get_settings()
+    """The environment's settings without the per-address sign-in limit: every test signs
+    in from 127.0.0.1 and concurrent runs on one machine share its Redis counter
+    (tests/integration/test_rate_limits.py sets the limits it tests)."""
+    settings = get_settings()
+    return dataclasses.replace(settings, rate=dataclasses.replace(settings.rate, sign_ins=0))
 
 
 @pytest.fixture(scope="session")

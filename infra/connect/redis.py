@@ -20,9 +20,14 @@ RedisClient: TypeAlias = aioredis.Redis | RedisCluster
 
 
 def client(settings: Settings, *, decode_responses: bool = False,
-           timeout: float | None = None) -> RedisClient:
-    """A client; with ``timeout``, a fail-fast one (the read API's, see :func:`reader`)."""
-    bounds = {} if timeout is None else _fail_fast(timeout)
+           timeout: float | None = None, retry_broken: bool = True) -> RedisClient:
+    """A client; with ``timeout``, a fail-fast one that bounds connect and each reply.
+
+    ``retry_broken`` allows one immediate retry on a broken connection (the read API's
+    :func:`reader`); without it one attempt is all, for callers that would rather go on
+    without Redis than wait for it (the rate limiter fails open).
+    """
+    bounds = {} if timeout is None else _fail_fast(timeout, retries=int(retry_broken))
     if settings.redis.cluster:
         return RedisCluster.from_url(settings.redis.url, decode_responses=decode_responses,
                                      **bounds)
@@ -45,8 +50,9 @@ def reader(settings: Settings) -> RedisClient:
     return client(settings, timeout=settings.api.backend_timeout_seconds)
 
 
-def _fail_fast(timeout: float) -> dict[str, Any]:
-    """One immediate retry on a broken connection (a pooled link the server reset
-    while idle reconnects on it); none on a timeout, which would double the wait."""
+def _fail_fast(timeout: float, *, retries: int) -> dict[str, Any]:
+    """At most ``retries`` immediate retries on a broken connection (a pooled link the
+    server reset while idle reconnects on it); none on a timeout, which would double
+    the wait."""
     return {"socket_timeout": timeout, "socket_connect_timeout": timeout,
-            "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))}
+            "retry": Retry(NoBackoff(), retries, supported_errors=(RedisConnectionError,))}

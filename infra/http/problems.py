@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from infra.http.headers import BASELINE
+
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://photostream.dev/problems/"
 
@@ -31,6 +33,7 @@ _TITLES = {
     413: "Content Too Large",
     415: "Unsupported Media Type",
     422: "Unprocessable Content",
+    429: "Too Many Requests",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
@@ -114,7 +117,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error in %s %s", request.method, request.url.path)
-    return Problem(500, "internal-error", "unexpected server error").response()
+    # Starlette sends this answer from its outermost layer, past SecurityHeaders.
+    baseline = {name.decode(): value.decode() for name, value in BASELINE}
+    return Problem(500, "internal-error", "unexpected server error", headers=baseline).response()
 
 
 def install(app: FastAPI) -> None:

@@ -27,10 +27,10 @@ from typing import TypeVar
 
 from PIL import Image, ImageCms, UnidentifiedImageError
 
-from processors.media import formats
 from processors.media.jpegstrip import strip_metadata
 from processors.media.placeholder import Placeholder, make_placeholder
 from processors.media.resample import downscale_raw
+from schemas import media_formats
 
 __all__ = [
     "MAX_ASPECT",
@@ -54,12 +54,12 @@ JPEG_CONTENT_TYPE = "image/jpeg"
 
 # Decoders Pillow may use; everything else (EPS, PSD, TGA, ...) is attack surface we do not need.
 _PILLOW_FORMATS = {
-    formats.JPEG: ["JPEG"],
-    formats.PNG: ["PNG"],
-    formats.GIF: ["GIF"],
-    formats.WEBP: ["WEBP"],
-    formats.HEIC: ["HEIF"],
-    formats.HEIF: ["HEIF"],
+    media_formats.JPEG: ["JPEG"],
+    media_formats.PNG: ["PNG"],
+    media_formats.GIF: ["GIF"],
+    media_formats.WEBP: ["WEBP"],
+    media_formats.HEIC: ["HEIF"],
+    media_formats.HEIF: ["HEIF"],
 }
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 # EXIF orientation -> the transpose that displays the stored image upright.
@@ -132,10 +132,10 @@ def render_photo(
     """
     if not data:
         raise MediaRejected("empty file: zero bytes")
-    mime = formats.sniff(data[: formats.SNIFF_BYTES])
-    if mime is None or mime not in formats.IMAGE_TYPES:
+    mime = media_formats.sniff(data[: media_formats.SNIFF_BYTES])
+    if mime is None or mime not in media_formats.IMAGE_TYPES:
         raise MediaRejected("not an image: cannot identify image file")
-    if mime in (formats.HEIC, formats.HEIF) and not formats.heif_available():
+    if mime in (media_formats.HEIC, media_formats.HEIF) and not media_formats.heif_available():
         raise MediaRejected(f"unsupported image format: {mime} (no HEIF decoder installed)")
     allowed = _PILLOW_FORMATS[mime]
 
@@ -155,7 +155,8 @@ def render_photo(
         icc = im.info.get("icc_profile")
         _guarded(im.load)
     im = _guarded(lambda: _normalize_mode(im))
-    same = _passthrough(data, mime, im, plan, orientation, icc) if mime == formats.JPEG else None
+    is_jpeg = mime == media_formats.JPEG
+    same = _passthrough(data, mime, im, plan, orientation, icc) if is_jpeg else None
     return _render(im, plan, (ow, oh), orientation, icc, quality, progressive, same)
 
 
@@ -351,7 +352,7 @@ def _passthrough(
     original's, so it is strictly closer to the source than any re-encode.
     """
     _, w, h = plan.sizes[0]
-    if mime != formats.JPEG or orientation != 1 or im.mode != "RGB" or im.size != (w, h):
+    if mime != media_formats.JPEG or orientation != 1 or im.mode != "RGB" or im.size != (w, h):
         return None
     if im.info.get("adobe_transform", 1) != 1:  # RGB-coded (not YCbCr) JPEG
         return None

@@ -1,6 +1,6 @@
 """Tiny placeholders shown while derivatives load: a dominant colour and a BlurHash.
 
-Why our own BlurHash encoder instead of the ``blurhash`` package: the algorithm is ~40 lines,
+Why our own BlurHash encoder instead of the ``blurhash`` package: the algorithm is short,
 the input here is a ~32 px image so pure Python costs well under a millisecond or two, and it
 saves a dependency in the media workers. The output follows the reference encoding
 (https://github.com/woltapp/blurhash/blob/master/Algorithm.md) so any client decoder works.

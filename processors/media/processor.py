@@ -51,7 +51,7 @@ from schemas.media import (
     Placeholder,
 )
 from schemas.payload import Payload
-from schemas.topics import MEDIA_PROCESSED, MEDIA_UPLOADED, key_for, topic_for
+from schemas.topics import MEDIA_GROUP, MEDIA_PROCESSED, MEDIA_UPLOADED, key_for, topic_for
 from sinks.media_keys import IMMUTABLE_CACHE_CONTROL, derivative_key
 from sinks.objects import ObjectNotFound, ObjectStore
 
@@ -94,8 +94,8 @@ def outcome_event_id(upload_event_id: str, outcome_type: str) -> str:
 class MediaProcessor(Processor):
     """Validates and resizes uploads; see the module docstring for the guarantees."""
 
-    name = "photostream-media"
-    topics = (MEDIA_UPLOADED.name,)
+    name = MEDIA_GROUP.group_id
+    topics = MEDIA_GROUP.topic_names
     #: Every partition of media.uploaded at once (order within each is kept), so records
     #: of other partitions queue in the pool while one partition waits on MinIO or Kafka:
     #: the workers stay busy. The pool itself bounds CPU use.

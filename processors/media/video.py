@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from processors.media import formats
 from processors.media.derivatives import MediaRejected
+from schemas import media_formats
 
 FFPROBE = "ffprobe"
 FFMPEG = "ffmpeg"
@@ -42,12 +42,12 @@ class VideoInfo:
 def _check_container(path: str) -> None:
     try:
         with Path(path).open("rb") as f:
-            head = f.read(formats.SNIFF_BYTES)
+            head = f.read(media_formats.SNIFF_BYTES)
     except OSError as exc:
         raise MediaRejected(f"cannot read video: {exc.strerror or exc}") from exc
     if not head:
         raise MediaRejected("empty file: zero bytes")
-    if formats.sniff(head) not in formats.VIDEO_TYPES:
+    if media_formats.sniff(head) not in media_formats.VIDEO_TYPES:
         raise MediaRejected("not a video: expected an MP4 or QuickTime file")
 
 

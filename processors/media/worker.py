@@ -31,9 +31,9 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from processors.media import formats
 from processors.media.derivatives import Rendition, render_photo
 from processors.media.video import poster_frame, probe_video
+from schemas import media_formats
 
 __all__ = ["RenderPool", "VideoRendition", "render_image", "render_video", "worker_count"]
 
@@ -69,7 +69,7 @@ def _init_worker() -> None:
     # Ctrl-C goes to the whole process group; the parent drains and stops the pool, so a
     # worker dying of KeyboardInterrupt would only break the pool mid-shutdown.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    formats.heif_available()  # register the HEIF opener once per worker
+    media_formats.heif_available()  # register the HEIF opener once per worker
     parent = os.getppid()
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True,
                      name="parent-watch").start()

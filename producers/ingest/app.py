@@ -15,7 +15,10 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from infra.connect import cassandra, s3
+from infra.connect.publisher import Publisher
 from infra.http import problems
+from infra.http.headers import SecurityHeaders
+from infra.http.ratelimit import RateLimiter
 from infra.metrics_http import instrument
 from infra.settings import Settings, get_settings
 from producers.ingest.backlog import Backlog
@@ -26,7 +29,6 @@ from producers.ingest.storage import Originals
 from producers.ingest.uploads import IngestService
 from producers.ingest.write_routes import dev, photos, social, stories
 from producers.ingest.writes import Writes
-from producers.publisher import Publisher
 from schemas.ids import IdGenerator
 
 
@@ -55,6 +57,8 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
             app.state.backlog = backlog = Backlog(settings)
             await backlog.start()
             stack.push_async_callback(backlog.stop)
+            app.state.limiter = limiter = RateLimiter.from_settings(settings)
+            stack.push_async_callback(limiter.aclose)
             app.state.writes = Writes.create(
                 settings, publisher, session,
                 Originals(s3.client(settings), settings.s3.media_bucket), ids)
@@ -79,4 +83,5 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
         CORSMiddleware, allow_origins=list(settings.web_origins),
         allow_methods=["GET", "POST", "PATCH", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key"], max_age=600)
+    app.add_middleware(SecurityHeaders)
     return app

@@ -33,9 +33,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from infra.connect import kafka
 from infra.http.problems import Problem
 from infra.metrics import INGEST_BACKLOG, INGEST_REFUSED
-from infra.ops.groups import group_name
 from infra.settings import Settings
-from schemas.topics import MEDIA_UPLOADED
+from schemas.topics import MEDIA_GROUP, MEDIA_UPLOADED
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +94,7 @@ class Backlog:
         self.limit = settings.ingest.max_backlog
         self.poll_seconds = settings.ingest.backlog_poll_seconds
         self.settings = settings
-        self.group = group or group_name("media")
+        self.group = group or MEDIA_GROUP.group_id
         self.tps = [TopicPartition(MEDIA_UPLOADED.name, p)
                     for p in range(MEDIA_UPLOADED.partitions)]
         self.lag: int | None = None

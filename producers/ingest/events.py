@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from infra.connect.publisher import Publisher
 from infra.http.problems import Problem
-from producers.publisher import Publisher
 from schemas.envelope import Event, InvalidEvent, make
 from schemas.payload import Payload
 

@@ -19,7 +19,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from infra.http.problems import Problem
-from processors.media.formats import SNIFF_BYTES
+from schemas.media_formats import SNIFF_BYTES
 
 SPOOL_MAX_BYTES = 1024 * 1024
 """File parts up to this size stay in memory; larger ones roll over to a temp file."""

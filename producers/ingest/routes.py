@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from infra.http.problems import PROBLEM_JSON, Problem
 from producers.ingest.backlog import Backlog, Queue
 from producers.ingest.deps import Admission, CurrentUser, IdempotencyKey, Service
+from producers.ingest.limits import per_user
 from producers.ingest.multipart import read_upload_form
 from producers.ingest.uploads import Details
 
@@ -23,7 +24,7 @@ media = APIRouter(prefix="/v1/media", tags=["media"])
 
 _PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "problem details (RFC 9457)"}
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: _PROBLEM for code in (400, 401, 404, 409, 413, 415, 422, 503)
+    code: _PROBLEM for code in (400, 401, 404, 409, 413, 415, 422, 429, 503)
 }
 
 
@@ -108,7 +109,7 @@ _UPLOAD_BODY = {
 
 # The body is read by read_upload_form (streaming), so it is described by hand here.
 @media.post("", status_code=202, response_model=Accepted, responses=_ERRORS,
-            openapi_extra=_UPLOAD_BODY)
+            openapi_extra=_UPLOAD_BODY, dependencies=[per_user("uploads")])
 async def upload_media(
     request: Request, user: CurrentUser, service: Service, key: IdempotencyKey,
     backlog: Admission,
@@ -128,7 +129,8 @@ async def upload_media(
     return Accepted.joined(photo_id, _joined(backlog))
 
 
-@media.post("/uploads", status_code=201, response_model=DirectUploadOut, responses=_ERRORS)
+@media.post("/uploads", status_code=201, response_model=DirectUploadOut, responses=_ERRORS,
+            dependencies=[per_user("uploads")])
 async def begin_direct_upload(user: CurrentUser, service: Service) -> DirectUploadOut:
     """Reserve a photo id and get a presigned URL to PUT a large original straight to
     object storage; then call ``commit_url``."""

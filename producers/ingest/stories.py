@@ -11,12 +11,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from infra.http.problems import Problem
-from processors.media.formats import GIF, JPEG, PNG, WEBP, accept
 from producers.ingest.events import Emitter
 from producers.ingest.multipart import UploadForm
 from producers.ingest.storage import Originals
 from schemas.engagement import StoryPosted
 from schemas.ids import IdGenerator
+from schemas.media_formats import GIF, JPEG, PNG, WEBP, accept
 from sinks.media_keys import story_key
 
 STORY_TYPES = frozenset({JPEG, PNG, GIF, WEBP})

@@ -34,17 +34,17 @@ from cassandra import DriverException, OperationTimedOut, RequestExecutionExcept
 from cassandra.cluster import NoHostAvailable, Session
 
 from infra.connect.cassandra import execute
+from infra.connect.publisher import Publisher, PublishError
 from infra.http.problems import Problem, unavailable
 from infra.settings import Settings
-from processors.media.formats import SNIFF_BYTES, accept, accepted_types, is_video
 from producers.ingest.claims import Claims
 from producers.ingest.multipart import UploadForm, too_large
 from producers.ingest.photos import PhotoRows
 from producers.ingest.storage import Originals, StorageUnavailable, original_key
-from producers.publisher import Publisher, PublishError
 from schemas.envelope import Event, InvalidEvent, make
 from schemas.ids import IdGenerator
 from schemas.media import PhotoUploaded
+from schemas.media_formats import SNIFF_BYTES, accept, accepted_types, is_video
 
 PRODUCER = "ingest"
 log = logging.getLogger(__name__)

@@ -15,12 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from infra.http.problems import PROBLEM_JSON
 from producers.ingest.accounts import ProfileChange
 from producers.ingest.deps import CurrentUser, SettingsDep, WriteService
+from producers.ingest.limits import per_address, per_user
 from producers.ingest.multipart import read_upload_form
 from producers.ingest.uploads import backends
 
 _PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "problem details (RFC 9457)"}
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: _PROBLEM for code in (401, 403, 404, 413, 415, 422, 503)
+    code: _PROBLEM for code in (401, 403, 404, 413, 415, 422, 429, 503)
 }
 MAX_ID = 2**63 - 1
 
@@ -78,7 +79,7 @@ class SessionOut(BaseModel):
     created: bool
 
 
-@photos.delete("/{photo_id}", status_code=202)
+@photos.delete("/{photo_id}", status_code=202, dependencies=[per_user("edits")])
 async def delete_photo(photo_id: PhotoId, user: CurrentUser, writes: WriteService) -> Accepted:
     """Delete one of your photos (``photo.deleted``)."""
     async with backends():
@@ -86,7 +87,7 @@ async def delete_photo(photo_id: PhotoId, user: CurrentUser, writes: WriteServic
     return Accepted()
 
 
-@photos.patch("/{photo_id}", status_code=202)
+@photos.patch("/{photo_id}", status_code=202, dependencies=[per_user("edits")])
 async def edit_caption(photo_id: PhotoId, body: CaptionIn, user: CurrentUser,
                        writes: WriteService) -> Accepted:
     """Replace caption and/or title of one of your photos (``photo.caption_edited``)."""
@@ -95,21 +96,21 @@ async def edit_caption(photo_id: PhotoId, body: CaptionIn, user: CurrentUser,
     return Accepted()
 
 
-@photos.post("/{photo_id}/likes", status_code=202)
+@photos.post("/{photo_id}/likes", status_code=202, dependencies=[per_user("likes")])
 async def like(photo_id: PhotoId, user: CurrentUser, writes: WriteService) -> Accepted:
     async with backends():
         await writes.posts.like(user, photo_id, liked=True)
     return Accepted()
 
 
-@photos.delete("/{photo_id}/likes", status_code=202)
+@photos.delete("/{photo_id}/likes", status_code=202, dependencies=[per_user("likes")])
 async def unlike(photo_id: PhotoId, user: CurrentUser, writes: WriteService) -> Accepted:
     async with backends():
         await writes.posts.like(user, photo_id, liked=False)
     return Accepted()
 
 
-@photos.post("/{photo_id}/comments", status_code=202)
+@photos.post("/{photo_id}/comments", status_code=202, dependencies=[per_user("comments")])
 async def comment(photo_id: PhotoId, body: CommentIn, user: CurrentUser,
                   writes: WriteService) -> CommentOut:
     async with backends():
@@ -117,7 +118,8 @@ async def comment(photo_id: PhotoId, body: CommentIn, user: CurrentUser,
     return CommentOut(comment_id=str(comment_id))
 
 
-@photos.delete("/{photo_id}/comments/{comment_id}", status_code=202)
+@photos.delete("/{photo_id}/comments/{comment_id}", status_code=202,
+               dependencies=[per_user("comments")])
 async def delete_comment(photo_id: PhotoId, comment_id: CommentId, user: CurrentUser,
                          writes: WriteService) -> Accepted:
     """Delete a comment: your own, or any on your photo."""
@@ -126,7 +128,7 @@ async def delete_comment(photo_id: PhotoId, comment_id: CommentId, user: Current
     return Accepted()
 
 
-@social.post("/users/{user_id}/follow", status_code=202)
+@social.post("/users/{user_id}/follow", status_code=202, dependencies=[per_user("follows")])
 async def follow(user_id: UserId, user: CurrentUser, writes: WriteService) -> Accepted:
     """Follow (public account) or ask to follow (private account)."""
     async with backends():
@@ -134,7 +136,7 @@ async def follow(user_id: UserId, user: CurrentUser, writes: WriteService) -> Ac
     return Accepted()
 
 
-@social.delete("/users/{user_id}/follow", status_code=202)
+@social.delete("/users/{user_id}/follow", status_code=202, dependencies=[per_user("follows")])
 async def unfollow(user_id: UserId, user: CurrentUser, writes: WriteService) -> Accepted:
     """Unfollow, or withdraw a pending request."""
     async with backends():
@@ -142,21 +144,23 @@ async def unfollow(user_id: UserId, user: CurrentUser, writes: WriteService) -> 
     return Accepted()
 
 
-@social.post("/follow-requests/{follower_id}/approve", status_code=202)
+@social.post("/follow-requests/{follower_id}/approve", status_code=202,
+             dependencies=[per_user("follows")])
 async def approve(follower_id: UserId, user: CurrentUser, writes: WriteService) -> Accepted:
     async with backends():
         await writes.accounts.decide(user, follower_id, approve=True)
     return Accepted()
 
 
-@social.post("/follow-requests/{follower_id}/reject", status_code=202)
+@social.post("/follow-requests/{follower_id}/reject", status_code=202,
+             dependencies=[per_user("follows")])
 async def reject(follower_id: UserId, user: CurrentUser, writes: WriteService) -> Accepted:
     async with backends():
         await writes.accounts.decide(user, follower_id, approve=False)
     return Accepted()
 
 
-@social.patch("/me", status_code=202)
+@social.patch("/me", status_code=202, dependencies=[per_user("edits")])
 async def update_me(body: ProfileIn, user: CurrentUser, writes: WriteService) -> Accepted:
     """Change display name, bio or privacy (omitted fields keep their value)."""
     change = ProfileChange(display_name=body.display_name, bio=body.bio, private=body.private)
@@ -165,12 +169,16 @@ async def update_me(body: ProfileIn, user: CurrentUser, writes: WriteService) ->
     return Accepted()
 
 
-@stories.post("", status_code=202, openapi_extra={"requestBody": {
+_STORY_BODY = {"requestBody": {
     "required": True,
     "content": {"multipart/form-data": {"schema": {
         "type": "object", "required": ["file"],
         "properties": {"file": {"type": "string", "format": "binary"}}}}},
-}})
+}}
+
+
+@stories.post("", status_code=202, dependencies=[per_user("uploads")],
+              openapi_extra=_STORY_BODY)
 async def post_story(request: Request, user: CurrentUser, settings: SettingsDep,
                      writes: WriteService) -> StoryOut:
     """Post a 24-hour story: ``multipart/form-data`` with an image ``file``."""
@@ -183,7 +191,7 @@ async def post_story(request: Request, user: CurrentUser, settings: SettingsDep,
     return StoryOut(story_id=str(story_id))
 
 
-@dev.post("/session")
+@dev.post("/session", dependencies=[per_address("sign_ins")])
 async def dev_session(body: SessionIn, writes: WriteService) -> SessionOut:
     """Development only (``PHOTOSTREAM_ENV=dev``): a token for ``username``, registering
     the account first if it does not exist."""

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 from cassandra.cluster import Session
 
+from infra.connect.publisher import Publisher
 from infra.settings import Settings
 from producers.ingest.accounts import Accounts
 from producers.ingest.events import Emitter
 from producers.ingest.posts import Posts
 from producers.ingest.storage import Originals
 from producers.ingest.stories import Stories
-from producers.publisher import Publisher
 from schemas.ids import IdGenerator
 
 

@@ -1,6 +1,6 @@
 """Fixtures of the browser tests: the real services, Debian's chromium, signed-in pages.
 
-The browser is the system ``chromium`` (installed by infra/bootstrap.sh) launched by
+The browser is the system ``chromium`` (installed by operate/bootstrap.sh) launched by
 Playwright through ``executable_path``: nothing is downloaded at run time (never
 ``playwright install``). Screenshots go to ``build/screenshots/``.
 """
@@ -28,7 +28,7 @@ def chromium_path() -> str:
         "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
     if path is None:
         pytest.fail("Debian's chromium is not installed: run `make bootstrap` "
-                    "(infra/bootstrap.sh installs the apt package)")
+                    "(operate/bootstrap.sh installs the apt package)")
     return path
 
 
@@ -75,6 +75,8 @@ async def new_page(browser: Browser, services: Services) -> AsyncIterator[NewPag
                 f"localStorage.setItem('photostream.user', {user});")
         page = await context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda message: errors.append(message.text)
+                if "Content Security Policy" in message.text else None)
         await page.goto(services.app_url + path)
         return page
 
@@ -82,7 +84,7 @@ async def new_page(browser: Browser, services: Services) -> AsyncIterator[NewPag
     yield make
     for context in contexts:
         await context.close()
-    assert not errors, f"JavaScript errors in the page: {errors}"
+    assert not errors, f"JavaScript errors or CSP violations in the page: {errors}"
 
 
 async def screenshot(page: Page, name: str, *, full_page: bool = False) -> Path:

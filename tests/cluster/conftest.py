@@ -4,7 +4,7 @@ These tests start 3 Kafka brokers, 3 Cassandra nodes and a 6-node Redis Cluster 
 nodes on purpose, so they never run in the plain ``pytest`` of ``make test`` (its
 testpaths leave this folder out) and are not even collected unless
 ``PHOTOSTREAM_CLUSTER_TESTS=1``. The test process and every service it starts get the
-cluster's ``PHOTOSTREAM_*`` environment (infra/stack/cluster.py), so the code under test
+cluster's ``PHOTOSTREAM_*`` environment (operate/stack/cluster.py), so the code under test
 is the same code, only pointed at more nodes.
 """
 
@@ -18,7 +18,7 @@ from cassandra.cluster import Session
 
 from infra.connect import cassandra
 from infra.settings import Settings, get_settings
-from infra.stack import cluster
+from operate.stack import cluster
 from tests.cluster.fleet import Fleet
 
 ENABLED = os.environ.get("PHOTOSTREAM_CLUSTER_TESTS") == "1"
@@ -47,9 +47,10 @@ async def stack(settings: Settings) -> AsyncIterator[Settings]:
 @pytest.fixture(scope="session")
 def service_env(stack: Settings) -> Iterator[dict[str, str]]:
     """Environment for service subprocesses: the cluster's, quiet logs, and a 10 s Kafka
-    session timeout (instead of 30 s) so a SIGKILLed copy's partitions move sooner."""
+    session timeout (instead of 30 s) so a SIGKILLed copy's partitions move sooner. No
+    upload rate limit: one author streams uploads through every node loss."""
     yield {**os.environ, **cluster.cluster_environment(), "PHOTOSTREAM_LOG_LEVEL": "WARNING",
-           "PHOTOSTREAM_KAFKA_SESSION_TIMEOUT_MS": "10000"}
+           "PHOTOSTREAM_KAFKA_SESSION_TIMEOUT_MS": "10000", "PHOTOSTREAM_RATE_UPLOADS": "0"}
 
 
 @pytest.fixture(scope="session")

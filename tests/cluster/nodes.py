@@ -10,8 +10,8 @@ import redis.asyncio as aioredis
 
 from infra.connect import kafka
 from infra.settings import Settings
-from infra.stack import cluster
-from infra.stack.base import Service
+from operate.stack import cluster
+from operate.stack.base import Service
 
 
 def sigkill(node: Service) -> None:

@@ -16,10 +16,10 @@ from cassandra.cluster import Session
 
 from api.feed import FeedReader
 from infra.connect import redis as redis_connect
+from infra.connect.publisher import Publisher
 from infra.connect.redis import RedisClient
 from infra.settings import Settings
-from infra.stack import cluster
-from producers.publisher import Publisher
+from operate.stack import cluster
 from schemas.engagement import LikeAdded
 from schemas.envelope import make
 from schemas.topics import MEDIA_UPLOADED

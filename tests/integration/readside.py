@@ -21,11 +21,11 @@ import httpx
 import uvicorn
 
 from api.app import create_app
+from infra.connect.publisher import Publisher
 from infra.http.auth import mint
 from infra.settings import Settings
 from processors.registry import build
 from processors.runtime import Runner
-from producers.publisher import Publisher
 from schemas.engagement import CommentAdded, LikeAdded, StoryPosted
 from schemas.envelope import make
 from schemas.graph import FollowApproved, FollowRemoved, FollowRequested

@@ -18,10 +18,10 @@ from aiokafka.admin import NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from infra.connect import kafka
-from infra.ops.catalogue import apply, diff
-from infra.ops.cluster import admin_client, describe
-from infra.ops.topics import describe_topic
 from infra.settings import REPO_ROOT, Settings
+from operate.ops.catalogue import apply, diff
+from operate.ops.cluster import admin_client, describe
+from operate.ops.topics import describe_topic
 from processors.deadletters import DeadLetterWriter
 from schemas.engagement import LikeAdded
 from schemas.envelope import encode, make
@@ -117,7 +117,7 @@ async def test_an_altered_config_on_a_test_topic_is_drift_until_applied(
 async def _tail(*args: str) -> asyncio.subprocess.Process:
     """Start ``photostream tail ARGS`` and return once it says it is positioned."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "infra.cli", "tail", *args, cwd=REPO_ROOT,
+        sys.executable, "-m", "operate.cli", "tail", *args, cwd=REPO_ROOT,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     assert proc.stderr is not None
     line = await asyncio.wait_for(proc.stderr.readline(), 60)

@@ -25,14 +25,14 @@ from cassandra.cluster import Session
 from cassandra.query import BatchStatement
 
 from api.feed import FeedReader
-from infra.commands.timelines import rebuild
 from infra.connect import kafka
 from infra.connect import redis as redis_connect
+from infra.connect.publisher import Publisher
 from infra.connect.redis import RedisClient
 from infra.settings import REPO_ROOT, RedisSettings, Settings, get_settings
+from operate.commands.timelines import rebuild
 from processors.registry import build
 from processors.runtime import Runner
-from producers.publisher import Publisher
 from schemas.envelope import Event, make
 from schemas.graph import FollowApproved, FollowRemoved, FollowRequested
 from schemas.media import Derivative, PhotoDeleted, PhotoProcessed, Placeholder
@@ -415,7 +415,7 @@ async def test_redis_flush_then_rebuild_gives_the_same_timelines(
 
 
 def test_rebuild_cli_parses() -> None:
-    from infra.cli import build_parser
+    from operate.cli import build_parser
     args = build_parser().parse_args(["timelines", "rebuild", "--user", "7", "--user", "8"])
     assert args.user == [7, 8] and not args.all
     assert build_parser().parse_args(["timelines", "rebuild", "--all"]).all

@@ -1,4 +1,4 @@
-"""Operator tooling (``infra/ops``, ``photostream topics|deadletters``) against the real stack.
+"""Operator tooling (``operate/ops``, ``photostream topics|deadletters``) against the real stack.
 
 Every test works on its own topic (``photostream.test-ops-<uuid>``, deleted afterwards)
 and its own consumer groups and processor names, so it neither disturbs nor is
@@ -20,8 +20,9 @@ from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.admin import NewTopic
 
 from infra.connect import kafka
-from infra.ops import OpsError
-from infra.ops.deadletters import (
+from infra.settings import REPO_ROOT, Settings
+from operate.ops import OpsError
+from operate.ops.deadletters import (
     REPLAYED_FROM,
     Filter,
     get_dead_letter,
@@ -29,10 +30,9 @@ from infra.ops.deadletters import (
     replay,
     show_bytes,
 )
-from infra.ops.lag import consumer_lag
-from infra.ops.replay import reset_offsets
-from infra.ops.topics import topic_reports
-from infra.settings import REPO_ROOT, Settings
+from operate.ops.lag import consumer_lag
+from operate.ops.replay import reset_offsets
+from operate.ops.topics import topic_reports
 from processors.deadletters import DeadLetterWriter
 from schemas.errors import InvalidEvent
 from schemas.topics import TOPICS
@@ -47,7 +47,7 @@ PARTITIONS = 3
 async def cli(*args: str) -> tuple[int, str, str]:
     """Run ``photostream ARGS`` as operators do, in a real child process."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "infra.cli", *args, cwd=REPO_ROOT,
+        sys.executable, "-m", "operate.cli", *args, cwd=REPO_ROOT,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode is not None

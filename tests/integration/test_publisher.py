@@ -10,8 +10,8 @@ import pytest
 from aiokafka import TopicPartition
 
 from infra.connect import kafka
+from infra.connect.publisher import Publisher, PublishError
 from infra.settings import KafkaSettings, Settings
-from producers.publisher import Publisher, PublishError
 from schemas.engagement import LikeAdded
 from schemas.envelope import Event, decode, make
 from schemas.topics import LIKES

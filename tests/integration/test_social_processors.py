@@ -14,11 +14,11 @@ from aiokafka.structs import RecordMetadata
 from cassandra.cluster import Session
 
 from infra.connect import kafka
+from infra.connect.publisher import Publisher
 from infra.connect.redis import RedisClient
 from infra.settings import Settings
 from processors.registry import build
 from processors.runtime import Runner
-from producers.publisher import Publisher
 from schemas.engagement import CommentAdded, CommentDeleted, LikeAdded, LikeRemoved, StoryPosted
 from schemas.envelope import Event, make
 from schemas.graph import FollowApproved, FollowRejected, FollowRemoved, FollowRequested

@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 from aiokafka import TopicPartition
 
-from infra.commands.smoke import run_smoke
 from infra.connect import cassandra, kafka, s3
 from infra.connect import redis as redis_connect
-from infra.provision.migrations import apply_migrations, load_migrations
-from infra.provision.topics import apply_topics
 from infra.settings import Settings
-from infra.stack import manager
-from infra.stack.base import StackError, process_gone
-from infra.stack.redis import RedisService
+from operate.commands.smoke import run_smoke
+from operate.provision.migrations import apply_migrations, load_migrations
+from operate.provision.topics import apply_topics
+from operate.stack import manager
+from operate.stack.base import StackError, process_gone
+from operate.stack.redis import RedisService
 from schemas.topics import TOPICS
 
 pytestmark = pytest.mark.stack

@@ -79,7 +79,7 @@ async def start(stack: Settings) -> Supervised:
            "PHOTOSTREAM_INGEST_PORT": str(port), "PHOTOSTREAM_STATE_DIR":
            str(stack.stack.state_dir)}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "infra.cli", "run", "ingest", cwd=REPO_ROOT, env=env,
+        sys.executable, "-m", "operate.cli", "run", "ingest", cwd=REPO_ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     return Supervised(proc, port)
 
@@ -108,7 +108,7 @@ async def test_supervisor_restarts_a_killed_child_and_stops_cleanly_mid_upload(
         restart = next(m for m in sup.lines if "restarting in" in str(m["message"]))
         assert restart["level"] == "WARNING" and "code -9" in str(restart["message"])
         status = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "infra.cli", "status", cwd=REPO_ROOT,
+            sys.executable, "-m", "operate.cli", "status", cwd=REPO_ROOT,
             env={**os.environ, "PHOTOSTREAM_INGEST_PORT": str(sup.port)},
             stdout=asyncio.subprocess.PIPE)
         table = (await asyncio.wait_for(status.communicate(), 60))[0].decode()

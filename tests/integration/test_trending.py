@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from infra.connect.publisher import Publisher
 from infra.connect.redis import RedisClient
 from infra.settings import Settings
 from processors.registry import build
 from processors.runtime import Runner
-from producers.publisher import Publisher
 from schemas.engagement import CommentAdded, LikeAdded, LikeRemoved
 from schemas.envelope import Event
 from schemas.ids import EPOCH_MS, make_id

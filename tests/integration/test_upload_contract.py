@@ -30,12 +30,12 @@ import httpx
 import pytest
 from cassandra.cluster import Session
 
+from infra.connect.publisher import Publisher, PublishError
 from infra.settings import Settings
-from infra.stack.kafka import KafkaService
+from operate.stack.kafka import KafkaService
 from processors.registry import build
 from processors.runtime import Runner
 from producers.ingest import create_app
-from producers.publisher import Publisher, PublishError
 from schemas.envelope import Event, decode
 from schemas.media import PhotoUploaded
 from schemas.topics import MEDIA_UPLOADED

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from cassandra.cluster import Session
 
+from infra.connect.publisher import Publisher
 from infra.settings import Settings
-from producers.publisher import Publisher
 from schemas.envelope import Event, Payload, make
 from schemas.graph import FollowRequested
 from schemas.users import UserRegistered

@@ -1,4 +1,4 @@
-"""infra/docker-compose.yml stays faithful to the launcher: same versions, same ports."""
+"""operate/docker-compose.yml stays faithful to the launcher: same versions, same ports."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 
 from infra.settings import Settings
-from infra.stack.versions import CASSANDRA_VERSION, KAFKA_VERSION
+from operate.stack.versions import CASSANDRA_VERSION, KAFKA_VERSION
 
-COMPOSE = (Path(__file__).resolve().parents[2] / "infra" / "docker-compose.yml").read_text()
+COMPOSE = (Path(__file__).resolve().parents[2] / "operate" / "docker-compose.yml").read_text()
 
 
 def _image(service: str) -> str:

@@ -10,7 +10,7 @@ from prometheus_client.metrics import MetricWrapperBase
 import infra.metrics as m
 from infra.settings import REPO_ROOT
 
-DASHBOARD = REPO_ROOT / "infra" / "grafana" / "photostream.json"
+DASHBOARD = REPO_ROOT / "operate" / "grafana" / "photostream.json"
 SUFFIXES = re.compile(r"_(total|bucket|sum|count)$")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from processors.media import formats
+from schemas import media_formats
 from tests.support.images import image_bytes
 
 
@@ -22,7 +22,7 @@ def _ftyp(major: bytes, *compatible: bytes) -> bytes:
     [("JPEG", "image/jpeg"), ("PNG", "image/png"), ("GIF", "image/gif"), ("WEBP", "image/webp")],
 )
 def test_sniff_real_images(fmt: str, mime: str) -> None:
-    assert formats.sniff(_encoded(fmt)[: formats.SNIFF_BYTES]) == mime
+    assert media_formats.sniff(_encoded(fmt)[: media_formats.SNIFF_BYTES]) == mime
 
 
 @pytest.mark.parametrize(
@@ -46,20 +46,20 @@ def test_sniff_real_images(fmt: str, mime: str) -> None:
     ],
 )
 def test_sniff_heads(head: bytes, mime: str | None) -> None:
-    assert formats.sniff(head) == mime
+    assert media_formats.sniff(head) == mime
 
 
 def test_accept_gates_heif_on_decoder() -> None:
     heic = _ftyp(b"heic", b"mif1", b"heic")
-    expected = "image/heic" if formats.heif_available() else None
-    assert formats.accept(heic) == expected
-    assert formats.accept(_encoded("PNG")) == "image/png"
-    assert formats.accept(b"not an image") is None
+    expected = "image/heic" if media_formats.heif_available() else None
+    assert media_formats.accept(heic) == expected
+    assert media_formats.accept(_encoded("PNG")) == "image/png"
+    assert media_formats.accept(b"not an image") is None
 
 
 def test_accepted_types_always_has_core_set() -> None:
-    accepted = formats.accepted_types()
+    accepted = media_formats.accepted_types()
     assert {"image/jpeg", "image/png", "image/gif", "image/webp"} <= accepted
     assert {"video/mp4", "video/quicktime"} <= accepted
-    assert formats.is_video("video/mp4")
-    assert not formats.is_video("image/png")
+    assert media_formats.is_video("video/mp4")
+    assert not media_formats.is_video("image/png")

@@ -9,9 +9,16 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from aiokafka.errors import GroupCoordinatorNotAvailableError, KafkaConnectionError
 
 from infra.http.auth import mint
-from infra.logging_setup import REDACTED, configure, log_context
+from infra.logging_setup import (
+    REDACTED,
+    STARTUP_GRACE_S,
+    CoordinatorNotElectedYet,
+    configure,
+    log_context,
+)
 from infra.settings import Settings
 
 SECRETS = {"PHOTOSTREAM_JWT_SECRET": "s3cr3t-signing-key-for-tests-only",
@@ -105,3 +112,23 @@ def test_an_unknown_log_format_is_refused() -> None:
 
     with pytest.raises(SettingsError, match="PHOTOSTREAM_LOG_FORMAT"):
         Settings.from_env({"PHOTOSTREAM_LOG_FORMAT": "xml"})
+
+
+def test_a_coordinator_not_elected_at_start_is_info_saying_so(json_log) -> None:
+    out, _ = json_log
+    coordinator = logging.getLogger("aiokafka.consumer.group_coordinator")
+    coordinator.error("Group Coordinator Request failed: %s", GroupCoordinatorNotAvailableError())
+    coordinator.error("Group Coordinator Request failed: %s", KafkaConnectionError())
+    expected, other = lines(out)
+    assert expected["level"] == "INFO" and "not elected yet" in str(expected["message"])
+    assert other["level"] == "ERROR" and "KafkaConnectionError" in str(other["message"])
+
+
+def test_a_coordinator_missing_long_after_start_stays_an_error(json_log) -> None:
+    out, _ = json_log
+    coordinator = logging.getLogger("aiokafka.consumer.group_coordinator")
+    (late,) = [f for f in coordinator.filters if isinstance(f, CoordinatorNotElectedYet)]
+    late.started -= STARTUP_GRACE_S
+    coordinator.error("Group Coordinator Request failed: %s", GroupCoordinatorNotAvailableError())
+    (line,) = lines(out)
+    assert line["level"] == "ERROR" and "GroupCoordinatorNotAvailableError" in str(line["message"])

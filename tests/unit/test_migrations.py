@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.provision.migrations import load_migrations, split_statements
+from operate.provision.migrations import load_migrations, split_statements
 
 
 def test_statements_split_on_semicolons_without_comments() -> None:

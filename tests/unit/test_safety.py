@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from infra.safety import production_problems
 from infra.settings import REPO_ROOT, Settings
+from operate.safety import production_problems
 
 GOOD = {"PHOTOSTREAM_JWT_SECRET": "x" * 40, "PHOTOSTREAM_S3_ACCESS_KEY": "prod-access",
         "PHOTOSTREAM_S3_SECRET_KEY": "prod-secret-key-value"}
@@ -32,7 +32,7 @@ def test_services_refuse_to_start_in_production_with_development_secrets(
         command: list[str]) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOSTREAM_")}
     env.update(PHOTOSTREAM_ENV="prod", PHOTOSTREAM_S3_SECRET_KEY="prod-secret-key-value")
-    result = subprocess.run([sys.executable, "-m", "infra.cli", *command], cwd=REPO_ROOT,
+    result = subprocess.run([sys.executable, "-m", "operate.cli", *command], cwd=REPO_ROOT,
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1, result.stderr
     assert "refusing to start" in result.stderr

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from infra.settings import Settings, StackSettings
-from infra.stack.base import Service, Tool, port_bindable
+from operate.stack.base import Service, Tool, port_bindable
 from tests.support.ports import free_port
 
 SERVER = r"""
@@ -73,7 +73,7 @@ async def test_stop_waits_until_every_port_is_free(tmp_path: Path) -> None:
 
 
 def test_progress_of_maven_and_go_steps_is_summarised() -> None:
-    from infra.stack.base import describe_progress
+    from operate.stack.base import describe_progress
 
     maven = ("[INFO] Scanning for projects...\n"
              "Downloading from central: https://repo/x.jar\n"

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from processors.registry import PROCESSORS
 from schemas.deadletter import DeadLetter, dead_letter, decode_dead_letter, encode_dead_letter
 from schemas.envelope import InvalidEvent, make
 from schemas.events import (
@@ -25,12 +26,14 @@ from schemas.events import (
     event_classes,
 )
 from schemas.topics import (
+    CONSUMER_GROUPS,
     DAY_MS,
     DEADLETTERS,
     MEDIA_PROCESSED,
     MEDIA_UPLOADED,
     PHOTOS,
     TOPICS,
+    group_id,
     key_for,
     topic_for,
     topic_named,
@@ -212,3 +215,12 @@ def test_dead_letter_garbage_is_invalid_event():
     for raw in (b"", b"[]", b"{"):
         with pytest.raises(InvalidEvent):
             decode_dead_letter(raw)
+
+
+def test_every_processor_reads_the_group_and_topics_the_catalogue_declares() -> None:
+    assert list(PROCESSORS) == [g.short_name for g in CONSUMER_GROUPS]
+    for group in CONSUMER_GROUPS:
+        processor = PROCESSORS[group.short_name]()
+        assert (processor.name, processor.topics) == (group.group_id, group.topic_names)
+        assert group_id(group.short_name) == group.group_id
+    assert group_id("someone-elses-group") == "someone-elses-group"
