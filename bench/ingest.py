@@ -49,16 +49,16 @@ from bench.ingest_world import (
 )
 from bench.media import synthetic_photo
 from bench.stats import pct
+from bench.world import World
 from infra.connect import cassandra
 from infra.connect import redis as redis_connect
 from infra.connect.redis import RedisClient
 from infra.http.auth import mint
 from infra.settings import Settings, get_settings
 from operate.ops.lag import consumer_lag
+from operate.processes import stop_processes
 from operate.stack import manager
-from tests.support.ports import free_port
-from tests.support.processes import stop_processes
-from tests.support.world import World
+from operate.stack.base import free_port
 
 PHOTOSTREAM = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "photostream")
 #: The processors an upload passes through on its way to a follower's feed.

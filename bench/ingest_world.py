@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from cassandra.cluster import Session
 
 from api.feed import FeedReader
+from bench.world import World, follow_world
 from infra.connect import kafka
 from infra.connect.redis import RedisClient
 from infra.settings import Settings
@@ -21,7 +22,6 @@ from processors.media.derivatives import render_photo
 from schemas.envelope import InvalidEvent, decode
 from schemas.topics import MEDIA_PROCESSED
 from sinks.redis_timelines import RedisTimelines
-from tests.support.world import World, follow_world
 
 PRODUCER = "photostream-bench-ingest"
 

@@ -44,9 +44,9 @@ from infra.connect import cassandra
 from infra.connect import redis as redis_connect
 from infra.http.auth import mint
 from infra.settings import Settings, get_settings
+from operate.processes import stop_processes
 from operate.stack import manager
-from tests.support.ports import free_port
-from tests.support.processes import stop_processes
+from operate.stack.base import free_port
 
 VEGETA_MODULE = "github.com/tsenart/vegeta/v12@v12.12.0"
 SEED_MARKER = "bench.read_api seed v2"

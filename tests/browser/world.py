@@ -23,9 +23,9 @@ from typing import Any
 import httpx
 from PIL import Image, ImageDraw
 
+from operate.processes import stop_processes
+from operate.stack.base import free_port
 from tests.support.images import encoded
-from tests.support.ports import free_port
-from tests.support.processes import stop_processes
 
 #: Small enough that the "too big" error is cheap to provoke from the browser.
 MAX_UPLOAD_BYTES = 3 * 1024 * 1024

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.ports import free_port
-from tests.support.processes import stop_processes
+from operate.processes import stop_processes
+from operate.stack.base import free_port
 
 
 @dataclass

@@ -5,12 +5,12 @@ from __future__ import annotations
 import httpx
 from cassandra.cluster import Session
 
+from bench.world import World, follow_world
 from infra.http.auth import mint
 from infra.settings import Settings
 from sinks import photos as photo_rows
 from tests.cluster.fleet import upload
 from tests.support.images import numbered_jpeg
-from tests.support.world import World, follow_world
 
 PRODUCER = "photostream-cluster-tests"
 

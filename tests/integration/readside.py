@@ -24,6 +24,7 @@ from api.app import create_app
 from infra.connect.publisher import Publisher
 from infra.http.auth import mint
 from infra.settings import Settings
+from operate.stack.base import free_port
 from processors.registry import build
 from processors.runtime import Runner
 from schemas.engagement import CommentAdded, LikeAdded, StoryPosted
@@ -35,7 +36,6 @@ from schemas.users import UserProfileUpdated, UserRegistered
 from sinks.media_keys import derivative_key
 from tests.integration.waiting import eventually
 from tests.support.ids import time_id
-from tests.support.ports import free_port
 
 PROCESSORS = ("graph", "metadata", "engagement", "fanout", "fanout-worker", "trending")
 DERIVATIVES: tuple[tuple[Literal["thumb", "small", "medium", "large"], int, int], ...] = (

@@ -31,6 +31,7 @@ from infra.connect.publisher import Publisher
 from infra.connect.redis import RedisClient
 from infra.settings import REPO_ROOT, RedisSettings, Settings, get_settings
 from operate.commands.timelines import rebuild
+from operate.processes import stop_processes
 from processors.registry import build
 from processors.runtime import Runner
 from schemas.envelope import Event, make
@@ -45,7 +46,6 @@ from sinks.statements import QUORUM
 from sinks.timelines import Timelines
 from tests.integration.waiting import eventually
 from tests.support.ids import random_id, time_id
-from tests.support.processes import stop_processes
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 

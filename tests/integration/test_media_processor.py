@@ -35,6 +35,7 @@ from PIL import Image
 
 from infra.connect import kafka
 from infra.settings import Settings
+from operate.processes import stop_processes
 from processors.media.processor import MediaProcessor, outcome_event_id
 from processors.runtime import Runner
 from schemas.deadletter import DeadLetter, decode_dead_letter
@@ -46,7 +47,6 @@ from schemas.topics import DEADLETTERS, MEDIA_PROCESSED, MEDIA_UPLOADED, Topic, 
 from sinks.media_keys import IMMUTABLE_CACHE_CONTROL, derivative_key, original_key
 from sinks.objects import ObjectStore
 from tests.support.images import encoded
-from tests.support.processes import stop_processes
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 

@@ -20,12 +20,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from infra.connect import kafka
 from infra.settings import Settings
+from operate.stack.base import free_port
 from processors.runtime import Message, Processor, run_processors
 from schemas.engagement import LikeAdded
 from schemas.envelope import encode, make
 from tests.support.ids import random_id
 from tests.support.images import jpeg_bytes
-from tests.support.ports import free_port
 
 from .test_ingest import _running, auth
 

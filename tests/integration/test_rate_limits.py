@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import dataclasses
 import random
-import socket
 import time
 from collections.abc import AsyncIterator
 
@@ -33,6 +32,7 @@ from infra.http.ratelimit import (
     window_at,
 )
 from infra.settings import RateLimitSettings, RedisSettings, Settings
+from operate.stack.base import free_port
 from producers.ingest import create_app
 from tests.integration.test_ingest import Ingest, assert_problem, auth, upload
 from tests.support.ids import random_id
@@ -190,14 +190,8 @@ async def test_sign_ins_are_limited_per_client_address(stack: Settings) -> None:
         assert_problem(answer, 422)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_unreachable_redis_lets_writes_through(stack: Settings) -> None:
-    settings = limited(stack, redis_url=f"redis://127.0.0.1:{_free_port()}/0")
+    settings = limited(stack, redis_url=f"redis://127.0.0.1:{free_port()}/0")
     before = unchecked("likes")
     async with running(settings) as ingest:
         user = random_id()

@@ -18,12 +18,12 @@ import httpx
 import pytest
 
 from infra.settings import REPO_ROOT, Settings
+from operate.stack.base import free_port
 from schemas.envelope import decode
 from schemas.media import PhotoUploaded
 from schemas.topics import MEDIA_UPLOADED
 from tests.support.ids import random_id
 from tests.support.images import jpeg_bytes
-from tests.support.ports import free_port
 
 from .kafka_tail import end_offsets, records_since
 from .test_ingest import auth

@@ -13,8 +13,7 @@ import time
 from pathlib import Path
 
 from infra.settings import Settings, StackSettings
-from operate.stack.base import Service, Tool, port_bindable
-from tests.support.ports import free_port
+from operate.stack.base import Service, Tool, free_port, port_bindable
 
 SERVER = r"""
 import os, signal, socket, sys, time

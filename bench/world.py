@@ -1,10 +1,10 @@
 """A small social world built through the pipeline: one public author and their followers.
 
-The cluster tests and ``bench.ingest`` both need it (users registered and follows made
-by publishing events, as upstream apps do, then waiting until the graph processor has
-stored every edge), so it is written once here. ``bench`` imports it from
-``tests.support`` on purpose: both run from a checkout only (neither is in the installed
-package), and this builder is test scaffolding, not something services may depend on.
+The cluster tests and ``bench.ingest`` both need it (users registered and follows made by
+publishing events, as upstream apps do, then waiting until the graph processor has stored
+every edge), so it is written once. It lives in ``bench`` because that is the lowest floor
+both callers may import: tests may import benchmarks, benchmarks may not import tests
+(``tests/unit/test_layers.py``).
 """
 
 from __future__ import annotations

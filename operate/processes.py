@@ -1,6 +1,7 @@
-"""Stopping the service processes a test or benchmark started: signal, wait, then kill.
+"""Stopping service processes we started: signal, wait, then kill.
 
-One way for every suite, so none leaves a service running when it fails: each process
+One way for the demo, the benchmarks and the tests (it lives here, on the operator's
+floor, because all three may import it), so none leaves a service running: each process
 gets ``sig`` (SIGTERM: drain and commit, as in production), all of them share one
 ``grace`` period, and whatever still runs after it is SIGKILLed and reaped. With
 ``group=True`` the signal goes to the process group, for services started with
