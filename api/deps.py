@@ -2,7 +2,8 @@
 
 Routes declare ``viewer: Viewer, svc: Service`` instead of reaching into app state.
 Every data route requires a valid bearer token (the same HS256 tokens as ingest): a
-missing, forged or expired token is a 401 before any data is read.
+missing, forged or expired token, or one whose user does not exist or revoked it
+(:mod:`sinks.identity`), is a 401 before any data is read.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.cursors import BadCursor
 from api.service import ReadService
-from infra.http.auth import TokenError, verify
-from infra.http.problems import Problem, unauthorized
+from infra.http.auth import TokenError
+from infra.http.problems import Problem, unauthorized, unavailable
+from sinks.identity import IdentityUnavailable
 
 _bearer = HTTPBearer(auto_error=False, description="HS256 JWT (`photostream token USER_ID`)")
 
@@ -28,16 +30,19 @@ def get_service(request: Request) -> ReadService:
 
 
 async def current_viewer(
-    request: Request,
+    service: Annotated[ReadService, Depends(get_service)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> int:
-    """The user id of the bearer token; 401 problem otherwise."""
+    """The user id of the bearer token if that user may act now; 401 problem otherwise,
+    503 when the identity cannot be looked up."""
     if credentials is None:
         raise unauthorized("a bearer token is required", invalid_token=False)
     try:
-        return verify(credentials.credentials, request.app.state.settings)
+        return await service.identities.authenticate(credentials.credentials)
     except TokenError as exc:
         raise unauthorized(str(exc), invalid_token=True) from None
+    except IdentityUnavailable as exc:
+        raise unavailable(str(exc)) from exc
 
 
 def bad_cursor(exc: BadCursor) -> Problem:

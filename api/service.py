@@ -21,6 +21,7 @@ from infra.connect import redis as redis_connect
 from infra.connect.outages import CASSANDRA, REDIS
 from infra.connect.redis import RedisClient
 from infra.settings import Settings
+from sinks.identity import Identities
 from sinks.media_urls import MediaUrls
 
 
@@ -33,6 +34,7 @@ class ReadService:
     cards: Cards
     feed: FeedReader
     urls: MediaUrls
+    identities: Identities
     #: The SDK client, used only by the benchmark's naive baseline route.
     naive_s3: Minio
 
@@ -45,6 +47,7 @@ class ReadService:
         return cls(settings=settings, session=session, redis=redis, views=views,
                    cards=Cards(views, urls), feed=FeedReader(session, redis, settings,
                                                              views=views), urls=urls,
+                   identities=Identities(session, redis, settings),
                    naive_s3=s3.client(settings))
 
     async def backends(self) -> dict[str, str | None]:

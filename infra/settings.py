@@ -154,6 +154,13 @@ class AuthSettings:
 
     jwt_secret: str = "photostream-dev-secret-change-me"
     token_ttl_seconds: int = 7 * 24 * 3600
+    #: Tokens whose ``exp - iat`` is longer (or that lack ``iat``) are refused, whoever
+    #: minted them: the secret is shared, so this bounds what a careless minter can issue.
+    max_token_lifetime_seconds: int = 30 * 24 * 3600
+    #: How long Redis keeps a user's identity (registered? tokens valid after?) for the
+    #: per-request check. Account events invalidate it at once; the TTL only bounds how
+    #: long a lost invalidation (Redis restarted mid-way) can keep a stale answer.
+    identity_cache_seconds: int = 60
 
 
 @dataclass(frozen=True)
@@ -339,7 +346,18 @@ class Settings:
         auth = AuthSettings(
             jwt_secret=env.text("JWT_SECRET", AuthSettings.jwt_secret),
             token_ttl_seconds=env.integer("TOKEN_TTL_SECONDS", AuthSettings.token_ttl_seconds),
+            max_token_lifetime_seconds=env.integer(
+                "MAX_TOKEN_LIFETIME_SECONDS", AuthSettings.max_token_lifetime_seconds),
+            identity_cache_seconds=env.integer(
+                "IDENTITY_CACHE_SECONDS", AuthSettings.identity_cache_seconds),
         )
+        if auth.token_ttl_seconds > auth.max_token_lifetime_seconds:
+            raise SettingsError(
+                f"PHOTOSTREAM_TOKEN_TTL_SECONDS={auth.token_ttl_seconds} exceeds "
+                f"PHOTOSTREAM_MAX_TOKEN_LIFETIME_SECONDS={auth.max_token_lifetime_seconds}: "
+                "every token minted would be refused")
+        if auth.identity_cache_seconds < 1:
+            raise SettingsError("PHOTOSTREAM_IDENTITY_CACHE_SECONDS must be at least 1")
         ingest = IngestSettings(
             host=env.text("INGEST_HOST", IngestSettings.host),
             port=env.integer("INGEST_PORT", IngestSettings.port),

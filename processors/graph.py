@@ -1,10 +1,11 @@
 """photostream-graph: user profiles and the follow graph.
 
-Consumes users (registered / profile updated) and follows (requested, approved,
-rejected, removed). A request to a public account becomes an edge at once; to a
-private account (or one whose registration we have not seen yet) it waits in
-``follow_requests``. When an account turns public, its pending requests become edges
-(as Instagram does).
+Consumes users (registered / profile updated), sessions (sign-outs everywhere) and
+follows (requested, approved, rejected, removed). A request to a public account becomes
+an edge at once; to a private account (or one whose registration we have not seen yet)
+it waits in ``follow_requests``. When an account turns public, its pending requests
+become edges (as Instagram does). A sign-out everywhere is stored on the user's row
+(:func:`sinks.identity.store_revocation`) for the services' identity check.
 
 The fan-out processor consumes the follows topic itself, in its own group, and asks
 :func:`sinks.graph.is_following` whether an edge is active; nothing extra is published
@@ -21,8 +22,8 @@ from processors.runtime import Message
 from processors.stores import StoreProcessor
 from schemas.graph import FollowApproved, FollowRejected, FollowRemoved, FollowRequested
 from schemas.topics import GRAPH_GROUP
-from schemas.users import UserProfileUpdated, UserRegistered
-from sinks import cache, graph, search, users
+from schemas.users import UserProfileUpdated, UserRegistered, UserSessionsRevoked
+from sinks import cache, graph, identity, search, users
 from sinks.statements import micros
 
 
@@ -37,6 +38,10 @@ class GraphProcessor(StoreProcessor):
         if isinstance(payload, UserRegistered | UserProfileUpdated):
             async with self.lock(payload.user_id):
                 await self._profile(payload, event.occurred_at)
+        elif isinstance(payload, UserSessionsRevoked):
+            await identity.store_revocation(self.session, payload.user_id,
+                                            payload.tokens_valid_after)
+            await identity.invalidate(self.redis, [payload.user_id])
         elif isinstance(payload, FollowRequested | FollowApproved | FollowRejected
                         | FollowRemoved):
             # Locked by followee: a private -> public switch promotes its requests.
@@ -50,8 +55,10 @@ class GraphProcessor(StoreProcessor):
         await search.index_username(self.session, p.user_id, p.username,
                                     previous.username if previous else None, micros(at))
         # The read API's cached profile (private flag included) goes stale now; always,
-        # even if nothing changed: a redelivery may follow a crash before this line.
+        # even if nothing changed: a redelivery may follow a crash before this line. So
+        # does the cached identity: a new account must not stay "unknown" to the checks.
         await cache.invalidate(self.redis, cache.PROFILE, [p.user_id])
+        await identity.invalidate(self.redis, [p.user_id])
         if not p.private and not await users.is_private(self.session, p.user_id):
             # Public now (and the stored profile agrees, so this is not a stale replay).
             promoted = await graph.pending_requests(self.session, p.user_id)

@@ -28,7 +28,7 @@ from schemas.media import (
 )
 from schemas.payload import Payload, payload_class
 from schemas.payload import payload_classes as _registered
-from schemas.users import UserProfileUpdated, UserRegistered
+from schemas.users import UserProfileUpdated, UserRegistered, UserSessionsRevoked
 
 __all__ = [
     "CommentAdded",
@@ -51,6 +51,7 @@ __all__ = [
     "StoryPosted",
     "UserProfileUpdated",
     "UserRegistered",
+    "UserSessionsRevoked",
     "event_classes",
     "payload_class",
 ]

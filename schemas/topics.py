@@ -115,6 +115,21 @@ USERS = Topic(
     ),
 )
 
+SESSIONS = Topic(
+    name=PREFIX + "sessions",
+    key="user_id",
+    partitions=DEFAULT_PARTITIONS,
+    cleanup_policy="compact",
+    retention_ms=-1,
+    event_types=(ev.UserSessionsRevoked.TYPE,),
+    description="Sign-outs everywhere: tokens issued before the recorded time are refused.",
+    why_this_key=(
+        "user_id orders a user's revocations; each record carries the absolute time tokens "
+        "are valid after, which only moves forward, so compaction keeps the one that counts. "
+        "Not on the users topic: compaction there must keep the profile."
+    ),
+)
+
 FOLLOWS = Topic(
     name=PREFIX + "follows",
     key="followee_id",
@@ -216,6 +231,7 @@ TOPICS: tuple[Topic, ...] = (
     MEDIA_PROCESSED,
     PHOTOS,
     USERS,
+    SESSIONS,
     FOLLOWS,
     LIKES,
     COMMENTS,
@@ -247,7 +263,7 @@ class ConsumerGroup:
 
 MEDIA_GROUP = ConsumerGroup("media", "photostream-media", (MEDIA_UPLOADED,))
 METADATA_GROUP = ConsumerGroup("metadata", "photostream-metadata", (MEDIA_PROCESSED, PHOTOS))
-GRAPH_GROUP = ConsumerGroup("graph", "photostream-graph", (USERS, FOLLOWS))
+GRAPH_GROUP = ConsumerGroup("graph", "photostream-graph", (USERS, SESSIONS, FOLLOWS))
 ENGAGEMENT_GROUP = ConsumerGroup("engagement", "photostream-engagement",
                                  (LIKES, COMMENTS, STORIES))
 FANOUT_GROUP = ConsumerGroup("fanout", "photostream-fanout", (MEDIA_PROCESSED, PHOTOS, FOLLOWS))

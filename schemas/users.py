@@ -1,8 +1,9 @@
-"""User account events. Both carry the whole public profile, never a diff.
+"""User account events. The profile events carry the whole public profile, never a diff.
 
 Carrying the full state makes the ``photostream.users`` topic compactable: the latest
 record per user is that user's profile, so a new processor can rebuild every profile
-from the topic alone.
+from the topic alone. For the same reason a sign-out-everywhere is not on that topic
+(compaction would keep it instead of the profile) but on ``photostream.sessions``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from schemas.common import Bio, DisplayName, Id, Username
+from schemas.model import Time, read_times
 from schemas.payload import Payload, register
 
 
@@ -37,3 +39,24 @@ class UserProfileUpdated(_Profile, frozen=True):
 
     TYPE: ClassVar[str] = "user.profile_updated"
     VERSION: ClassVar[int] = 1
+
+
+@register
+class UserSessionsRevoked(Payload, frozen=True):
+    """Tokens of ``user_id`` issued before ``tokens_valid_after`` stop working.
+
+    Published by "sign out everywhere"; a password change will publish it too. The field
+    only ever moves forward, so the latest record per user is the whole truth and the
+    topic is compactable like the profile topic.
+    """
+
+    TYPE: ClassVar[str] = "user.sessions_revoked"
+    VERSION: ClassVar[int] = 1
+
+    user_id: Id
+    tokens_valid_after: Time
+
+    TIMES: ClassVar[tuple[str, ...]] = ("tokens_valid_after",)
+
+    def __post_init__(self) -> None:
+        read_times(self)

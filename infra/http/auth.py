@@ -5,11 +5,19 @@ service mints, ingest and the read API verify), so a symmetric key is the simple
 that is safe; ``exp`` is mandatory so a leaked token stops working by itself. ``sub`` is
 written as a decimal string (RFC 7519 says StringOrURI) but an integer ``sub`` from an
 older minting service is accepted too.
+
+``iat`` is mandatory as well, and ``exp - iat`` may not exceed
+``settings.auth.max_token_lifetime_seconds``: the secret is shared, so one careless
+minter (a script, an old service) could otherwise hand out tokens valid for years, and
+"sign out everywhere" (:mod:`sinks.identity`) compares ``iat`` with the time of the
+sign-out, which a token without ``iat`` would escape. This module checks only what the
+token says; whether its user exists and still accepts it is :mod:`sinks.identity`.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import jwt
 
@@ -24,6 +32,15 @@ class TokenError(ValueError):
 
     The message is safe to show to the client (it never echoes the token).
     """
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a verified token says: who, and when it was issued (epoch seconds)."""
+
+    user_id: int
+    issued_at: int
+    expires_at: int
 
 
 def _user_id(value: object) -> int:
@@ -47,16 +64,23 @@ def mint(
     ttl_seconds: int | None = None,
     now: float | None = None,
 ) -> str:
-    """A token for ``user_id`` valid ``ttl_seconds`` (default: settings.auth.token_ttl_seconds)."""
+    """A token for ``user_id`` valid ``ttl_seconds`` (default: settings.auth.token_ttl_seconds).
+
+    A lifetime over the maximum is refused here rather than minted: :func:`verify`
+    would refuse the token anyway.
+    """
     uid = _user_id(user_id)
     issued = int(time.time() if now is None else now)
     ttl = settings.auth.token_ttl_seconds if ttl_seconds is None else ttl_seconds
+    if ttl > settings.auth.max_token_lifetime_seconds:
+        raise TokenError(f"a lifetime of {ttl} s exceeds the maximum of "
+                         f"{settings.auth.max_token_lifetime_seconds} s")
     claims = {"sub": str(uid), "iat": issued, "exp": issued + ttl}
     return jwt.encode(claims, settings.auth.jwt_secret, algorithm=ALGORITHM)
 
 
-def verify(token: str, settings: Settings, *, leeway: float = 0) -> int:
-    """The user id of a valid token; TokenError saying why otherwise.
+def verify(token: str, settings: Settings, *, leeway: float = 0) -> TokenClaims:
+    """The claims of a valid token; TokenError saying why otherwise.
 
     The algorithm is pinned to HS256, so a token claiming ``alg: none`` (or an asymmetric
     algorithm keyed with our secret) is refused.
@@ -66,7 +90,7 @@ def verify(token: str, settings: Settings, *, leeway: float = 0) -> int:
             token,
             settings.auth.jwt_secret,
             algorithms=[ALGORITHM],
-            options={"require": ["exp", "sub"], "verify_sub": False},
+            options={"require": ["exp", "iat", "sub"], "verify_sub": False},
             leeway=leeway,
         )
     except jwt.ExpiredSignatureError:
@@ -77,4 +101,8 @@ def verify(token: str, settings: Settings, *, leeway: float = 0) -> int:
         raise TokenError(f"token lacks the {exc.claim!r} claim") from None
     except jwt.InvalidTokenError as exc:
         raise TokenError(f"malformed token: {exc}") from None
-    return _user_id(claims["sub"])
+    user_id = _user_id(claims["sub"])
+    issued_at, expires_at = int(claims["iat"]), int(claims["exp"])
+    if expires_at - issued_at > settings.auth.max_token_lifetime_seconds:
+        raise TokenError("token lifetime exceeds the maximum")
+    return TokenClaims(user_id, issued_at, expires_at)

@@ -1,4 +1,5 @@
-"""Writes about accounts: follows, follow-request decisions, profile edits, dev sign-in.
+"""Writes about accounts: follows, follow-request decisions, profile edits, sign-outs,
+dev sign-in.
 
 ``follow.requested`` is published for every follow: the graph processor turns it into
 an edge at once for a public account and into a pending request for a private one, so
@@ -13,6 +14,7 @@ import asyncio
 import time
 import zlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from cassandra.cluster import Session
 
@@ -23,8 +25,9 @@ from producers.ingest.lookups import existing_user, not_found
 from schemas.envelope import Event
 from schemas.graph import FollowApproved, FollowRejected, FollowRemoved, FollowRequested
 from schemas.ids import SHARDS, IdGenerator
-from schemas.users import UserProfileUpdated, UserRegistered
+from schemas.users import UserProfileUpdated, UserRegistered, UserSessionsRevoked
 from sinks import graph, users
+from sinks.identity import Identities
 
 #: How long a dev sign-in waits for a new account to be stored by the graph processor.
 REGISTRATION_WAIT_SECONDS = 10.0
@@ -51,11 +54,12 @@ class ProfileChange:
 
 class Accounts:
     def __init__(self, session: Session, emitter: Emitter, ids: IdGenerator,
-                 settings: Settings) -> None:
+                 settings: Settings, identities: Identities) -> None:
         self.session = session
         self.emitter = emitter
         self.ids = ids
         self.settings = settings
+        self.identities = identities
 
     async def follow(self, user: int, target: int) -> None:
         if target == user:
@@ -86,22 +90,37 @@ class Accounts:
             private=current.private if change.private is None else change.private,
         ))
 
+    async def revoke_sessions(self, user: int) -> None:
+        """Sign out everywhere: every token of ``user`` issued before now stops working.
+
+        The event is the durable record (the graph processor stores it); the cached
+        identity is updated here too, so the revocation holds from this answer on, on
+        every replica, instead of once the processor has caught up.
+        """
+        now = datetime.now(UTC)
+        await self.emitter.emit(UserSessionsRevoked(user_id=user, tokens_valid_after=now))
+        await self.identities.revoke(user, now)
+
     async def dev_session(self, username: str) -> DevSession:
         """Sign in as ``username`` (development only), registering it if it is new.
 
-        A new account is waited for until the graph processor has stored it (a few
-        hundred ms on the local stack), so the client's next read finds the profile and
-        a second sign-in with the same name does not register it twice.
+        A new account is waited for until the graph processor has stored its ``users``
+        row (a few hundred ms on the local stack), so the client's next request passes
+        the identity check (:mod:`sinks.identity`, which reads that row), its next read
+        finds the profile, and a second sign-in with the same name does not register it
+        twice. The username is claimed a moment before that row is written, so a sign-in
+        that finds the name waits for the row too.
         """
         name = username.strip().lower()
         self._registration(0, name)  # 422 for a bad name before any lookup
         existing = await users.user_id_for(self.session, name)
         if existing is not None:
+            await self._stored(existing)
             return DevSession(mint(existing, self.settings), existing, name, created=False)
         shard = zlib.crc32(name.encode()) % SHARDS  # spread new accounts over shards
         user_id = await self.ids.anext_id(shard)
         await self.emitter.emit(self._registration(user_id, name).payload)
-        await self._stored(name, user_id)
+        await self._stored(user_id)
         return DevSession(mint(user_id, self.settings), user_id, name, created=True)
 
     @staticmethod
@@ -109,9 +128,9 @@ class Accounts:
         return event(UserRegistered(user_id=user_id, username=username, display_name=username,
                                     bio="", private=False))
 
-    async def _stored(self, username: str, user_id: int) -> None:
+    async def _stored(self, user_id: int) -> None:
         deadline = time.monotonic() + REGISTRATION_WAIT_SECONDS
         while time.monotonic() < deadline:
-            if await users.user_id_for(self.session, username) == user_id:
+            if await users.get_user(self.session, user_id) is not None:
                 return
             await asyncio.sleep(0.1)

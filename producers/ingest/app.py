@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from infra.connect import cassandra, s3
+from infra.connect import redis as redis_connect
 from infra.connect.publisher import Publisher
 from infra.http import problems
 from infra.http.headers import SecurityHeaders
@@ -30,6 +31,7 @@ from producers.ingest.uploads import IngestService
 from producers.ingest.write_routes import dev, photos, social, stories
 from producers.ingest.writes import Writes
 from schemas.ids import IdGenerator
+from sinks.identity import Identities
 
 
 def create_app(settings: Settings | None = None, *, worker_id: int | None = None) -> FastAPI:
@@ -45,6 +47,10 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
             publisher = await stack.enter_async_context(Publisher(settings))
             session = await asyncio.to_thread(cassandra.connect, settings)
             stack.push_async_callback(asyncio.to_thread, session.cluster.shutdown)
+            # The identity check is a read: fail fast and fall back to Cassandra.
+            redis = redis_connect.reader(settings)
+            stack.push_async_callback(redis.aclose)
+            app.state.identities = identities = Identities(session, redis, settings)
             app.state.ingest = IngestService(
                 settings=settings,
                 publisher=publisher,
@@ -61,7 +67,7 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
             stack.push_async_callback(limiter.aclose)
             app.state.writes = Writes.create(
                 settings, publisher, session,
-                Originals(s3.client(settings), settings.s3.media_bucket), ids)
+                Originals(s3.client(settings), settings.s3.media_bucket), ids, identities)
             yield
 
     app = FastAPI(

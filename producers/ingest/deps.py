@@ -2,7 +2,9 @@
 
 Routes declare what they need (``user: CurrentUser, service: Service``) instead of
 reaching into ``request.app.state``; authentication happens before the body is read, so
-an unauthenticated client cannot make us stream a 25 MB upload first.
+an unauthenticated client cannot make us stream a 25 MB upload first. Authentication
+includes the identity check (:mod:`sinks.identity`): every write's author exists and
+has not revoked the token.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from infra.http.auth import TokenError, verify
-from infra.http.problems import Problem, unauthorized
+from infra.http.auth import TokenError
+from infra.http.problems import Problem, unauthorized, unavailable
 from infra.settings import Settings
 from producers.ingest.backlog import Backlog
 from producers.ingest.uploads import IngestService
 from producers.ingest.writes import Writes
+from sinks.identity import Identities, IdentityUnavailable
 
 _bearer = HTTPBearer(auto_error=False, description="HS256 JWT from `photostream token`")
 
@@ -50,17 +53,25 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def get_identities(request: Request) -> Identities:
+    identities: Identities = request.app.state.identities
+    return identities
+
+
 async def current_user(
-    settings: Annotated[Settings, Depends(get_settings)],
+    identities: Annotated[Identities, Depends(get_identities)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> int:
-    """The user id from the ``Authorization: Bearer`` token; 401 problem otherwise."""
+    """The user id of the ``Authorization: Bearer`` token if that user may write now;
+    401 problem otherwise, 503 when the identity cannot be looked up."""
     if credentials is None:
         raise unauthorized("a bearer token is required", invalid_token=False)
     try:
-        return verify(credentials.credentials, settings)
+        return await identities.authenticate(credentials.credentials)
     except TokenError as exc:
         raise unauthorized(str(exc), invalid_token=True) from None
+    except IdentityUnavailable as exc:
+        raise unavailable(str(exc)) from exc
 
 
 def idempotency_key(

@@ -169,6 +169,15 @@ async def update_me(body: ProfileIn, user: CurrentUser, writes: WriteService) ->
     return Accepted()
 
 
+@social.post("/me/sessions/revoke", status_code=202)
+async def revoke_sessions(user: CurrentUser, writes: WriteService) -> Accepted:
+    """Sign out everywhere: every token of yours issued before now is refused from now on
+    (``user.sessions_revoked``). Sign in again for a new one."""
+    async with backends():
+        await writes.accounts.revoke_sessions(user)
+    return Accepted()
+
+
 _STORY_BODY = {"requestBody": {
     "required": True,
     "content": {"multipart/form-data": {"schema": {

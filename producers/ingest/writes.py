@@ -19,6 +19,7 @@ from producers.ingest.posts import Posts
 from producers.ingest.storage import Originals
 from producers.ingest.stories import Stories
 from schemas.ids import IdGenerator
+from sinks.identity import Identities
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,10 @@ class Writes:
 
     @classmethod
     def create(cls, settings: Settings, publisher: Publisher, session: Session,
-               media: Originals, ids: IdGenerator) -> Writes:
+               media: Originals, ids: IdGenerator, identities: Identities) -> Writes:
         emitter = Emitter(publisher)
         return cls(
             posts=Posts(session, emitter, ids),
-            accounts=Accounts(session, emitter, ids, settings),
+            accounts=Accounts(session, emitter, ids, settings, identities),
             stories=Stories(media, emitter, ids),
         )

@@ -18,7 +18,6 @@ import httpx
 import pytest
 from minio import Minio
 
-from infra.http.auth import mint
 from infra.http.problems import PROBLEM_JSON
 from infra.settings import Settings
 from producers.ingest import create_app
@@ -345,12 +344,6 @@ async def test_bad_profile_bodies_are_422_naming_the_field(
     alice = await world.user()
     names_field(problem(await ingest.patch("/v1/me", headers=alice.auth, json=body), 422),
                 location)
-
-
-async def test_profile_update_before_registration_is_404(ingest: httpx.AsyncClient,
-                                                         world: ReadWorld) -> None:
-    ghost = {"Authorization": f"Bearer {mint(random.getrandbits(62), world.settings)}"}
-    problem(await ingest.patch("/v1/me", headers=ghost, json={"bio": "boo"}), 404)
 
 
 # -- stories -------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from operate.stack.base import free_port
 from processors.runtime import Message, Processor, run_processors
 from schemas.engagement import LikeAdded
 from schemas.envelope import encode, make
-from tests.support.ids import random_id
+from tests.support.accounts import registered_user
 from tests.support.images import jpeg_bytes
 
 from .test_ingest import _running, auth
@@ -49,7 +49,7 @@ async def test_ingest_metrics_count_requests_by_route_and_status_and_upload_byte
     async for ingest in _running(stack):
         client = ingest.client
         before = parse((await client.get("/metrics")).text)
-        user = random_id()
+        user = await registered_user()
         for data in photos:
             r = await client.post("/v1/media", headers=auth(stack, user),
                                   files={"file": ("p.jpg", data, "image/jpeg")})

@@ -35,6 +35,7 @@ from infra.settings import RateLimitSettings, RedisSettings, Settings
 from operate.stack.base import free_port
 from producers.ingest import create_app
 from tests.integration.test_ingest import Ingest, assert_problem, auth, upload
+from tests.support.accounts import registered_user
 from tests.support.ids import random_id
 from tests.support.images import jpeg_bytes
 
@@ -80,11 +81,11 @@ def starting(action: Action, subject: str) -> bool:
     return window.ends - now > WINDOW - 0.2
 
 
-def fresh_user(action: Action) -> int:
-    """A new user whose ``action`` window has just begun."""
+async def fresh_user(action: Action) -> int:
+    """A new (registered) user whose ``action`` window has just begun."""
     while not starting(action, f"user:{(user := random_id())}"):
         pass
-    return user
+    return await registered_user(user)
 
 
 async def window_start(action: Action, subject: str) -> None:
@@ -113,7 +114,7 @@ def unchecked(action: str) -> float:
 
 
 async def test_upload_burst_over_the_limit_is_429_with_retry_after(ingest: Ingest) -> None:
-    user = fresh_user("uploads")
+    user = await fresh_user("uploads")
     for _ in range(LIMITS.uploads):
         accepted = await upload(ingest, user, jpeg_bytes())
         assert accepted.status_code == 202, accepted.text
@@ -124,7 +125,7 @@ async def test_upload_burst_over_the_limit_is_429_with_retry_after(ingest: Inges
 
 
 async def test_limits_are_per_user(ingest: Ingest) -> None:
-    greedy, other = fresh_user("uploads"), random_id()
+    greedy, other = await fresh_user("uploads"), await registered_user()
     for _ in range(LIMITS.uploads):
         assert (await upload(ingest, greedy, jpeg_bytes())).status_code == 202
     assert_limited(await upload(ingest, greedy, jpeg_bytes()), "uploads", LIMITS.uploads)
@@ -135,7 +136,7 @@ async def test_limits_are_per_user(ingest: Ingest) -> None:
 
 async def test_the_counter_expires_with_its_window(
         ingest: Ingest, redis_client: RedisClient) -> None:
-    user = random_id()
+    user = await registered_user()
     photo = (await upload(ingest, user, jpeg_bytes())).json()["photo_id"]
     await window_start("likes", f"user:{user}")
     like = f"/v1/photos/{photo}/likes"
@@ -155,7 +156,7 @@ async def test_the_counter_expires_with_its_window(
 
 
 async def test_comments_and_follows_have_their_own_limits(ingest: Ingest) -> None:
-    user = random_id()
+    user = await registered_user()
     photo = (await upload(ingest, user, jpeg_bytes())).json()["photo_id"]
     headers = auth(ingest.settings, user)
     await window_start("comments", f"user:{user}")
@@ -168,7 +169,7 @@ async def test_comments_and_follows_have_their_own_limits(ingest: Ingest) -> Non
     like = await ingest.client.post(f"/v1/photos/{photo}/likes", headers=headers)
     assert like.status_code == 202, "likes are counted apart from comments"
 
-    headers = auth(ingest.settings, fresh_user("follows"))
+    headers = auth(ingest.settings, await fresh_user("follows"))
     unknown = f"/v1/users/{random_id()}/follow"
     for _ in range(2):  # an unknown user: the route's own answer while under the limit
         assert_problem(await ingest.client.post(unknown, headers=headers), 404)
@@ -194,7 +195,7 @@ async def test_unreachable_redis_lets_writes_through(stack: Settings) -> None:
     settings = limited(stack, redis_url=f"redis://127.0.0.1:{free_port()}/0")
     before = unchecked("likes")
     async with running(settings) as ingest:
-        user = random_id()
+        user = await registered_user()
         photo = (await upload(ingest, user, jpeg_bytes())).json()["photo_id"]
         for _ in range(LIMITS.likes + 2):
             answer = await ingest.client.post(f"/v1/photos/{photo}/likes",

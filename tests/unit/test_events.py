@@ -33,6 +33,7 @@ from schemas.events import (
     StoryPosted,
     UserProfileUpdated,
     UserRegistered,
+    UserSessionsRevoked,
     event_classes,
 )
 from schemas.fanout import chunk_id
@@ -73,6 +74,7 @@ SAMPLES: list[Any] = [
     PhotoCaptionEdited(photo_id=1, owner_id=2, caption="new", title="new title"),
     UserRegistered(user_id=7, username="ana.s_1", display_name="Ana", bio="", private=False),
     UserProfileUpdated(user_id=7, username="ana", display_name="Ana S", bio="hi", private=True),
+    UserSessionsRevoked(user_id=7, tokens_valid_after=T0),
     FollowRequested(follower_id=1, followee_id=2),
     FollowApproved(follower_id=1, followee_id=2),
     FollowRejected(follower_id=1, followee_id=2),

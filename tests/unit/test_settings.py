@@ -43,3 +43,13 @@ def test_a_port_setting_moves_the_default_endpoint() -> None:
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
+
+
+def test_token_lifetime_settings_are_read_and_the_ttl_must_fit_the_maximum() -> None:
+    auth = Settings.from_env({"PHOTOSTREAM_MAX_TOKEN_LIFETIME_SECONDS": "3600",
+                              "PHOTOSTREAM_TOKEN_TTL_SECONDS": "600",
+                              "PHOTOSTREAM_IDENTITY_CACHE_SECONDS": "5"}).auth
+    assert (auth.max_token_lifetime_seconds, auth.token_ttl_seconds,
+            auth.identity_cache_seconds) == (3600, 600, 5)
+    with pytest.raises(SettingsError, match="PHOTOSTREAM_MAX_TOKEN_LIFETIME_SECONDS"):
+        Settings.from_env({"PHOTOSTREAM_MAX_TOKEN_LIFETIME_SECONDS": "60"})

@@ -44,6 +44,7 @@ EXPECTED = {
     "photostream.media.processed": "photo_id",
     "photostream.photos": "photo_id",
     "photostream.users": "user_id",
+    "photostream.sessions": "user_id",
     "photostream.follows": "followee_id",
     "photostream.likes": "photo_id",
     "photostream.comments": "photo_id",

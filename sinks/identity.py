@@ -1,0 +1,198 @@
+"""Who may act: the per-request check that a token's user exists and still accepts it.
+
+A valid signature only proves that *we* minted the token; it says nothing about the
+account now. Every authenticated request of both HTTP services therefore looks up the
+user's identity -- registered or not, and ``tokens_valid_after`` (the last "sign out
+everywhere") -- and refuses a token whose user is unknown (never registered, or gone)
+or that was issued before that instant (:func:`refusal`).
+
+Where it is read: the ``users`` row in Cassandra (the graph processor's), behind a
+Redis read-through entry (:mod:`sinks.cache`, so every replica shares it and a warm
+check is one Redis GET). The processors invalidate the entry after each account event
+they apply (``user.registered``, ``user.profile_updated``, ``user.sessions_revoked``),
+and the ingest service writes the new entry itself when it accepts a revocation
+(:meth:`Identities.revoke`), so a sign-out takes effect at once, before the processor
+has even run; the TTL (``PHOTOSTREAM_IDENTITY_CACHE_SECONDS``) only bounds a lost
+invalidation.
+
+Unknown users are cached too (as "not registered"), so a client hammering with a dead
+account's token costs Redis, not Cassandra. That cannot lock out a new account: its
+``user.registered`` invalidates the entry right after the row is written (the cache's
+version check also voids a negative fill racing that write), and the dev sign-in hands
+out a new account's token only once its row is stored, so no request with that token
+can have cached a negative answer first.
+
+Failure modes: Redis down -> read Cassandra directly (uncached); Cassandra down -> the
+cached entry still answers; both down (or Cassandra down on a cache miss) ->
+:class:`IdentityUnavailable`, which the services turn into 503 + Retry-After.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from cassandra import DriverException, OperationTimedOut, RequestExecutionException
+from cassandra.cluster import NoHostAvailable, Session
+from redis.exceptions import RedisClusterException, RedisError
+
+from infra.connect.cassandra import execute
+from infra.connect.redis import RedisClient
+from infra.http.auth import TokenError, verify
+from infra.settings import Settings
+from sinks import cache
+from sinks.statements import micros, prepared
+
+log = logging.getLogger(__name__)
+
+_READ = "SELECT username, tokens_valid_after FROM users WHERE user_id = ?"
+_REVOKE = "UPDATE users USING TIMESTAMP ? SET tokens_valid_after = ? WHERE user_id = ?"
+
+#: Writes the entry and bumps its version (voiding fills in flight), in one step.
+_PUT = """
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+
+_CASSANDRA_ERRORS = (NoHostAvailable, OperationTimedOut, RequestExecutionException,
+                     DriverException, OSError)
+_REDIS_ERRORS = (RedisError, RedisClusterException, OSError)
+_UNKNOWN = b"-"
+
+
+class IdentityUnavailable(Exception):
+    """Neither the cache nor the database could say who the user is (answer 503)."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What the per-request check needs to know about one user."""
+
+    registered: bool
+    #: Epoch seconds: tokens issued (``iat``) before this are refused; 0 = none revoked.
+    tokens_valid_after: int = 0
+
+
+UNKNOWN = Identity(registered=False)
+
+
+def refusal(identity: Identity, issued_at: int) -> str | None:
+    """Why a token issued at ``issued_at`` may not act for ``identity`` (None: it may).
+
+    ``tokens_valid_after`` is whole seconds, rounded down, like ``iat``: a token issued
+    in the same second as the sign-out is still accepted, so a client that signs in
+    again right after signing out everywhere is not refused (the window for a stolen
+    token is under a second).
+    """
+    if not identity.registered:
+        return "the token's user does not exist or is no longer active"
+    if issued_at < identity.tokens_valid_after:
+        return "the token was revoked (its user signed out everywhere since it was issued)"
+    return None
+
+
+def encode(identity: Identity) -> bytes:
+    """The cache value: ``-`` for an unknown user, else ``tokens_valid_after`` in decimal."""
+    return _UNKNOWN if not identity.registered else str(identity.tokens_valid_after).encode()
+
+
+def decode(value: bytes) -> Identity:
+    if value == _UNKNOWN:
+        return UNKNOWN
+    return Identity(registered=True, tokens_valid_after=int(value))
+
+
+def epoch_seconds(moment: datetime | None) -> int:
+    """``moment`` in whole epoch seconds, rounded down (0 for None)."""
+    return 0 if moment is None else math.floor(micros(moment) / 1_000_000)
+
+
+def _kind(ttl_seconds: int) -> cache.CacheKind:
+    return cache.CacheKind("identity", ttl_seconds)
+
+
+async def invalidate(redis: RedisClient, user_ids: Iterable[int]) -> None:
+    """Drop the cached identities of ``user_ids``; call after the Cassandra write."""
+    await cache.invalidate(redis, _kind(0), user_ids)
+
+
+async def store_revocation(session: Session, user_id: int, valid_after: datetime) -> None:
+    """Record that ``user_id``'s tokens issued before ``valid_after`` are refused.
+
+    Written ``USING TIMESTAMP`` of ``valid_after`` itself: the latest sign-out wins
+    whatever order redeliveries and replays arrive in.
+    """
+    statement = await prepared(session, _REVOKE)
+    await execute(session, statement, (micros(valid_after), valid_after, user_id))
+
+
+class Identities:
+    """The identity check of one service process (one Redis client, one Cassandra session)."""
+
+    def __init__(self, session: Session, redis: RedisClient, settings: Settings) -> None:
+        self.session = session
+        self.redis = redis
+        self.settings = settings
+        self.kind = _kind(settings.auth.identity_cache_seconds)
+        self._put = redis.register_script(_PUT)
+
+    async def authenticate(self, token: str) -> int:
+        """The user id of ``token`` if it may act now.
+
+        TokenError (401) for a bad token, an unknown user or a revoked token;
+        IdentityUnavailable (503) when neither store answers.
+        """
+        claims = verify(token, self.settings)
+        reason = refusal(await self.get(claims.user_id), claims.issued_at)
+        if reason is not None:
+            raise TokenError(reason)
+        return claims.user_id
+
+    async def get(self, user_id: int) -> Identity:
+        """The user's identity: from Redis, else Cassandra (filling Redis)."""
+        try:
+            found = await cache.get_many(self.redis, self.kind, [user_id], self._load)
+        except _REDIS_ERRORS as exc:
+            log.warning("identity cache unavailable, reading Cassandra: %s", exc)
+            return decode((await self._load([user_id]))[user_id])
+        return decode(found[user_id])
+
+    async def revoke(self, user_id: int, valid_after: datetime) -> None:
+        """Apply a sign-out to the cached entry now, before the processor stores it.
+
+        Best effort: with Redis down the processor's Cassandra write still revokes (the
+        cache is bypassed then anyway). The entry expires after the cache TTL; by then
+        the processor has stored the same value in Cassandra.
+        """
+        try:
+            current = await self.get(user_id)
+            updated = Identity(current.registered,
+                               max(current.tokens_valid_after, epoch_seconds(valid_after)))
+            await self._put(keys=[self.kind.key(user_id), self.kind.version_key(user_id)],
+                            args=[cache.VERSION_TTL_SECONDS, encode(updated),
+                                  self.kind.ttl_seconds])
+        except (*_REDIS_ERRORS, IdentityUnavailable) as exc:
+            log.warning("revocation of user %d not cached (the processor will store it): %s",
+                        user_id, exc)
+
+    async def _load(self, user_ids: list[int]) -> Mapping[int, bytes]:
+        try:
+            statement = await prepared(self.session, _READ)
+            found = {user_id: await execute(self.session, statement, (user_id,))
+                     for user_id in user_ids}
+        except _CASSANDRA_ERRORS as exc:
+            raise IdentityUnavailable(f"identity store: {type(exc).__name__}: {exc}") from exc
+        return {user_id: encode(_identity(rows)) for user_id, rows in found.items()}
+
+
+def _identity(rows: list[dict[str, object]]) -> Identity:
+    if not rows or rows[0]["username"] is None:
+        return UNKNOWN
+    valid_after = rows[0]["tokens_valid_after"]
+    return Identity(True, epoch_seconds(valid_after if isinstance(valid_after, datetime)
+                                        else None))
