@@ -34,8 +34,9 @@ from operate.stack import manager
 from schemas.ids import IdGenerator
 from schemas.media import Derivative, PhotoProcessed, Placeholder
 from sinks import graph, photos
+from sinks.pull_authors import mark_pulled
 from sinks.redis_timelines import RedisTimelines
-from sinks.timelines import Timelines, mark_pulled
+from sinks.timelines import Timelines
 
 
 def processed(photo_id: int, owner_id: int) -> PhotoProcessed:

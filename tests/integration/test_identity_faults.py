@@ -30,7 +30,7 @@ from tests.integration.waiting import eventually
 from tests.support.accounts import registered_user
 from tests.support.faultline import FaultLine, faultline
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
 
 @dataclasses.dataclass
