@@ -172,8 +172,11 @@ class AuthSettings:
     max_token_lifetime_seconds: int = 30 * 24 * 3600
     #: How long Redis keeps a user's identity (registered? tokens valid after?) for the
     #: per-request check. Account events invalidate it at once; the TTL only bounds how
-    #: long a lost invalidation (Redis restarted mid-way) can keep a stale answer.
-    identity_cache_seconds: Annotated[int, Field(ge=1)] = 60
+    #: long a lost invalidation (Redis restarted mid-way) can keep a stale answer. It is
+    #: also how long a Cassandra outage can last before the read API stops recognising a
+    #: user it has seen (then 503): at 60 s the failsafe test saw every reader refused a
+    #: minute into an outage, so an hour.
+    identity_cache_seconds: Annotated[int, Field(ge=1)] = 3600
 
     def __post_init__(self) -> None:
         if self.token_ttl_seconds > self.max_token_lifetime_seconds:

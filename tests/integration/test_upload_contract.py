@@ -173,10 +173,11 @@ async def test_a_backend_lost_mid_upload_leaves_no_ghost_and_loses_nothing(
     await _assert_exactly(stack, cassandra_session, owner, ledger)
 
 
-@pytest.mark.lifecycle
 async def test_a_frozen_broker_mid_upload_leaves_no_ghost_and_loses_nothing(
     stack: Settings, cassandra_session: Session
 ) -> None:
+    """Not a lifecycle test: the broker is paused for seconds at a time and always
+    thaws (even if this process dies), nothing restarts, so it need not run last."""
     pid = KafkaService(stack).pid()
     if pid is None:
         pytest.skip("the broker was started by another checkout: its pid is not ours")

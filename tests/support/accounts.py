@@ -23,8 +23,13 @@ from tests.support.ids import random_id
 
 @cache
 def _session() -> Session:
-    """One session per test process: connecting costs a second, a row a millisecond."""
-    return cassandra.connect(get_settings())
+    """One session per test process: connecting costs a second, a row a millisecond.
+
+    It reconnects every second: a lifecycle test restarts the shared Cassandra, and the
+    driver's doubling delay would leave this session without a host for a minute after."""
+    settings = get_settings()
+    return cassandra.cluster(settings, reconnect_seconds=1.0).connect(
+        settings.cassandra.keyspace)
 
 
 async def registered_user(user_id: int | None = None, *, private: bool = False) -> int:
