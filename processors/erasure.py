@@ -99,7 +99,7 @@ class Sweep:
         return swept
 
     async def _photos(self, user_id: int, at: datetime, swept: Swept) -> None:
-        async for page in _keyset(lambda before: photos.recent_photos(
+        async for page in keyset_pages(lambda before: photos.recent_photos(
                 self.session, user_id, limit=PAGE, before=before)):
             index = 0
             async for audience in self._audiences(user_id):
@@ -133,13 +133,13 @@ class Sweep:
                            chunk_count=index + 1, follower_ids=tuple(follower_ids))
 
     async def _follows(self, user_id: int, at: datetime, swept: Swept) -> None:
-        async for page in _keyset(lambda after: graph.followers_page(
+        async for page in keyset_pages(lambda after: graph.followers_page(
                 self.session, user_id, after=after, limit=PAGE)):
             for follower in page:
                 await self._emit(FollowRemoved(follower_id=follower, followee_id=user_id),
                                  f"follow.removed:{follower}:{user_id}:account", at)
                 swept.follows += 1
-        async for page in _keyset(lambda after: graph.following_page(
+        async for page in keyset_pages(lambda after: graph.following_page(
                 self.session, user_id, after=-1 if after is None else after, limit=PAGE)):
             for followee in page:
                 await self._emit(FollowRemoved(follower_id=user_id, followee_id=followee),
@@ -151,7 +151,7 @@ class Sweep:
             swept.follows += 1
 
     async def _likes(self, user_id: int, at: datetime, swept: Swept) -> None:
-        async for page in _keyset(lambda before: engagement.liked_photos(
+        async for page in keyset_pages(lambda before: engagement.liked_photos(
                 self.session, user_id, PAGE, before=before)):
             owners = await self._owners(page)
             for photo_id in page:
@@ -200,7 +200,7 @@ class Sweep:
             await self.publisher.publish_many(batch)
 
 
-async def _keyset(read: Callable[[int | None], Awaitable[list[int]]]
+async def keyset_pages(read: Callable[[int | None], Awaitable[list[int]]]
                   ) -> AsyncIterator[list[int]]:
     """Pages of ids from a keyset-paged listing until a short page ends it.
 

@@ -202,10 +202,12 @@ class Identities:
                      for user_id in user_ids}
         except _CASSANDRA_ERRORS as exc:
             raise IdentityUnavailable(f"identity store: {type(exc).__name__}: {exc}") from exc
-        return {user_id: encode(_identity(rows)) for user_id, rows in found.items()}
+        return {user_id: encode(stored_identity(rows)) for user_id, rows in found.items()}
 
 
-def _identity(rows: list[dict[str, object]]) -> Identity:
+def stored_identity(rows: list[dict[str, object]]) -> Identity:
+    """The identity a ``users`` row read (``_READ``) says: unknown without a profile or
+    once ``deleted_at`` is set, else registered with its revocation instant."""
     if not rows or rows[0]["username"] is None or rows[0].get("deleted_at") is not None:
         return UNKNOWN  # never registered, or deleted (marked before it is erased)
     valid_after = rows[0]["tokens_valid_after"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -129,6 +130,7 @@ async def test_deleting_an_account_leaves_nothing_of_it_and_others_counts_right(
     assert await counts(world, bob) == {"photos": 1, "followers": 1, "following": 1}
     assert (await world.get("/v1/search", bob, q=alice.username)).json()["users"]
 
+    started = time.monotonic()
     r = await ingest.delete("/v1/me", headers=alice.auth)
     assert r.status_code == 202, r.text
 
@@ -141,6 +143,7 @@ async def test_deleting_an_account_leaves_nothing_of_it_and_others_counts_right(
         return await _nothing_left(world, s, redis_client, s3_client, alice, bob, carol,
                                    mine, bobs, carols, tag)
     await eventually(nothing_of_alice_left, timeout=120)
+    print(f"account deleted everywhere {time.monotonic() - started:.1f}s after the 202")
     assert await counts(world, bob) == {"photos": 1, "followers": 0, "following": 0}
     assert await counts(world, carol) == {"photos": 1, "followers": 0, "following": 0}
     assert await users.user_id_for(s, alice.username) is None, "the username is free again"
