@@ -69,8 +69,10 @@ from schemas.media import PhotoDeleted, PhotoProcessed
 from schemas.payload import Payload
 from schemas.topics import FANOUT_GROUP, FANOUT_WORKER_GROUP
 from sinks import graph, photos, users
+from sinks.durable_timelines import Entry
+from sinks.pull_authors import mark_pulled
 from sinks.redis_timelines import RedisTimelines
-from sinks.timelines import Entry, Timelines, mark_pulled, photo_status
+from sinks.timelines import Timelines
 
 log = logging.getLogger(__name__)
 
@@ -247,11 +249,11 @@ class FanoutWorker(_FanoutBase):
             await self.timelines.unpush(ids, p.photo_id, at)
             metrics.FANOUT_DELIVERIES.labels("remove").inc(len(ids))
             return
-        if await photo_status(self.session, p.photo_id) == photos.STATUS_DELETED:
+        if await photos.photo_status(self.session, p.photo_id) == photos.STATUS_DELETED:
             return  # the deletion's own chunks clean up whatever was delivered
         await self.timelines.push(ids, p.photo_id, p.owner_id, at)
         metrics.FANOUT_DELIVERIES.labels("add").inc(len(ids))
-        if await photo_status(self.session, p.photo_id) == photos.STATUS_DELETED:
+        if await photos.photo_status(self.session, p.photo_id) == photos.STATUS_DELETED:
             # Deleted while we wrote: the removal chunks may have run before our
             # writes landed, so undo them (a tombstone newer than our rows).
             await self.timelines.unpush(ids, p.photo_id, datetime.now(UTC))

@@ -36,11 +36,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from cassandra import DriverException, OperationTimedOut, RequestExecutionException
-from cassandra.cluster import NoHostAvailable, Session
+from cassandra.cluster import Session
 from redis.exceptions import RedisClusterException, RedisError
 
 from infra.connect.cassandra import execute
+from infra.connect.outages import CASSANDRA_FAILURES
 from infra.connect.redis import RedisClient
 from infra.http.auth import TokenError, verify
 from infra.settings import Settings
@@ -60,8 +60,7 @@ redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1
 """
 
-_CASSANDRA_ERRORS = (NoHostAvailable, OperationTimedOut, RequestExecutionException,
-                     DriverException, OSError)
+_CASSANDRA_ERRORS: tuple[type[Exception], ...] = (*CASSANDRA_FAILURES, OSError)
 _REDIS_ERRORS = (RedisError, RedisClusterException, OSError)
 _UNKNOWN = b"-"
 

@@ -10,7 +10,6 @@ real Cassandra -- so the check itself is exercised unchanged.
 from __future__ import annotations
 
 import asyncio
-import random
 from datetime import UTC, datetime
 from functools import cache
 
@@ -19,6 +18,7 @@ from cassandra.cluster import Session
 from infra.connect import cassandra
 from infra.settings import get_settings
 from sinks import users
+from tests.support.ids import random_id
 
 
 @cache
@@ -31,7 +31,7 @@ async def registered_user(user_id: int | None = None, *, private: bool = False) 
     """A user id whose account exists: ``user_id`` (a fresh one, never looked up before,
     so no "unknown" answer is cached for it) or a new random id."""
     session = await asyncio.to_thread(_session)
-    user_id = random.getrandbits(62) if user_id is None else user_id
+    user_id = random_id() if user_id is None else user_id
     name = f"t{user_id:x}"[:30]
     await users.upsert_profile(session, user_id, name, name, "", private, datetime.now(UTC),
                                registered=True)
