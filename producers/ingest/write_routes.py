@@ -162,8 +162,7 @@ async def delete_me(user: CurrentUser, writes: WriteService) -> Accepted:
     """Delete your account (``user.deleted``): your tokens stop working with this answer;
     your profile, photos (and their files), comments, likes, follows, timeline entries
     and search entries are removed by the processors within seconds (docs/http-api.md)."""
-    async with backends():
-        await writes.accounts.delete_account(user)
+    await writes.accounts.delete_account(user)
     return Accepted()
 
 

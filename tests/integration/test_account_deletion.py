@@ -26,15 +26,16 @@ from processors.media.processor import MediaProcessor
 from processors.runtime import Runner
 from schemas.users import UserDeleted
 from sinks import engagement, graph, users
+from sinks.durable_timelines import newest_ids
 from sinks.media_keys import original_key
 from sinks.photo_objects import derivatives_prefix
 from sinks.redis_timelines import RedisTimelines
-from sinks.timelines import newest_ids
 from tests.integration.readside import Person, ReadWorld, read_world
-from tests.integration.test_ingest_writes import _client, jpeg, problem
+from tests.integration.test_ingest_writes import _client, problem
 from tests.integration.waiting import eventually
+from tests.support.images import jpeg_bytes
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,7 @@ async def upload(ingest: httpx.AsyncClient, world: ReadWorld, who: Person,
                  caption: str) -> int:
     """A real upload through ingest, waited for until the media processor made it ready."""
     r = await ingest.post("/v1/media", headers=who.auth, data={"caption": caption},
-                          files={"file": ("a.jpg", jpeg(), "image/jpeg")})
+                          files={"file": ("a.jpg", jpeg_bytes(), "image/jpeg")})
     assert r.status_code == 202, r.text
     photo_id = int(r.json()["photo_id"])
 
