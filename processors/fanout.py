@@ -134,6 +134,8 @@ class FanoutPlanner(_FanoutBase):
         # photo.failed, caption edits and rejected requests change no timeline.
 
     async def _posted(self, p: PhotoProcessed, at: datetime) -> None:
+        if await users.is_deleted(self.session, p.owner_id):
+            return  # an upload that outlived its account: metadata deletes it
         # Ready + listed under the author before the followers are read (module doc).
         if not await photos.mark_processed(self.session, p, at):
             return  # deleted meanwhile: nothing to show

@@ -9,10 +9,11 @@ or that was issued before that instant (:func:`refusal`).
 Where it is read: the ``users`` row in Cassandra (the graph processor's), behind a
 Redis read-through entry (:mod:`sinks.cache`, so every replica shares it and a warm
 check is one Redis GET). The processors invalidate the entry after each account event
-they apply (``user.registered``, ``user.profile_updated``, ``user.sessions_revoked``),
-and the ingest service writes the new entry itself when it accepts a revocation
-(:meth:`Identities.revoke`), so a sign-out takes effect at once, before the processor
-has even run; the TTL (``PHOTOSTREAM_IDENTITY_CACHE_SECONDS``) only bounds a lost
+they apply (``user.registered``, ``user.profile_updated``, ``user.sessions_revoked``,
+``user.deleted``), and the ingest service writes the new entry itself when it accepts a
+revocation (:meth:`Identities.revoke`) or a deletion (:meth:`Identities.forget`, after
+storing ``deleted_at``), so either takes effect at once, before the processor has even
+run; the TTL (``PHOTOSTREAM_IDENTITY_CACHE_SECONDS``) only bounds a lost
 invalidation.
 
 Unknown users are cached too (as "not registered"), so a client hammering with a dead
@@ -48,7 +49,7 @@ from sinks.statements import micros, prepared
 
 log = logging.getLogger(__name__)
 
-_READ = "SELECT username, tokens_valid_after FROM users WHERE user_id = ?"
+_READ = "SELECT username, tokens_valid_after, deleted_at FROM users WHERE user_id = ?"
 _REVOKE = "UPDATE users USING TIMESTAMP ? SET tokens_valid_after = ? WHERE user_id = ?"
 
 #: Writes the entry and bumps its version (voiding fills in flight), in one step.
@@ -179,6 +180,20 @@ class Identities:
             log.warning("revocation of user %d not cached (the processor will store it): %s",
                         user_id, exc)
 
+    async def forget(self, user_id: int) -> None:
+        """Cache ``user_id`` as unknown now: a deleted account stops working at once.
+
+        Best effort like :meth:`revoke`: the durable marker (``users.deleted_at``, which
+        the caller writes) refuses the account on every cache miss anyway.
+        """
+        try:
+            await self._put(keys=[self.kind.key(user_id), self.kind.version_key(user_id)],
+                            args=[cache.VERSION_TTL_SECONDS, encode(UNKNOWN),
+                                  self.kind.ttl_seconds])
+        except _REDIS_ERRORS as exc:
+            log.warning("deletion of user %d not cached (the stored marker refuses it): %s",
+                        user_id, exc)
+
     async def _load(self, user_ids: list[int]) -> Mapping[int, bytes]:
         try:
             statement = await prepared(self.session, _READ)
@@ -186,12 +201,14 @@ class Identities:
                      for user_id in user_ids}
         except _CASSANDRA_ERRORS as exc:
             raise IdentityUnavailable(f"identity store: {type(exc).__name__}: {exc}") from exc
-        return {user_id: encode(_identity(rows)) for user_id, rows in found.items()}
+        return {user_id: encode(stored_identity(rows)) for user_id, rows in found.items()}
 
 
-def _identity(rows: list[dict[str, object]]) -> Identity:
-    if not rows or rows[0]["username"] is None:
-        return UNKNOWN
+def stored_identity(rows: list[dict[str, object]]) -> Identity:
+    """The identity a ``users`` row read (``_READ``) says: unknown without a profile or
+    once ``deleted_at`` is set, else registered with its revocation instant."""
+    if not rows or rows[0]["username"] is None or rows[0].get("deleted_at") is not None:
+        return UNKNOWN  # never registered, or deleted (marked before it is erased)
     valid_after = rows[0]["tokens_valid_after"]
     return Identity(True, epoch_seconds(valid_after if isinstance(valid_after, datetime)
                                         else None))

@@ -90,6 +90,13 @@ async def index_username(session: Session, user_id: int, username: str,
                                       for p in username_prefixes(username)])
 
 
+async def drop_username(session: Session, username: str, at_micros: int) -> None:
+    """Take a deleted account's ``username`` out of user search, as of its deletion."""
+    drop = await prepared(session, _PREFIX_DEL)
+    await execute_many(session, drop, [(at_micros, p, fold(username))
+                                       for p in username_prefixes(username)])
+
+
 async def users_with_prefix(session: Session, prefix: str,
                             limit: int = 20) -> list[tuple[str, int]]:
     """(username, user_id) pairs whose username starts with ``prefix``, alphabetical."""

@@ -157,6 +157,15 @@ async def update_me(body: ProfileIn, user: CurrentUser, writes: WriteService) ->
     return Accepted()
 
 
+@social.delete("/me", status_code=202, dependencies=[per_user("edits")])
+async def delete_me(user: CurrentUser, writes: WriteService) -> Accepted:
+    """Delete your account (``user.deleted``): your tokens stop working with this answer;
+    your profile, photos (and their files), comments, likes, follows, timeline entries
+    and search entries are removed by the processors within seconds (docs/http-api.md)."""
+    await writes.accounts.delete_account(user)
+    return Accepted()
+
+
 @social.post("/me/sessions/revoke", status_code=202)
 async def revoke_sessions(user: CurrentUser, writes: WriteService) -> Accepted:
     """Sign out everywhere: every token of yours issued before now is refused from now on

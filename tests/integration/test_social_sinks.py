@@ -65,9 +65,11 @@ async def test_comments_are_counted_once_and_listed_newest_first(
     for cid in ids + ids:
         await engagement.add_comment(s, photo, cid, user, f"comment {cid}", now())
     assert await engagement.comment_count(s, photo) == 3
-    assert await engagement.remove_comment(s, photo, ids[0]) is True
+    assert [c for c, _ in await engagement.authored_comments(s, user, 10)] == ids[::-1]
+    assert await engagement.remove_comment(s, photo, ids[0], user) is True
     assert await engagement.comment_count(s, photo) == 2
     assert [c.comment_id for c in await engagement.recent_comments(s, photo)] == ids[:0:-1]
+    assert await engagement.authored_comments(s, user, 10) == [(c, photo) for c in ids[:0:-1]]
 
 
 async def test_follow_edges_both_ways_with_counts_and_paging(cassandra_session: Session) -> None:
