@@ -16,9 +16,7 @@ from fastapi import FastAPI
 from api import failsafe
 from api.routes import explore, feed, health, naive, photos, search, stories, users, web
 from api.service import ReadService
-from infra.http import problems
-from infra.http.headers import SecurityHeaders
-from infra.metrics_http import instrument
+from infra.http.app import service_app
 from infra.settings import Settings, get_settings
 
 
@@ -34,20 +32,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await service.close()
 
-    app = FastAPI(
-        title="photostream read API",
-        version="1",
-        summary="Read side: feeds, photos, profiles, search, explore and stories.",
-        lifespan=lifespan,
-    )
-    app.state.settings = settings
-    problems.install(app)
-    failsafe.install(app, settings)
-    instrument(app, "api")
-    for module in (health, feed, photos, users, search, explore, stories):
-        app.include_router(module.router)
+    routers = [module.router for module in (health, feed, photos, users, search, explore, stories)]
     if settings.api.naive_feed:
-        app.include_router(naive.router)
+        routers.append(naive.router)
+    app = service_app(
+        settings, service="api", title="photostream read API",
+        summary="Read side: feeds, photos, profiles, search, explore and stories.",
+        lifespan=lifespan, routers=routers, csp=web.policy(settings))
+    failsafe.install(app, settings)
     web.mount(app)
-    app.add_middleware(SecurityHeaders, csp=web.policy(settings))
     return app

@@ -16,8 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.cursors import BadCursor
 from api.service import ReadService
 from infra.http.auth import TokenError
-from infra.http.problems import Problem, unauthorized, unavailable
-from sinks.identity import IdentityUnavailable
+from infra.http.problems import Problem, unauthorized
 
 _bearer = HTTPBearer(auto_error=False, description="HS256 JWT (`photostream token USER_ID`)")
 
@@ -41,8 +40,7 @@ async def current_viewer(
         return await service.identities.authenticate(credentials.credentials)
     except TokenError as exc:
         raise unauthorized(str(exc), invalid_token=True) from None
-    except IdentityUnavailable as exc:
-        raise unavailable(str(exc)) from exc
+    # IdentityUnavailable rises to api.failsafe: 503 backend-unavailable + Retry-After.
 
 
 def bad_cursor(exc: BadCursor) -> Problem:

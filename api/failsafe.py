@@ -30,6 +30,7 @@ from infra.http.problems import Problem
 from infra.metrics import API_DEGRADED_ANSWERS, API_OVERLOADED
 from infra.metrics_http import route_label
 from infra.settings import Settings
+from sinks.identity import IdentityUnavailable
 
 HEADER = "X-Photostream-Degraded"
 
@@ -74,7 +75,10 @@ def install(app: FastAPI, settings: Settings) -> None:
             log.warning("%s %s -> 503: Redis pool exhausted", request.method, request.url.path)
             return Problem(503, "overloaded", "the read API is at capacity; retry shortly",
                            headers=retry_after).response()
-        backend = unreachable(exc) or "a backend"
+        # The identity check only gives up once Cassandra failed too (a cached entry
+        # would have answered), so its source of truth names the missing backend.
+        backend = ("cassandra" if isinstance(exc, IdentityUnavailable)
+                   else unreachable(exc) or "a backend")
         degraded.note(backend)
         log.warning("%s %s -> 503: %s unreachable: %s: %s", request.method, request.url.path,
                     backend, type(exc).__name__, exc)
@@ -82,6 +86,6 @@ def install(app: FastAPI, settings: Settings) -> None:
                        f"{backend} is unreachable; retry shortly", headers=retry_after,
                        extra={"backend": backend}).response()
 
-    for error in (*REDIS_ERRORS, *CASSANDRA_ERRORS):
+    for error in (*REDIS_ERRORS, *CASSANDRA_ERRORS, IdentityUnavailable):
         app.add_exception_handler(error, unavailable)
     app.add_middleware(DegradedMiddleware)

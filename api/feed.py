@@ -51,8 +51,10 @@ from infra.connect.outages import CASSANDRA, CASSANDRA_ERRORS, REDIS, REDIS_ERRO
 from infra.connect.redis import RedisClient
 from infra.settings import Settings
 from sinks import photos
+from sinks.durable_timelines import read_page
+from sinks.pull_authors import pulled_authors
 from sinks.redis_timelines import RedisTimelines
-from sinks.timelines import Timelines, pulled_authors, read_page
+from sinks.timelines import Timelines
 
 #: Extra candidates fetched per round, so a few filtered entries need no second round.
 SLACK = 10

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -44,21 +43,22 @@ from bench.cpu import CpuMeter
 from bench.ingest_world import (
     FeedWatch,
     Tail,
-    World,
-    free_port,
     make_world,
     render_ceiling,
     wait_healthy,
 )
 from bench.media import synthetic_photo
 from bench.stats import pct
+from bench.world import World
 from infra.connect import cassandra
 from infra.connect import redis as redis_connect
 from infra.connect.redis import RedisClient
 from infra.http.auth import mint
 from infra.settings import Settings, get_settings
 from operate.ops.lag import consumer_lag
+from operate.processes import stop_processes
 from operate.stack import manager
+from operate.stack.base import free_port
 
 PHOTOSTREAM = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "photostream")
 #: The processors an upload passes through on its way to a follower's feed.
@@ -207,10 +207,7 @@ async def run(args: argparse.Namespace) -> None:
     finally:
         await client.aclose()
         await rds.aclose()
-        for proc in procs:
-            os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            proc.wait(timeout=60)
+        await stop_processes(procs, group=True)
         session.cluster.shutdown()
 
 

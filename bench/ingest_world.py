@@ -5,36 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from cassandra.cluster import Session
 
 from api.feed import FeedReader
+from bench.world import World, follow_world
 from infra.connect import kafka
-from infra.connect.publisher import Publisher
 from infra.connect.redis import RedisClient
 from infra.settings import Settings
 from processors.media.derivatives import render_photo
-from schemas.envelope import Event, InvalidEvent, Payload, decode, make
-from schemas.graph import FollowRequested
+from schemas.envelope import InvalidEvent, decode
 from schemas.topics import MEDIA_PROCESSED
-from schemas.users import UserRegistered
-from sinks.graph import is_following
 from sinks.redis_timelines import RedisTimelines
 
 PRODUCER = "photostream-bench-ingest"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _render_once(data: bytes) -> int:
@@ -66,36 +55,16 @@ async def wait_healthy(base: str, timeout: float = 60) -> None:
     raise RuntimeError(f"ingest at {base} did not become ready")
 
 
-@dataclass(frozen=True)
-class World:
-    author: int
-    followers: tuple[int, ...]
-
-
 async def make_world(settings: Settings, session: Session, redis: RedisClient,
                      followers: int) -> World:
     """A public author with ``followers`` followers whose Redis timelines exist (fan-out
     only delivers to built timelines, as it would for active users)."""
-    run = int(time.time()) % 10**8
-    author = run * 1000 + 1
-    fans = tuple(run * 1000 + 2 + i for i in range(followers))
-    events: list[Event[Payload]] = [
-        make(UserRegistered(user_id=u, username=f"b{u}", display_name=f"B {u}", bio="",
-                            private=False), producer=PRODUCER)
-        for u in (author, *fans)]
-    events += [make(FollowRequested(follower_id=f, followee_id=author), producer=PRODUCER)
-               for f in fans]
-    async with Publisher(settings) as publisher:
-        await publisher.publish_many(events)
-    deadline = time.monotonic() + 120
-    while not all([await is_following(session, f, author) for f in fans]):
-        if time.monotonic() > deadline:
-            raise RuntimeError("the graph processor did not record the follows in 120 s")
-        await asyncio.sleep(0.3)
+    world = await follow_world(settings, session, followers, producer=PRODUCER,
+                               username_prefix="b")
     reader = FeedReader(session, redis, settings)
-    for fan in fans:
+    for fan in world.followers:
         await reader.home(fan, limit=1)  # builds the timeline
-    return World(author, fans)
+    return world
 
 
 class Tail:

@@ -30,8 +30,6 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,7 +44,9 @@ from infra.connect import cassandra
 from infra.connect import redis as redis_connect
 from infra.http.auth import mint
 from infra.settings import Settings, get_settings
+from operate.processes import stop_processes
 from operate.stack import manager
+from operate.stack.base import free_port
 
 VEGETA_MODULE = "github.com/tsenart/vegeta/v12@v12.12.0"
 SEED_MARKER = "bench.read_api seed v2"
@@ -64,12 +64,6 @@ def vegeta(settings: Settings) -> Path:
         env = {**os.environ, "GOBIN": str(bin_dir), "GOFLAGS": "-mod=mod"}
         subprocess.run(["go", "install", VEGETA_MODULE], check=True, env=env)
     return binary
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_api(workers: int, port: int) -> subprocess.Popen[bytes]:
@@ -196,7 +190,7 @@ async def run(args: argparse.Namespace) -> None:
         await redis.aclose()
         await asyncio.to_thread(session.cluster.shutdown)
 
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = start_api(args.workers, port)
     try:
@@ -238,8 +232,7 @@ async def run(args: argparse.Namespace) -> None:
             if bad:
                 print(f"  warning: {key} answered {bad}")
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        await stop_processes([proc], group=True, grace=30)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -37,10 +37,12 @@ from infra.connect.cassandra import execute
 from infra.connect.redis import RedisClient
 from schemas.ids import EPOCH_MS, make_id
 from sinks.media_keys import derivative_key
+from sinks.pull_authors import mark_pulled
+from sinks.reader_activity import set_mirror
 from sinks.redis_timelines import RedisTimelines
+from sinks.replica_batches import write_rows
 from sinks.search_terms import fold, username_prefixes
 from sinks.statements import prepared
-from sinks.timelines import mark_pulled, set_mirror, write_rows
 
 #: The seed's "now": photos are spread over the 30 days before it.
 SEED_CLOCK_MS = 1_795_000_000_000  # 2026-11-18

@@ -26,17 +26,17 @@ from datetime import UTC, datetime
 from infra.connect import cassandra
 from infra.connect import redis as redis_connect
 from infra.settings import get_settings
-from sinks.redis_timelines import RedisTimelines
-from sinks.timelines import (
+from sinks.durable_timelines import (
     BATCH_ROWS,
     WRITE_CONCURRENCY,
-    Timelines,
     add_entries,
     add_to_timelines,
     delete_timelines,
     newest_ids,
 )
-from sinks.timelines import Entry as TimelineEntry
+from sinks.durable_timelines import Entry as TimelineEntry
+from sinks.redis_timelines import RedisTimelines
+from sinks.timelines import Timelines
 
 WRITE_ROWS = 20_000
 SERIAL_ROWS = 2_000

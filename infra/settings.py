@@ -6,17 +6,43 @@ configuration here and nowhere else, so an operator has one list of knobs: the
 ``photostream stack up`` starts on loopback; in production, point the host lists at
 real clusters (several Kafka brokers, several Cassandra contact points, a Redis
 Cluster URL) and raise the replication factors.
+
+A setting is one line of a group below: name, type, default, and a comment saying why.
+Its variable is ``PHOTOSTREAM_`` + the group's ``env_prefix`` + the name in capitals
+(``KafkaSettings.request_timeout_ms`` is ``PHOTOSTREAM_KAFKA_REQUEST_TIMEOUT_MS``), or
+the one named by ``Var(...)`` for the older names that do not follow that rule.
+pydantic-settings finds each variable and pydantic parses it (an empty one counts as
+unset); a value it cannot parse, or out of its ``Field(ge=...)`` bounds, is a
+:class:`SettingsError` naming the variable. A check across settings is its group's
+``__post_init__`` (a token lifetime longer than the maximum), so it holds however the
+group was built.
+
+The groups stay frozen standard dataclasses, not pydantic models: the code and the tests
+build variants with ``dataclasses.replace(settings, kafka=dataclasses.replace(...))`` and
+construct groups directly (``AuthSettings(jwt_secret=...)``), so keeping that shape kept
+every call site, while :func:`_read` lets pydantic-settings fill them. The unsafe values
+(development secrets outside ``PHOTOSTREAM_ENV=dev``) are refused by
+:mod:`infra.safety` when a service starts, not here: the CLI's offline commands still
+work with them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Mapping
+import typing
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
+
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
+from pydantic import create_model as create_pydantic_model
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+PREFIX = "PHOTOSTREAM_"
 
 
 def _state_home() -> Path:
@@ -36,74 +62,50 @@ def _state_home() -> Path:
 STATE_HOME = _state_home()
 
 
-def _split_hosts(value: str) -> tuple[str, ...]:
-    return tuple(h.strip() for h in value.split(",") if h.strip())
-
-
 class SettingsError(ValueError):
     """A PHOTOSTREAM_* variable holds a value we cannot use."""
 
 
-_CONSISTENCY_LEVELS = ("ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM",
-                       "LOCAL_ONE")
-
-
-def _consistency(name: str) -> str:
-    level = name.strip().upper()
-    if level not in _CONSISTENCY_LEVELS:
-        raise SettingsError(f"PHOTOSTREAM_CASSANDRA_CONSISTENCY={name!r}: use one of "
-                            + ", ".join(_CONSISTENCY_LEVELS))
-    return level
-
-
 @dataclass(frozen=True)
-class Env:
-    """Typed access to a mapping of environment variables, naming the bad one on error."""
+class Var:
+    """``Annotated`` marker: the field's variable is ``PHOTOSTREAM_<name>``."""
 
-    values: Mapping[str, str]
-    prefix: str = "PHOTOSTREAM_"
+    name: str
 
-    def text(self, name: str, default: str) -> str:
-        return self.values.get(self.prefix + name, default)
 
-    def integer(self, name: str, default: int) -> int:
-        raw = self.values.get(self.prefix + name)
-        if raw is None or raw == "":
-            return default
-        try:
-            return int(raw)
-        except ValueError:
-            raise SettingsError(f"{self.prefix}{name}={raw!r} is not an integer") from None
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return value
 
-    def number(self, name: str, default: float) -> float:
-        raw = self.values.get(self.prefix + name)
-        if raw is None or raw == "":
-            return default
-        try:
-            return float(raw)
-        except ValueError:
-            raise SettingsError(f"{self.prefix}{name}={raw!r} is not a number") from None
 
-    def flag(self, name: str, default: bool) -> bool:
-        raw = self.values.get(self.prefix + name)
-        if raw is None or raw == "":
-            return default
-        if raw.lower() in {"1", "true", "yes", "on"}:
-            return True
-        if raw.lower() in {"0", "false", "no", "off"}:
-            return False
-        raise SettingsError(f"{self.prefix}{name}={raw!r} is not a boolean")
+def _some(hosts: tuple[str, ...]) -> tuple[str, ...]:
+    if not hosts:
+        raise ValueError("names no host")
+    return hosts
 
-    def hosts(self, name: str, default: str) -> tuple[str, ...]:
-        hosts = _split_hosts(self.text(name, default))
-        if not hosts:
-            raise SettingsError(f"{self.prefix}{name} names no host")
-        return hosts
+
+def _normalised(case: Literal["upper", "lower"]) -> BeforeValidator:
+    return BeforeValidator(
+        lambda value: getattr(value.strip(), case)() if isinstance(value, str) else value)
+
+
+#: Comma-separated in the variable (``k1:9092,k2:9092``); at least one.
+Hosts = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split), AfterValidator(_some)]
+#: Comma-separated in the variable; may be empty.
+Names = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split)]
+Consistency = Annotated[
+    Literal["ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM", "LOCAL_ONE"],
+    _normalised("upper")]
+Directory = Annotated[Path, AfterValidator(Path.expanduser)]
 
 
 @dataclass(frozen=True)
 class KafkaSettings:
-    bootstrap_servers: tuple[str, ...] = ("127.0.0.1:9092",)
+    env_prefix: ClassVar[str] = "KAFKA_"
+
+    #: Default: the local stack's broker (``PHOTOSTREAM_KAFKA_PORT``).
+    bootstrap_servers: Annotated[Hosts, Var("KAFKA_BOOTSTRAP")] = ("127.0.0.1:9092",)
     replication_factor: int = 1
     min_insync_replicas: int = 1
     client_id: str = "photostream"
@@ -117,20 +119,26 @@ class KafkaSettings:
 
 @dataclass(frozen=True)
 class CassandraSettings:
-    contact_points: tuple[str, ...] = ("127.0.0.1",)
+    env_prefix: ClassVar[str] = "CASSANDRA_"
+
+    contact_points: Annotated[Hosts, Var("CASSANDRA_HOSTS")] = ("127.0.0.1",)
+    #: The local stack's CQL port unless set (the same variable moves both).
     port: int = 9042
     keyspace: str = "photostream"
     replication_factor: int = 1
-    local_datacenter: str = "datacenter1"
+    local_datacenter: Annotated[str, Var("CASSANDRA_LOCAL_DC")] = "datacenter1"
     #: Consistency of writes and plain reads (a ``ConsistencyLevel`` name). A local
     #: quorum lets one replica of three be down while a read still sees every write.
-    consistency: str = "LOCAL_QUORUM"
+    consistency: Consistency = "LOCAL_QUORUM"
     username: str = ""
     password: str = ""
 
 
 @dataclass(frozen=True)
 class S3Settings:
+    env_prefix: ClassVar[str] = "S3_"
+
+    #: Default: the local stack's MinIO (``PHOTOSTREAM_MINIO_PORT``).
     endpoint: str = "127.0.0.1:9000"
     access_key: str = "photostream"
     secret_key: str = "photostream-secret"
@@ -144,6 +152,9 @@ class S3Settings:
 class RedisSettings:
     """``url`` is a redis:// URL; ``cluster`` switches to the Redis Cluster client."""
 
+    env_prefix: ClassVar[str] = "REDIS_"
+
+    #: Default: the local stack's Redis (``PHOTOSTREAM_REDIS_PORT``).
     url: str = "redis://127.0.0.1:6379/0"
     cluster: bool = False
 
@@ -152,6 +163,8 @@ class RedisSettings:
 class AuthSettings:
     """HMAC (HS256) bearer tokens; change ``jwt_secret`` outside development."""
 
+    env_prefix: ClassVar[str] = ""
+
     jwt_secret: str = "photostream-dev-secret-change-me"
     token_ttl_seconds: int = 7 * 24 * 3600
     #: Tokens whose ``exp - iat`` is longer (or that lack ``iat``) are refused, whoever
@@ -159,13 +172,19 @@ class AuthSettings:
     max_token_lifetime_seconds: int = 30 * 24 * 3600
     #: How long Redis keeps a user's identity (registered? tokens valid after?) for the
     #: per-request check. Account events invalidate it at once; the TTL only bounds how
-    #: long a lost invalidation (Redis restarted mid-way) can keep a stale answer.
-    identity_cache_seconds: int = 60
+    #: long a lost invalidation (Redis restarted mid-way) can keep a stale answer. It is
+    #: also how long a Cassandra outage can last before the read API stops recognising a
+    #: user it has seen (then 503): at 60 s the failsafe test saw every reader refused a
+    #: minute into an outage, so an hour.
+    identity_cache_seconds: Annotated[int, Field(ge=1)] = 3600
+
     #: How people sign in: ``password`` (accounts owned here, argon2id hashes) or
     #: ``oidc`` (delegated to the operator's OpenID Connect provider below).
-    mode: str = "password"
+    mode: Annotated[Literal["password", "oidc"], _normalised("lower"),
+                    Var("AUTH_MODE")] = "password"
     #: The provider's issuer URL (its ``/.well-known/openid-configuration`` is read).
-    oidc_issuer: str = ""
+    oidc_issuer: Annotated[str, BeforeValidator(
+        lambda value: value.strip().rstrip("/") if isinstance(value, str) else value)] = ""
     oidc_client_id: str = ""
     oidc_client_secret: str = ""
     #: Where the provider sends the browser back: ingest's ``/v1/oidc/callback`` as the
@@ -175,21 +194,30 @@ class AuthSettings:
     #: (empty: http://127.0.0.1:<api port>/app/).
     oidc_web_app_url: str = ""
 
-
-AUTH_MODES = ("password", "oidc")
+    def __post_init__(self) -> None:
+        if self.token_ttl_seconds > self.max_token_lifetime_seconds:
+            raise SettingsError(
+                f"PHOTOSTREAM_TOKEN_TTL_SECONDS={self.token_ttl_seconds} exceeds "
+                f"PHOTOSTREAM_MAX_TOKEN_LIFETIME_SECONDS={self.max_token_lifetime_seconds}: "
+                "every token minted would be refused")
+        if self.mode == "oidc" and not (self.oidc_issuer and self.oidc_client_id):
+            raise SettingsError("PHOTOSTREAM_AUTH_MODE=oidc needs PHOTOSTREAM_OIDC_ISSUER and "
+                                "PHOTOSTREAM_OIDC_CLIENT_ID")
 
 
 @dataclass(frozen=True)
 class IngestSettings:
+    env_prefix: ClassVar[str] = "INGEST_"
+
     host: str = "127.0.0.1"
     port: int = 8081
-    max_upload_bytes: int = 25 * 1024 * 1024
-    presign_ttl_seconds: int = 900
+    max_upload_bytes: Annotated[int, Var("MAX_UPLOAD_BYTES")] = 25 * 1024 * 1024
+    presign_ttl_seconds: Annotated[int, Var("PRESIGN_TTL_SECONDS")] = 900
     #: Distinct per running ingest process (0-15): id uniqueness across processes.
-    id_worker: int = 0
+    id_worker: Annotated[int, Var("ID_WORKER")] = 0
     #: Browser origins allowed to call ingest (CORS): the web app's. Empty: the read
     #: API's own origin, as http://127.0.0.1:<api port> and http://localhost:<api port>.
-    cors_origins: tuple[str, ...] = ()
+    cors_origins: Annotated[Names, Var("CORS_ORIGINS")] = ()
     #: Uploads waiting for the media processors beyond which new uploads get 503 +
     #: Retry-After instead of queueing more (0: never refuse). See producers/ingest/backlog.py.
     max_backlog: int = 2000
@@ -201,15 +229,17 @@ class IngestSettings:
 class ApiSettings:
     """The read API (``photostream api``) and the web app it serves."""
 
+    env_prefix: ClassVar[str] = "API_"
+
     host: str = "127.0.0.1"
     port: int = 8082
     #: Lifetime of the presigned media URLs handed to clients (short: they are bearer
     #: capabilities, and a private photo's URL must stop working soon after access ends).
-    media_url_ttl_seconds: int = 900
+    media_url_ttl_seconds: Annotated[int, Var("MEDIA_URL_TTL_SECONDS")] = 900
     #: Public base of the object store in media URLs (empty: the S3 endpoint itself).
-    media_base_url: str = ""
+    media_base_url: Annotated[str, Var("MEDIA_BASE_URL")] = ""
     #: Base URL of the ingest service, for the web app (empty: same host, ingest port).
-    ingest_url: str = ""
+    ingest_url: Annotated[str, Var("INGEST_URL")] = ""
     workers: int = 1
     #: Mount the benchmark's naive fan-out-on-read baseline (``bench.read_api`` only).
     naive_feed: bool = False
@@ -231,14 +261,16 @@ class RateLimitSettings:
     limit off. The defaults are far above what a person does by hand (see
     infra/http/ratelimit.py)."""
 
-    window_seconds: int = 60
+    env_prefix: ClassVar[str] = "RATE_"
+
+    window_seconds: Annotated[int, Field(ge=1)] = 60
     uploads: int = 30
     likes: int = 120
     comments: int = 60
     follows: int = 60
     #: Everything else a user writes: caption and profile edits, deletes.
     edits: int = 60
-    #: Sign-ins (password or dev) per client address.
+    #: Sign-ins (password, dev or OIDC) per client address.
     sign_ins: int = 10
     #: Password sign-ins per account (whatever the address): bounds guessing one account
     #: from many addresses. Counted for unknown names too, so a 429 reveals nothing.
@@ -249,6 +281,8 @@ class RateLimitSettings:
 
 @dataclass(frozen=True)
 class MediaSettings:
+    env_prefix: ClassVar[str] = "MEDIA_"
+
     max_pixels: int = 50_000_000
     jpeg_quality: int = 82
     workers: int = 0  # 0 = one per core
@@ -256,7 +290,9 @@ class MediaSettings:
 
 @dataclass(frozen=True)
 class TimelineSettings:
-    redis_cap: int = 800
+    env_prefix: ClassVar[str] = ""
+
+    redis_cap: Annotated[int, Var("TIMELINE_CAP")] = 800
     celebrity_threshold: int = 10_000
     inactive_after_days: int = 30
     fanout_chunk: int = 5_000
@@ -266,8 +302,10 @@ class TimelineSettings:
 class StackSettings:
     """Where the local stack keeps downloads (shared by clones) and data (per clone)."""
 
-    cache_dir: Path = Path.home() / ".cache" / "photostream"
-    state_dir: Path = STATE_HOME / ".stack"
+    env_prefix: ClassVar[str] = ""
+
+    cache_dir: Directory = Path.home() / ".cache" / "photostream"
+    state_dir: Directory = STATE_HOME / ".stack"
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     cassandra_port: int = 9042
@@ -282,6 +320,8 @@ class StackSettings:
 
 @dataclass(frozen=True)
 class Settings:
+    env_prefix: ClassVar[str] = ""
+
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     cassandra: CassandraSettings = field(default_factory=CassandraSettings)
     s3: S3Settings = field(default_factory=S3Settings)
@@ -295,10 +335,10 @@ class Settings:
     rate: RateLimitSettings = field(default_factory=RateLimitSettings)
     #: ``dev`` (the local stack's default) enables development-only conveniences such as
     #: the web app's sign-in endpoint; anything else is treated as production.
-    env: str = "dev"
+    env: Annotated[str, _normalised("lower")] = "dev"
     log_level: str = "INFO"
     #: ``text`` (human) or ``json`` (one JSON object per line, for log shippers).
-    log_format: str = "text"
+    log_format: Annotated[Literal["text", "json"], _normalised("lower")] = "text"
     #: Where each processor process serves /metrics, /healthz and /readyz (0: any free port).
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9400
@@ -316,159 +356,27 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from ``environ`` (default: ``os.environ``)."""
-        env = Env(os.environ if environ is None else environ)
-        stack = StackSettings(
-            cache_dir=Path(env.text("CACHE_DIR", str(StackSettings.cache_dir))).expanduser(),
-            state_dir=Path(env.text("STATE_DIR", str(StackSettings.state_dir))).expanduser(),
-            kafka_port=env.integer("KAFKA_PORT", 9092),
-            kafka_controller_port=env.integer("KAFKA_CONTROLLER_PORT", 9093),
-            cassandra_port=env.integer("CASSANDRA_PORT", 9042),
-            cassandra_storage_port=env.integer("CASSANDRA_STORAGE_PORT", 7000),
-            cassandra_jmx_port=env.integer("CASSANDRA_JMX_PORT", 7199),
-            minio_port=env.integer("MINIO_PORT", 9000),
-            minio_console_port=env.integer("MINIO_CONSOLE_PORT", 9001),
-            redis_port=env.integer("REDIS_PORT", 6379),
-            cassandra_heap=env.text("CASSANDRA_HEAP", "1G"),
-            kafka_heap=env.text("KAFKA_HEAP", "512M"),
-        )
-        kafka = KafkaSettings(
-            bootstrap_servers=env.hosts("KAFKA_BOOTSTRAP", f"127.0.0.1:{stack.kafka_port}"),
-            replication_factor=env.integer("KAFKA_REPLICATION_FACTOR", 1),
-            min_insync_replicas=env.integer("KAFKA_MIN_INSYNC_REPLICAS", 1),
-            client_id=env.text("KAFKA_CLIENT_ID", "photostream"),
-            session_timeout_ms=env.integer(
-                "KAFKA_SESSION_TIMEOUT_MS", KafkaSettings.session_timeout_ms),
-            request_timeout_ms=env.integer(
-                "KAFKA_REQUEST_TIMEOUT_MS", KafkaSettings.request_timeout_ms),
-        )
-        cassandra = CassandraSettings(
-            contact_points=env.hosts("CASSANDRA_HOSTS", "127.0.0.1"),
-            port=stack.cassandra_port,
-            keyspace=env.text("CASSANDRA_KEYSPACE", "photostream"),
-            replication_factor=env.integer("CASSANDRA_REPLICATION_FACTOR", 1),
-            local_datacenter=env.text("CASSANDRA_LOCAL_DC", "datacenter1"),
-            consistency=_consistency(env.text("CASSANDRA_CONSISTENCY", "LOCAL_QUORUM")),
-            username=env.text("CASSANDRA_USERNAME", ""),
-            password=env.text("CASSANDRA_PASSWORD", ""),
-        )
-        s3 = S3Settings(
-            endpoint=env.text("S3_ENDPOINT", f"127.0.0.1:{stack.minio_port}"),
-            access_key=env.text("S3_ACCESS_KEY", S3Settings.access_key),
-            secret_key=env.text("S3_SECRET_KEY", S3Settings.secret_key),
-            secure=env.flag("S3_SECURE", False),
-            region=env.text("S3_REGION", S3Settings.region),
-            originals_bucket=env.text("S3_ORIGINALS_BUCKET", S3Settings.originals_bucket),
-            media_bucket=env.text("S3_MEDIA_BUCKET", S3Settings.media_bucket),
-        )
-        redis = RedisSettings(
-            url=env.text("REDIS_URL", f"redis://127.0.0.1:{stack.redis_port}/0"),
-            cluster=env.flag("REDIS_CLUSTER", False),
-        )
-        auth = AuthSettings(
-            jwt_secret=env.text("JWT_SECRET", AuthSettings.jwt_secret),
-            token_ttl_seconds=env.integer("TOKEN_TTL_SECONDS", AuthSettings.token_ttl_seconds),
-            max_token_lifetime_seconds=env.integer(
-                "MAX_TOKEN_LIFETIME_SECONDS", AuthSettings.max_token_lifetime_seconds),
-            identity_cache_seconds=env.integer(
-                "IDENTITY_CACHE_SECONDS", AuthSettings.identity_cache_seconds),
-            mode=env.text("AUTH_MODE", AuthSettings.mode).strip().lower(),
-            oidc_issuer=env.text("OIDC_ISSUER", "").rstrip("/"),
-            oidc_client_id=env.text("OIDC_CLIENT_ID", ""),
-            oidc_client_secret=env.text("OIDC_CLIENT_SECRET", ""),
-            oidc_redirect_url=env.text("OIDC_REDIRECT_URL", ""),
-            oidc_web_app_url=env.text("OIDC_WEB_APP_URL", ""),
-        )
-        if auth.mode not in AUTH_MODES:
-            raise SettingsError(f"PHOTOSTREAM_AUTH_MODE={auth.mode!r}: use password or oidc")
-        if auth.mode == "oidc" and not (auth.oidc_issuer and auth.oidc_client_id):
-            raise SettingsError("PHOTOSTREAM_AUTH_MODE=oidc needs PHOTOSTREAM_OIDC_ISSUER and "
-                                "PHOTOSTREAM_OIDC_CLIENT_ID")
-        if auth.token_ttl_seconds > auth.max_token_lifetime_seconds:
-            raise SettingsError(
-                f"PHOTOSTREAM_TOKEN_TTL_SECONDS={auth.token_ttl_seconds} exceeds "
-                f"PHOTOSTREAM_MAX_TOKEN_LIFETIME_SECONDS={auth.max_token_lifetime_seconds}: "
-                "every token minted would be refused")
-        if auth.identity_cache_seconds < 1:
-            raise SettingsError("PHOTOSTREAM_IDENTITY_CACHE_SECONDS must be at least 1")
-        ingest = IngestSettings(
-            host=env.text("INGEST_HOST", IngestSettings.host),
-            port=env.integer("INGEST_PORT", IngestSettings.port),
-            max_upload_bytes=env.integer("MAX_UPLOAD_BYTES", IngestSettings.max_upload_bytes),
-            presign_ttl_seconds=env.integer(
-                "PRESIGN_TTL_SECONDS", IngestSettings.presign_ttl_seconds
-            ),
-            id_worker=env.integer("ID_WORKER", IngestSettings.id_worker),
-            cors_origins=_split_hosts(env.text("CORS_ORIGINS", "")),
-            max_backlog=env.integer("INGEST_MAX_BACKLOG", IngestSettings.max_backlog),
-            backlog_poll_seconds=env.number(
-                "INGEST_BACKLOG_POLL_SECONDS", IngestSettings.backlog_poll_seconds),
-        )
-        media = MediaSettings(
-            max_pixels=env.integer("MEDIA_MAX_PIXELS", MediaSettings.max_pixels),
-            jpeg_quality=env.integer("MEDIA_JPEG_QUALITY", MediaSettings.jpeg_quality),
-            workers=env.integer("MEDIA_WORKERS", MediaSettings.workers),
-        )
-        timelines = TimelineSettings(
-            redis_cap=env.integer("TIMELINE_CAP", TimelineSettings.redis_cap),
-            celebrity_threshold=env.integer(
-                "CELEBRITY_THRESHOLD", TimelineSettings.celebrity_threshold
-            ),
-            inactive_after_days=env.integer(
-                "INACTIVE_AFTER_DAYS", TimelineSettings.inactive_after_days
-            ),
-            fanout_chunk=env.integer("FANOUT_CHUNK", TimelineSettings.fanout_chunk),
-        )
-        api = ApiSettings(
-            host=env.text("API_HOST", ApiSettings.host),
-            port=env.integer("API_PORT", ApiSettings.port),
-            media_url_ttl_seconds=env.integer(
-                "MEDIA_URL_TTL_SECONDS", ApiSettings.media_url_ttl_seconds
-            ),
-            media_base_url=env.text("MEDIA_BASE_URL", ApiSettings.media_base_url),
-            ingest_url=env.text("INGEST_URL", ApiSettings.ingest_url),
-            workers=env.integer("API_WORKERS", ApiSettings.workers),
-            naive_feed=env.flag("API_NAIVE_FEED", ApiSettings.naive_feed),
-            backend_timeout_seconds=env.number("API_BACKEND_TIMEOUT_SECONDS",
-                                               ApiSettings.backend_timeout_seconds),
-            reconnect_seconds=env.number("API_RECONNECT_SECONDS", ApiSettings.reconnect_seconds),
-            retry_after_seconds=env.integer("API_RETRY_AFTER_SECONDS",
-                                            ApiSettings.retry_after_seconds),
-        )
-        defaults = RateLimitSettings()
-        rate = RateLimitSettings(
-            window_seconds=env.integer("RATE_WINDOW_SECONDS", defaults.window_seconds),
-            uploads=env.integer("RATE_UPLOADS", defaults.uploads),
-            likes=env.integer("RATE_LIKES", defaults.likes),
-            comments=env.integer("RATE_COMMENTS", defaults.comments),
-            follows=env.integer("RATE_FOLLOWS", defaults.follows),
-            edits=env.integer("RATE_EDITS", defaults.edits),
-            sign_ins=env.integer("RATE_SIGN_INS", defaults.sign_ins),
-            account_sign_ins=env.integer("RATE_ACCOUNT_SIGN_INS", defaults.account_sign_ins),
-            sign_ups=env.integer("RATE_SIGN_UPS", defaults.sign_ups),
-        )
-        if rate.window_seconds < 1:
-            raise SettingsError("PHOTOSTREAM_RATE_WINDOW_SECONDS must be at least 1")
-        log_format = env.text("LOG_FORMAT", "text").lower()
-        if log_format not in ("text", "json"):
-            raise SettingsError(f"PHOTOSTREAM_LOG_FORMAT={log_format!r}: use text or json")
-        return cls(
-            kafka=kafka,
-            cassandra=cassandra,
-            s3=s3,
-            redis=redis,
+        """Build settings from ``environ`` (default: ``os.environ``).
+
+        The endpoints of Kafka, Cassandra, MinIO and Redis default to the local stack's
+        servers, so moving one of its ports (``PHOTOSTREAM_KAFKA_PORT``) moves them too.
+        """
+        environ = os.environ if environ is None else environ
+        stack = _read(StackSettings, environ)
+        return _read(
+            cls, environ,
             stack=stack,
-            auth=auth,
-            ingest=ingest,
-            media=media,
-            timelines=timelines,
-            api=api,
-            rate=rate,
-            env=env.text("ENV", "dev").lower(),
-            log_level=env.text("LOG_LEVEL", "INFO"),
-            log_format=log_format,
-            metrics_host=env.text("METRICS_HOST", "127.0.0.1"),
-            metrics_port=env.integer("METRICS_PORT", 9400),
+            kafka=_read(KafkaSettings, environ,
+                        bootstrap_servers=(f"127.0.0.1:{stack.kafka_port}",)),
+            cassandra=_read(CassandraSettings, environ, port=stack.cassandra_port),
+            s3=_read(S3Settings, environ, endpoint=f"127.0.0.1:{stack.minio_port}"),
+            redis=_read(RedisSettings, environ, url=f"redis://127.0.0.1:{stack.redis_port}/0"),
+            auth=_read(AuthSettings, environ),
+            ingest=_read(IngestSettings, environ),
+            media=_read(MediaSettings, environ),
+            timelines=_read(TimelineSettings, environ),
+            api=_read(ApiSettings, environ),
+            rate=_read(RateLimitSettings, environ),
         )
 
 
@@ -476,3 +384,55 @@ class Settings:
 def get_settings() -> Settings:
     """The process-wide settings, read once from the environment."""
     return Settings.from_env()
+
+
+# -- reading a group from the environment ------------------------------------------------------
+
+Group = TypeVar("Group", bound=Hashable)  # a frozen dataclass
+
+
+class _Variables(BaseSettings):
+    """Base of the pydantic-settings model :func:`_variables` derives from each group."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore",
+                                      validate_default=False)
+
+
+class _Environ(EnvSettingsSource):
+    """pydantic-settings' environment source over any mapping: ``os.environ``, or the
+    one a test or the local cluster passes to :meth:`Settings.from_env`."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name: value for name, value in self.environ.items() if value}  # "": unset
+
+
+@cache
+def _variables(group: Any) -> type[_Variables]:
+    """A model with one optional field per setting of ``group``, read from its variable."""
+    hints = typing.get_type_hints(group, include_extras=True)
+    fields: dict[str, Any] = {}
+    for setting in dataclasses.fields(group):
+        hint = hints[setting.name]
+        if dataclasses.is_dataclass(hint):
+            continue  # a group of Settings: read on its own
+        named = [mark.name for mark in getattr(hint, "__metadata__", ()) if isinstance(mark, Var)]
+        name = named[0] if named else group.env_prefix + setting.name.upper()
+        fields[setting.name] = (hint, Field(None, validation_alias=PREFIX + name))
+    return create_pydantic_model(f"{group.__name__}Variables", __base__=_Variables, **fields)
+
+
+def _read(group: type[Group], environ: Mapping[str, str], **defaults: Any) -> Group:
+    """``group`` with each setting from its variable if set, else from ``defaults``, else
+    the group's own default."""
+    model = _variables(group)
+    try:
+        found = model.model_validate(_Environ(model, environ)())
+    except ValidationError as exc:
+        raise SettingsError("; ".join(
+            f"{'.'.join(map(str, error['loc']))}={error['input']!r}: {error['msg']}"
+            for error in exc.errors())) from None
+    return group(**{**defaults, **{name: getattr(found, name) for name in found.model_fields_set}})

@@ -69,8 +69,10 @@ from schemas.media import PhotoDeleted, PhotoProcessed
 from schemas.payload import Payload
 from schemas.topics import FANOUT_GROUP, FANOUT_WORKER_GROUP
 from sinks import graph, photos, users
+from sinks.durable_timelines import Entry
+from sinks.pull_authors import mark_pulled
 from sinks.redis_timelines import RedisTimelines
-from sinks.timelines import Entry, Timelines, mark_pulled, photo_status
+from sinks.timelines import Timelines
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +134,8 @@ class FanoutPlanner(_FanoutBase):
         # photo.failed, caption edits and rejected requests change no timeline.
 
     async def _posted(self, p: PhotoProcessed, at: datetime) -> None:
+        if await users.is_deleted(self.session, p.owner_id):
+            return  # an upload that outlived its account: metadata deletes it
         # Ready + listed under the author before the followers are read (module doc).
         if not await photos.mark_processed(self.session, p, at):
             return  # deleted meanwhile: nothing to show
@@ -245,11 +249,11 @@ class FanoutWorker(_FanoutBase):
             await self.timelines.unpush(ids, p.photo_id, at)
             metrics.FANOUT_DELIVERIES.labels("remove").inc(len(ids))
             return
-        if await photo_status(self.session, p.photo_id) == photos.STATUS_DELETED:
+        if await photos.photo_status(self.session, p.photo_id) == photos.STATUS_DELETED:
             return  # the deletion's own chunks clean up whatever was delivered
         await self.timelines.push(ids, p.photo_id, p.owner_id, at)
         metrics.FANOUT_DELIVERIES.labels("add").inc(len(ids))
-        if await photo_status(self.session, p.photo_id) == photos.STATUS_DELETED:
+        if await photos.photo_status(self.session, p.photo_id) == photos.STATUS_DELETED:
             # Deleted while we wrote: the removal chunks may have run before our
             # writes landed, so undo them (a tombstone newer than our rows).
             await self.timelines.unpush(ids, p.photo_id, datetime.now(UTC))

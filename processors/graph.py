@@ -7,6 +7,15 @@ it waits in ``follow_requests``. When an account turns public, its pending reque
 become edges (as Instagram does). A sign-out everywhere is stored on the user's row
 (:func:`sinks.identity.store_revocation`) for the services' identity check.
 
+An account deletion (``user.deleted``) erases the profile here: the username is
+released (free for a new account), the row's profile columns are tombstoned as of the
+deletion, the username leaves user search, and the cached profile and identity are
+dropped, so the account reads as unknown everywhere (404 profile, 401 tokens). Then the
+sweep (:mod:`processors.erasure`) publishes the per-item deletions of everything the
+person did, which every processor applies on its usual path. A follow involving a
+deleted account that was still in flight (or a request from it approved later) makes
+no edge.
+
 The fan-out processor consumes the follows topic itself, in its own group, and asks
 :func:`sinks.graph.is_following` whether an edge is active; nothing extra is published
 here. Edges created by a private -> public switch have no follow event of their own, so
@@ -18,11 +27,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
+from infra.connect.publisher import Publisher
+from processors.erasure import Sweep
 from processors.runtime import Message
 from processors.stores import StoreProcessor
 from schemas.graph import FollowApproved, FollowRejected, FollowRemoved, FollowRequested
 from schemas.topics import GRAPH_GROUP
-from schemas.users import UserProfileUpdated, UserRegistered, UserSessionsRevoked
+from schemas.users import UserDeleted, UserProfileUpdated, UserRegistered, UserSessionsRevoked
 from sinks import cache, graph, identity, search, users
 from sinks.statements import micros
 
@@ -32,12 +43,25 @@ class GraphProcessor(StoreProcessor):
     topics: ClassVar[tuple[str, ...]] = GRAPH_GROUP.topic_names
     uses_redis: ClassVar[bool] = True
 
+    async def start(self) -> None:
+        await super().start()
+        self._publisher = Publisher(self.settings)
+        await self._publisher.start()
+
+    async def stop(self) -> None:
+        if getattr(self, "_publisher", None) is not None:
+            await self._publisher.stop()
+        await super().stop()
+
     async def handle(self, message: Message) -> None:
         event = message.event
         payload = event.payload
         if isinstance(payload, UserRegistered | UserProfileUpdated):
             async with self.lock(payload.user_id):
                 await self._profile(payload, event.occurred_at)
+        elif isinstance(payload, UserDeleted):
+            async with self.lock(payload.user_id):
+                await self._erase(payload.user_id, event.occurred_at)
         elif isinstance(payload, UserSessionsRevoked):
             await identity.store_revocation(self.session, payload.user_id,
                                             payload.tokens_valid_after)
@@ -66,9 +90,30 @@ class GraphProcessor(StoreProcessor):
                 await graph.follow(self.session, follower_id, p.user_id, at)
             await self._edges_changed(promoted, p.user_id)
 
+    async def _erase(self, user_id: int, at: datetime) -> None:
+        """Erase the profile, then publish the sweep (module doc). Idempotent: a second
+        run finds no profile and publishes the same per-item events again."""
+        session = self.session
+        await users.mark_deleted(session, user_id, at)  # refused from here on
+        profile = await users.get_user(session, user_id)
+        if profile is not None:  # before the row loses the name (sinks.users)
+            await search.drop_username(session, profile.username, micros(at))
+        await users.erase(session, user_id, at)
+        await identity.invalidate(self.redis, [user_id])
+        for kind in (cache.PROFILE, cache.USER_COUNTS, cache.FOLLOWING, cache.RECENT):
+            await cache.invalidate(self.redis, kind, [user_id])
+        sweep = Sweep(session, self._publisher, producer=self.name,
+                      chunk_size=self.settings.timelines.fanout_chunk)
+        await sweep.run(user_id, at)
+
     async def _edge(self, p: FollowRequested | FollowApproved | FollowRejected | FollowRemoved,
                     at: datetime) -> None:
         session = self.session
+        if isinstance(p, FollowRequested | FollowApproved) and (
+                await users.is_deleted(session, p.follower_id)
+                or await users.is_deleted(session, p.followee_id)):
+            await graph.drop_request(session, p.follower_id, p.followee_id)
+            return  # an account at either end is gone (module doc)
         if isinstance(p, FollowRequested):
             if await users.is_private(session, p.followee_id):
                 await graph.request_follow(session, p.follower_id, p.followee_id, at)

@@ -1,4 +1,5 @@
-"""photostream-metadata: photo rows, per-user photo lists and the search index.
+"""photostream-metadata: photo rows, per-user photo lists, the search index and the
+objects of deleted photos.
 
 Consumes media.processed (ready / failed) and photos (deleted / caption edited). The
 two topics are not ordered against each other, so every effect is commutative: the
@@ -6,17 +7,28 @@ deletion tombstone wins over a late ``photo.processed``, captions are last-write
 by event time, and the search index converges to the stored row (see the sinks).
 Events of one photo from the two topics can be in flight together in this process, so
 they take the photo's lock; across processes the sinks' LWTs and re-checks hold.
+
+A deleted photo's original and derivatives are removed from MinIO
+(:mod:`sinks.photo_objects`), on the deletion and again on any ``photo.processed`` that
+meets its tombstone (the media processor may write derivatives after the deletion ran).
+An upload of an account deleted while it was processing comes out as a photo nobody
+will ever delete: its ``photo.processed`` (or ``photo.failed``) is answered with a
+``photo.deleted`` of our own, so every processor removes it the usual way.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from infra.connect.publisher import Publisher
 from processors.runtime import Message
 from processors.stores import StoreProcessor
+from schemas.envelope import make
 from schemas.media import PhotoCaptionEdited, PhotoDeleted, PhotoFailed, PhotoProcessed
 from schemas.topics import METADATA_GROUP
-from sinks import cache, photos, search
+from sinks import cache, photos, search, users
+from sinks.objects import ObjectStore
+from sinks.photo_objects import remove_photo_objects
 
 
 class MetadataProcessor(StoreProcessor):
@@ -24,15 +36,31 @@ class MetadataProcessor(StoreProcessor):
     topics: ClassVar[tuple[str, ...]] = METADATA_GROUP.topic_names
     uses_redis: ClassVar[bool] = True
 
+    async def start(self) -> None:
+        await super().start()
+        self.store = ObjectStore.from_settings(self.settings)
+        self._publisher = Publisher(self.settings)
+        await self._publisher.start()
+
+    async def stop(self) -> None:
+        if getattr(self, "_publisher", None) is not None:
+            await self._publisher.stop()
+        await super().stop()
+
     async def handle(self, message: Message) -> None:
         event = message.event
         payload = event.payload
         if not isinstance(payload, PhotoProcessed | PhotoFailed | PhotoDeleted
                           | PhotoCaptionEdited):
             return  # another event type on these topics: not ours
+        if (isinstance(payload, PhotoProcessed | PhotoFailed)
+                and await users.is_deleted(self.session, payload.owner_id)):
+            await self._orphaned(payload.photo_id, payload.owner_id)
+            return
         async with self.lock(payload.photo_id):
             if isinstance(payload, PhotoProcessed):
-                await photos.mark_processed(self.session, payload, event.occurred_at)
+                if not await photos.mark_processed(self.session, payload, event.occurred_at):
+                    await remove_photo_objects(self.store, self.settings, payload.photo_id)
             elif isinstance(payload, PhotoFailed):
                 reason = f"{payload.stage}: {payload.reason}"
                 await photos.mark_failed(self.session, payload.photo_id, payload.owner_id,
@@ -40,6 +68,7 @@ class MetadataProcessor(StoreProcessor):
             elif isinstance(payload, PhotoDeleted):
                 await photos.mark_deleted(self.session, payload.photo_id, payload.owner_id,
                                           event.occurred_at)
+                await remove_photo_objects(self.store, self.settings, payload.photo_id)
             else:
                 await photos.set_caption(self.session, payload.photo_id, payload.caption,
                                          payload.title, event.occurred_at)
@@ -51,3 +80,12 @@ class MetadataProcessor(StoreProcessor):
             await cache.invalidate(self.redis, cache.PHOTO, [payload.photo_id])
             await cache.invalidate(self.redis, cache.USER_COUNTS, [payload.owner_id])
             await cache.invalidate(self.redis, cache.RECENT, [payload.owner_id])
+
+    async def _orphaned(self, photo_id: int, owner_id: int) -> None:
+        """Delete the upload of an account that no longer exists (module doc).
+
+        The event id is fixed per photo, so a redelivery publishes the same deletion.
+        """
+        deletion = PhotoDeleted(photo_id=photo_id, owner_id=owner_id)
+        await self._publisher.publish(make(deletion, producer=self.name,
+                                           event_id=f"photo.deleted:{photo_id}:account"))

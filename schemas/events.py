@@ -28,7 +28,12 @@ from schemas.media import (
 )
 from schemas.payload import Payload, payload_class
 from schemas.payload import payload_classes as _registered
-from schemas.users import UserProfileUpdated, UserRegistered, UserSessionsRevoked
+from schemas.users import (
+    UserDeleted,
+    UserProfileUpdated,
+    UserRegistered,
+    UserSessionsRevoked,
+)
 
 __all__ = [
     "CommentAdded",
@@ -49,6 +54,7 @@ __all__ = [
     "PhotoUploaded",
     "Placeholder",
     "StoryPosted",
+    "UserDeleted",
     "UserProfileUpdated",
     "UserRegistered",
     "UserSessionsRevoked",

@@ -107,11 +107,13 @@ USERS = Topic(
     partitions=DEFAULT_PARTITIONS,
     cleanup_policy="compact",
     retention_ms=-1,
-    event_types=(ev.UserRegistered.TYPE, ev.UserProfileUpdated.TYPE),
-    description="Accounts and profile edits; every record carries the full profile.",
+    event_types=(ev.UserRegistered.TYPE, ev.UserProfileUpdated.TYPE, ev.UserDeleted.TYPE),
+    description=("Accounts, profile edits and account deletions; every record carries the "
+                 "full profile, or says there is none any more."),
     why_this_key=(
-        "user_id orders a user's profile versions, and because each record is the whole "
-        "profile, compaction keeps exactly the latest profile per user forever."
+        "user_id orders a user's profile versions and their deletion, and because each "
+        "record is the whole state, compaction keeps exactly the latest state per user "
+        "forever (for a deleted account: the deletion, never the old profile)."
     ),
 )
 

@@ -1,9 +1,10 @@
 """User account events. The profile events carry the whole public profile, never a diff.
 
 Carrying the full state makes the ``photostream.users`` topic compactable: the latest
-record per user is that user's profile, so a new processor can rebuild every profile
-from the topic alone. For the same reason a sign-out-everywhere is not on that topic
-(compaction would keep it instead of the profile) but on ``photostream.sessions``.
+record per user is that user's profile (or their deletion, which carries no profile at
+all), so a new processor can rebuild every profile from the topic alone. For the same
+reason a sign-out-everywhere is not on that topic (compaction would keep it instead of
+the profile) but on ``photostream.sessions``.
 """
 
 from __future__ import annotations
@@ -60,3 +61,19 @@ class UserSessionsRevoked(Payload, frozen=True):
 
     def __post_init__(self) -> None:
         read_times(self)
+
+
+@register
+class UserDeleted(Payload, frozen=True):
+    """The account is gone: every processor removes what it holds of ``user_id``.
+
+    On the users topic, after the profile records it ends: compaction then keeps this
+    record as the user's whole state, so a processor rebuilding from the topic never
+    resurrects a deleted profile. ``occurred_at`` is the deletion's instant; profile
+    writes stamped before it lose to it (:mod:`sinks.users`).
+    """
+
+    TYPE: ClassVar[str] = "user.deleted"
+    VERSION: ClassVar[int] = 1
+
+    user_id: Id

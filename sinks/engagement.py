@@ -57,8 +57,16 @@ _COMMENT_COUNTS = (
 _LIKED_ADD = "INSERT INTO likes_by_user (user_id, photo_id) VALUES (?, ?)"
 _LIKED_DEL = "DELETE FROM likes_by_user WHERE user_id = ? AND photo_id = ?"
 _LIKED = "SELECT photo_id FROM likes_by_user WHERE user_id = ? LIMIT ?"
+_LIKED_BEFORE = "SELECT photo_id FROM likes_by_user WHERE user_id = ? AND photo_id < ? LIMIT ?"
+_AUTHORED_ADD = "INSERT INTO comments_by_user (user_id, comment_id, photo_id) VALUES (?, ?, ?)"
+_AUTHORED_DEL = "DELETE FROM comments_by_user WHERE user_id = ? AND comment_id = ?"
+_AUTHORED = (
+    "SELECT comment_id, photo_id FROM comments_by_user WHERE user_id = ? AND comment_id < ? "
+    "LIMIT ?"
+)
 #: Ids per multi-partition ``IN`` read.
 IN_GROUP = 16
+MAX_ID = 2**63 - 1
 
 # Atomic per author (one key, so one cluster slot): add, drop expired, re-arm expiry.
 _STORY_LUA = """
@@ -108,9 +116,15 @@ async def remove_like(session: Session, photo_id: int, user_id: int) -> bool:
     return removed
 
 
-async def liked_photos(session: Session, user_id: int, limit: int) -> list[int]:
-    """The ``limit`` newest photos (by photo id) ``user_id`` likes, newest first."""
-    rows = await execute(session, await prepared(session, _LIKED), (user_id, limit))
+async def liked_photos(session: Session, user_id: int, limit: int,
+                       before: int | None = None) -> list[int]:
+    """The ``limit`` newest photos (by photo id) ``user_id`` likes, newest first
+    (``before``: older than this photo id, for keyset paging)."""
+    if before is None:
+        rows = await execute(session, await prepared(session, _LIKED), (user_id, limit))
+    else:
+        rows = await execute(session, await prepared(session, _LIKED_BEFORE),
+                             (user_id, before, limit))
     return [row["photo_id"] for row in rows]
 
 
@@ -146,12 +160,32 @@ async def has_liked(session: Session, photo_id: int, user_id: int) -> bool:
 
 async def add_comment(session: Session, photo_id: int, comment_id: int, user_id: int,
                       text: str, at: datetime) -> bool:
-    """Store and count a comment once; False if this comment id was already there."""
-    return await add_edge(session, COMMENTS, photo_id, comment_id, (user_id, text, at))
+    """Store and count a comment once; False if this comment id was already there.
+
+    Also lists it under its author (``comments_by_user``, what an account deletion
+    sweeps). Both writes are idempotent, so a redelivery completes a half-done add.
+    """
+    added = await add_edge(session, COMMENTS, photo_id, comment_id, (user_id, text, at))
+    await execute(session, await prepared(session, _AUTHORED_ADD),
+                  (user_id, comment_id, photo_id))
+    return added
 
 
-async def remove_comment(session: Session, photo_id: int, comment_id: int) -> bool:
-    return await remove_edge(session, COMMENTS, photo_id, comment_id)
+async def remove_comment(session: Session, photo_id: int, comment_id: int,
+                         user_id: int) -> bool:
+    """Uncount and delete a comment, and unlist it under its author ``user_id``."""
+    removed = await remove_edge(session, COMMENTS, photo_id, comment_id)
+    await execute(session, await prepared(session, _AUTHORED_DEL), (user_id, comment_id))
+    return removed
+
+
+async def authored_comments(session: Session, user_id: int, limit: int,
+                            before: int | None = None) -> list[tuple[int, int]]:
+    """(comment id, photo id) of ``user_id``'s comments, newest first, older than
+    ``before`` (keyset paging; comments written before migration 0012 are not listed)."""
+    rows = await execute(session, await prepared(session, _AUTHORED),
+                         (user_id, MAX_ID if before is None else before, limit))
+    return [(row["comment_id"], row["photo_id"]) for row in rows]
 
 
 async def comment_count(session: Session, photo_id: int) -> int:

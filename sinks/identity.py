@@ -11,12 +11,12 @@ Where it is read: the ``users`` row in Cassandra (the graph processor's) and the
 user's ``revoked_sessions`` rows (:mod:`sinks.sessions`, written by ingest), behind a
 Redis read-through entry (:mod:`sinks.cache`, so every replica shares it and a warm
 check is one Redis GET). The processors invalidate the entry after each account event
-they apply (``user.registered``, ``user.profile_updated``, ``user.sessions_revoked``),
-and the ingest service writes the new entry itself when it accepts a revocation
-(:meth:`Identities.revoke`), so a sign-out takes effect at once, before the processor
-has even run; a single sign-out (:meth:`Identities.sign_out`) stores its row and then
-drops the entry, so the next request reads the row. The TTL
-(``PHOTOSTREAM_IDENTITY_CACHE_SECONDS``) only bounds a lost invalidation.
+they apply (``user.registered``, ``user.profile_updated``, ``user.sessions_revoked``,
+``user.deleted``), and the ingest service writes the new entry itself when it accepts a
+revocation (:meth:`Identities.revoke`) or a deletion (:meth:`Identities.forget`, after
+storing ``deleted_at``), so either takes effect at once, before the processor has even
+run; a single sign-out (:meth:`Identities.sign_out`) stores its row and adds it to the
+entry. The TTL (``PHOTOSTREAM_IDENTITY_CACHE_SECONDS``) only bounds a lost invalidation.
 
 Unknown users are cached too (as "not registered"), so a client hammering with a dead
 account's token costs Redis, not Cassandra. That cannot lock out a new account: its
@@ -39,11 +39,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from cassandra import DriverException, OperationTimedOut, RequestExecutionException
-from cassandra.cluster import NoHostAvailable, Session
+from cassandra.cluster import Session
 from redis.exceptions import RedisClusterException, RedisError
 
 from infra.connect.cassandra import execute
+from infra.connect.outages import CASSANDRA_FAILURES
 from infra.connect.redis import RedisClient
 from infra.http.auth import TokenClaims, TokenError, verify
 from infra.settings import Settings
@@ -52,7 +52,7 @@ from sinks.statements import micros, prepared
 
 log = logging.getLogger(__name__)
 
-_READ = "SELECT username, tokens_valid_after FROM users WHERE user_id = ?"
+_READ = "SELECT username, tokens_valid_after, deleted_at FROM users WHERE user_id = ?"
 _REVOKE = "UPDATE users USING TIMESTAMP ? SET tokens_valid_after = ? WHERE user_id = ?"
 
 #: Writes the entry and bumps its version (voiding fills in flight), in one step.
@@ -63,8 +63,7 @@ redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1
 """
 
-_CASSANDRA_ERRORS = (NoHostAvailable, OperationTimedOut, RequestExecutionException,
-                     DriverException, OSError)
+_CASSANDRA_ERRORS: tuple[type[Exception], ...] = (*CASSANDRA_FAILURES, OSError)
 _REDIS_ERRORS = (RedisError, RedisClusterException, OSError)
 _UNKNOWN = b"-"
 
@@ -230,10 +229,25 @@ class Identities:
             log.warning("sign-out of user %d not cached (stored in Cassandra): %s",
                         claims.user_id, exc)
 
+    async def forget(self, user_id: int) -> None:
+        """Cache ``user_id`` as unknown now: a deleted account stops working at once.
+
+        Best effort like :meth:`revoke`: the durable marker (``users.deleted_at``, which
+        the caller writes) refuses the account on every cache miss anyway.
+        """
+        try:
+            await self._put(keys=[self.kind.key(user_id), self.kind.version_key(user_id)],
+                            args=[cache.VERSION_TTL_SECONDS, encode(UNKNOWN),
+                                  self.kind.ttl_seconds])
+        except _REDIS_ERRORS as exc:
+            log.warning("deletion of user %d not cached (the stored marker refuses it): %s",
+                        user_id, exc)
+
     async def _load(self, user_ids: list[int]) -> Mapping[int, bytes]:
         try:
             statement = await prepared(self.session, _READ)
-            found = {user_id: _identity(await execute(self.session, statement, (user_id,)))
+            found = {user_id: stored_identity(await execute(self.session, statement,
+                                                            (user_id,)))
                      for user_id in user_ids}
             for user_id, identity in found.items():
                 if identity.registered:
@@ -244,9 +258,11 @@ class Identities:
         return {user_id: encode(identity) for user_id, identity in found.items()}
 
 
-def _identity(rows: list[dict[str, object]]) -> Identity:
-    if not rows or rows[0]["username"] is None:
-        return UNKNOWN
+def stored_identity(rows: list[dict[str, object]]) -> Identity:
+    """The identity a ``users`` row read (``_READ``) says: unknown without a profile or
+    once ``deleted_at`` is set, else registered with its revocation instant."""
+    if not rows or rows[0]["username"] is None or rows[0].get("deleted_at") is not None:
+        return UNKNOWN  # never registered, or deleted (marked before it is erased)
     valid_after = rows[0]["tokens_valid_after"]
     return Identity(True, epoch_seconds(valid_after if isinstance(valid_after, datetime)
                                         else None))

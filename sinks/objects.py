@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minio import Minio
+from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 
 from infra.connect import s3
@@ -147,3 +148,32 @@ class ObjectStore:
 
     async def exists(self, bucket: str, key: str) -> bool:
         return await self.stat(bucket, key) is not None
+
+    async def remove(self, bucket: str, key: str) -> None:
+        """Delete one object; deleting one that is not there succeeds (S3 semantics)."""
+        await asyncio.to_thread(self._remove, bucket, [key])
+
+    async def remove_prefix(self, bucket: str, prefix: str) -> int:
+        """Delete every object whose key starts with ``prefix``; returns how many were."""
+        return await asyncio.to_thread(self._remove_prefix, bucket, prefix)
+
+    def _remove_prefix(self, bucket: str, prefix: str) -> int:
+        try:
+            keys = [str(o.object_name) for o in
+                    self.client.list_objects(bucket, prefix=prefix, recursive=True)]
+        except S3Error as exc:
+            raise _translate(exc, bucket, prefix) from exc
+        self._remove(bucket, keys)
+        return len(keys)
+
+    def _remove(self, bucket: str, keys: list[str]) -> None:
+        if not keys:
+            return
+        try:
+            failed = list(self.client.remove_objects(
+                bucket, [DeleteObject(key) for key in keys]))
+        except S3Error as exc:
+            raise _translate(exc, bucket, keys[0]) from exc
+        if failed:  # the iterator yields only the objects it could not delete
+            raise ConnectionError(f"s3://{bucket}: {len(failed)} objects not deleted: "
+                                  f"{failed[0].code}: {failed[0].message}")

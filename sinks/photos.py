@@ -1,5 +1,9 @@
 """Photo rows (processing state, derivatives, caption) and each user's photo list.
 
+Every read of a ``photos`` row's state lives here, whoever needs it (the fan-out's
+tombstone check, the search index, the ingest service's abort), so the serial reads
+that make a deletion win every race sit next to the LWTs they linearize with.
+
 Ordering across topics is not guaranteed (a ``photo.deleted`` may be handled before a
 redelivered or late ``photo.processed``), so every write to a ``photos`` row is an LWT
 guarded by ``IF status != 'deleted'``: deletion is a tombstone nothing resurrects.
@@ -32,7 +36,7 @@ from infra.connect.cassandra import execute
 from schemas.ids import id_time
 from schemas.media import PhotoProcessed
 from sinks.counted import CountedTable, add_edge, edge_count, remove_edge
-from sinks.statements import SERIAL, applied, as_utc, prepared
+from sinks.statements import QUORUM, SERIAL, applied, as_utc, prepared
 
 STATUS_PROCESSING = "processing"
 STATUS_READY = "ready"
@@ -70,6 +74,9 @@ _CAPTION = (
 )
 _CAPTION_STATE = "SELECT status, caption_at FROM photos WHERE photo_id = ?"
 _STATUS = "SELECT status FROM photos WHERE photo_id = ?"
+_OWNER_STATUS = "SELECT owner_id, status FROM photos WHERE photo_id = ?"
+_TEXT = "SELECT owner_id, status, caption, title FROM photos WHERE photo_id = ?"
+_STATUS_REASON = "SELECT status, failure_reason FROM photos WHERE photo_id = ?"
 _GET = "SELECT * FROM photos WHERE photo_id = ?"
 _GET_MANY = "SELECT * FROM photos WHERE photo_id IN ?"
 _RECENT = "SELECT photo_id FROM photos_by_user WHERE owner_id = ? LIMIT ?"
@@ -104,6 +111,16 @@ class Photo:
     @property
     def deleted(self) -> bool:
         return self.status == STATUS_DELETED
+
+
+@dataclass(frozen=True)
+class PhotoText:
+    """What the search index is built from: the owner, the status and the words."""
+
+    owner_id: int | None
+    status: str | None
+    caption: str
+    title: str
 
 
 async def mark_processed(session: Session, photo: PhotoProcessed, at: datetime) -> bool:
@@ -202,6 +219,45 @@ async def get_photos(session: Session, photo_ids: Sequence[int]) -> dict[int, Ph
     parts = [ids[i:i + IN_GROUP] for i in range(0, len(ids), IN_GROUP)]
     found = await asyncio.gather(*(execute(session, statement, (part,)) for part in parts))
     return {row["photo_id"]: _photo(row) for rows in found for row in rows}
+
+
+async def photo_status(session: Session, photo_id: int, *, serial: bool = True) -> str | None:
+    """The photo row's status; ``serial`` makes it linearizable with the tombstone LWT.
+
+    The fan-out worker checks it before and after an add chunk (see
+    :mod:`processors.fanout`) so a deletion racing the delivery always wins.
+    """
+    statement = await prepared(session, _OWNER_STATUS,
+                               consistency=SERIAL if serial else QUORUM)
+    rows = await execute(session, statement, (photo_id,))
+    return rows[0]["status"] if rows else None
+
+
+async def photo_text(session: Session, photo_id: int) -> PhotoText | None:
+    """Owner, status, caption and title, read serially (None: no row).
+
+    Serial so that the search index, which re-reads after writing, converges on what a
+    racing deletion or caption edit (both LWTs) left, never on a stale replica.
+    """
+    statement = await prepared(session, _TEXT, consistency=SERIAL)
+    rows = await execute(session, statement, (photo_id,))
+    if not rows:
+        return None
+    row = rows[0]
+    return PhotoText(row["owner_id"], row["status"], row["caption"] or "", row["title"] or "")
+
+
+async def status_and_reason(session: Session, photo_id: int) -> tuple[str | None, str | None]:
+    """(status, failure_reason) read serially, (None, None) when there is no row.
+
+    Linearizable with every LWT on the row: the ingest service's abort decides from it
+    whether a publish that failed had landed after all (:mod:`producers.ingest.photos`).
+    """
+    statement = await prepared(session, _STATUS_REASON, consistency=SERIAL)
+    rows = await execute(session, statement, (photo_id,))
+    if not rows:
+        return None, None
+    return rows[0]["status"], rows[0]["failure_reason"]
 
 
 def _photo(row: dict[str, Any]) -> Photo:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from cassandra.cluster import Session
 
 from infra.connect.cassandra import execute, execute_many
-from sinks.photos import STATUS_READY
+from sinks.photos import STATUS_READY, photo_text
 from sinks.search_terms import (
     MAX_PREFIX,
     fold,
@@ -27,9 +27,8 @@ from sinks.search_terms import (
     terms,
     username_prefixes,
 )
-from sinks.statements import SERIAL, prepared
+from sinks.statements import prepared
 
-_PHOTO = "SELECT owner_id, status, caption, title FROM photos WHERE photo_id = ?"
 _INDEXED = "SELECT owner_id, terms, tags FROM photo_search_terms WHERE photo_id = ?"
 _RECORD = "UPDATE photo_search_terms SET owner_id = ?, terms = ?, tags = ? WHERE photo_id = ?"
 _TERM_ADD = "INSERT INTO photos_by_term (term, photo_id, owner_id) VALUES (?, ?, ?)"
@@ -91,6 +90,13 @@ async def index_username(session: Session, user_id: int, username: str,
                                       for p in username_prefixes(username)])
 
 
+async def drop_username(session: Session, username: str, at_micros: int) -> None:
+    """Take a deleted account's ``username`` out of user search, as of its deletion."""
+    drop = await prepared(session, _PREFIX_DEL)
+    await execute_many(session, drop, [(at_micros, p, fold(username))
+                                       for p in username_prefixes(username)])
+
+
 async def users_with_prefix(session: Session, prefix: str,
                             limit: int = 20) -> list[tuple[str, int]]:
     """(username, user_id) pairs whose username starts with ``prefix``, alphabetical."""
@@ -108,14 +114,11 @@ async def users_with_prefix(session: Session, prefix: str,
 
 
 async def _wanted(session: Session, photo_id: int) -> Wanted:
-    statement = await prepared(session, _PHOTO, consistency=SERIAL)
-    rows = await execute(session, statement, (photo_id,))
-    if not rows or rows[0]["status"] != STATUS_READY:
-        return (rows[0]["owner_id"] if rows else None, frozenset(), frozenset())
-    row = rows[0]
-    caption, title = row["caption"] or "", row["title"] or ""
-    return (row["owner_id"], frozenset(terms(caption, title)),
-            frozenset(hashtags(caption, title)))
+    text = await photo_text(session, photo_id)
+    if text is None or text.status != STATUS_READY:
+        return (text.owner_id if text else None, frozenset(), frozenset())
+    return (text.owner_id, frozenset(terms(text.caption, text.title)),
+            frozenset(hashtags(text.caption, text.title)))
 
 
 async def _apply(session: Session, photo_id: int, want: Wanted) -> None:

@@ -8,6 +8,13 @@ A rename also deletes the old ``users_by_username`` row, at the same event times
 if someone else claims the freed name later, their (later) insert wins over our delete.
 The ``users`` row is written last, so a crash part-way leaves the old username in it and
 the redelivered event redoes the cleanup.
+
+Deletion (:func:`erase`) is the same idea: the username is released and every profile
+column tombstoned ``USING TIMESTAMP`` of the ``user.deleted`` event, so no profile record
+stamped before it (a redelivery, a replay) can bring the account back, and ``deleted_at``
+marks the row for the identity check. The username is free again from then on: a new
+account may claim it (its later claim wins over our release), which is what people who
+delete an account expect of their own name; nothing of the old account is linked to it.
 """
 
 from __future__ import annotations
@@ -36,6 +43,12 @@ _CREATED = "UPDATE users USING TIMESTAMP ? SET created_at = ? WHERE user_id = ?"
 _CLAIM = "INSERT INTO users_by_username (username, user_id) VALUES (?, ?) USING TIMESTAMP ?"
 _RELEASE = "DELETE FROM users_by_username USING TIMESTAMP ? WHERE username = ?"
 _LOOKUP = "SELECT user_id FROM users_by_username WHERE username = ?"
+_MARK_DELETED = "UPDATE users USING TIMESTAMP ? SET deleted_at = ? WHERE user_id = ?"
+_ERASE = (
+    "UPDATE users USING TIMESTAMP ? SET username = null, display_name = null, bio = null, "
+    "private = null, created_at = null, updated_at = ?, deleted_at = ? WHERE user_id = ?"
+)
+_DELETED_AT = "SELECT deleted_at FROM users WHERE user_id = ?"
 
 
 @dataclass(frozen=True)
@@ -115,4 +128,38 @@ async def upsert_profile(session: Session, user_id: int, username: str, display_
         await execute(session, created, (stamp, at, user_id))
     upsert = await prepared(session, _UPSERT)
     await execute(session, upsert, (stamp, username, display_name, bio, private, at, user_id))
+    return previous
+
+
+async def mark_deleted(session: Session, user_id: int, at: datetime) -> None:
+    """Record that ``user_id`` was deleted at ``at`` (the identity check refuses it now).
+
+    Only the marker: ingest writes it before answering a deletion, so the account stops
+    working at once; the profile itself is erased by :func:`erase` in the processor.
+    """
+    statement = await prepared(session, _MARK_DELETED)
+    await execute(session, statement, (micros(at), at, user_id))
+
+
+async def is_deleted(session: Session, user_id: int) -> bool:
+    """Whether ``user_id``'s account was deleted (guards events still in flight)."""
+    statement = await prepared(session, _DELETED_AT)
+    rows = await execute(session, statement, (user_id,))
+    return bool(rows) and rows[0]["deleted_at"] is not None
+
+
+async def erase(session: Session, user_id: int, at: datetime) -> User | None:
+    """Erase the profile of a user deleted at ``at``; returns the profile it had (or None).
+
+    The username is released first and the row erased last (module doc), so a crash
+    part-way leaves the username in the row for the redelivery to release. Repeating it
+    changes nothing: the second call finds no profile and writes the same tombstones.
+    """
+    previous = await get_user(session, user_id)
+    stamp = micros(at)
+    if previous is not None:
+        release = await prepared(session, _RELEASE)
+        await execute(session, release, (stamp, previous.username))
+    statement = await prepared(session, _ERASE)
+    await execute(session, statement, (stamp, at, at, user_id))
     return previous

@@ -23,12 +23,23 @@ from operate.stack import manager
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run tests that stop and restart the shared stack last, so they disturb nobody."""
+    """Run tests that stop and restart the shared stack last, so they disturb nobody.
+
+    Also refuse a test that uses the ``stack`` fixture without the ``stack`` marker:
+    ``pytest -m "not stack"`` promises the pure tests alone, with no server started.
+    """
+    unmarked = [item.nodeid for item in items if "stack" in getattr(item, "fixturenames", ())
+                and item.get_closest_marker("stack") is None]
+    if unmarked:
+        raise pytest.UsageError("these tests use the stack but are not marked "
+                                "(pytestmark = pytest.mark.stack): " + ", ".join(unmarked))
     items.sort(key=lambda item: item.get_closest_marker("lifecycle") is not None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "lifecycle: stops/restarts the shared stack; runs last")
+    config.addinivalue_line("markers", "stack: needs the running stack (Kafka, Cassandra, "
+                                       "MinIO, Redis); deselect with -m 'not stack'")
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ parsing prose, so each failure class gets a stable ``type`` URI, and FastAPI's o
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -120,6 +120,18 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # Starlette sends this answer from its outermost layer, past SecurityHeaders.
     baseline = {name.decode(): value.decode() for name, value in BASELINE}
     return Problem(500, "internal-error", "unexpected server error", headers=baseline).response()
+
+
+def map_errors(app: FastAPI, errors: Iterable[type[Exception]],
+               problem: Callable[[Exception], Problem]) -> None:
+    """Answer each of ``errors`` raised below a route of ``app`` with ``problem(exc)``, as
+    if that problem had been raised: routes need no try/except to translate them."""
+
+    async def answer(request: Request, exc: Exception) -> JSONResponse:
+        return await _problem(request, problem(exc))
+
+    for error in errors:
+        app.add_exception_handler(error, answer)
 
 
 def install(app: FastAPI) -> None:

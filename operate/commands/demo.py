@@ -33,6 +33,8 @@ from infra.connect.publisher import Publisher
 from infra.http.auth import mint
 from infra.settings import Settings
 from operate.commands.smoke import run_smoke
+from operate.processes import stop_processes
+from operate.stack.base import free_port
 from schemas.envelope import make
 from schemas.graph import FollowApproved, FollowRequested
 from schemas.users import UserRegistered
@@ -50,19 +52,13 @@ def register(sub: Any) -> None:
     demo.set_defaults(handler=cmd_demo)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _port_or_free(port: int) -> int:
     """``port`` if nothing listens there (the documented URL), else any free port."""
     with socket.socket() as sock:
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
-            return _free_port()
+            return free_port()
     return port
 
 
@@ -94,14 +90,7 @@ async def services(settings: Settings, port: int, api_port: int) -> AsyncIterato
     try:
         yield
     finally:
-        for proc in procs:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                await asyncio.wait_for(proc.wait(), timeout=60)
-            except TimeoutError:
-                os.killpg(proc.pid, signal.SIGKILL)
+        await stop_processes(procs, group=True)
         log.close()
 
 
@@ -129,7 +118,7 @@ async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     alice, bob, carol = run * 10 + 1, run * 10 + 2, run * 10 + 3
     session = await asyncio.to_thread(cassandra.connect, settings)
     rds = redis.client(settings)
-    port, api_port = _free_port(), _port_or_free(settings.api.port)
+    port, api_port = free_port(), _port_or_free(settings.api.port)
     try:
         async with services(settings, port, api_port):
             await _social(settings, session, alice, bob, carol, run)

@@ -22,8 +22,9 @@ from tqdm import tqdm
 from infra.connect import cassandra
 from infra.connect import redis as redis_connect
 from infra.settings import Settings
+from sinks.reader_activity import all_activity, set_mirror
 from sinks.redis_timelines import RedisTimelines
-from sinks.timelines import Timelines, all_activity, set_mirror
+from sinks.timelines import Timelines
 
 #: Timelines per bulk step (one progress-bar tick).
 STEP = 1_000

@@ -67,6 +67,15 @@ def port_bindable(port: int, host: str = "0.0.0.0") -> bool:
     return True
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now, the kernel's pick, for a server we start (the
+    demo's services, benchmarks, tests). Another process could take it before the caller
+    binds: rare enough for these uses."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
 def group_members(pgid: int) -> list[int]:
     """Live (non-zombie) processes of process group ``pgid``, from /proc."""
     members = []

@@ -19,7 +19,6 @@ from infra.http.ratelimit import RateLimiter
 from producers.ingest.deps import CurrentSession, WriteService
 from producers.ingest.limits import per_address
 from producers.ingest.password_accounts import SignedIn
-from producers.ingest.uploads import backends
 from sinks.identity import IdentityUnavailable
 
 _PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "problem details (RFC 9457)"}
@@ -74,17 +73,15 @@ def _limiter(request: Request) -> RateLimiter:
 @accounts.post("/accounts", status_code=201, dependencies=[per_address("sign_ups")])
 async def sign_up(body: SignUpIn, writes: WriteService) -> SignedInOut:
     """Create an account (``user.registered``) and answer with its first session."""
-    async with backends():
-        return _out(await writes.passwords.sign_up(body.username, body.email, body.password))
+    return _out(await writes.passwords.sign_up(body.username, body.email, body.password))
 
 
 @accounts.post("/sessions", dependencies=[per_address("sign_ins")])
 async def sign_in(body: SignInIn, request: Request, writes: WriteService) -> SignedInOut:
     """A new session for a username (or email) and password. A wrong password and an
     unknown name get the same 401."""
-    async with backends():
-        return _out(await writes.passwords.sign_in(body.username, body.password,
-                                                   _limiter(request)))
+    return _out(await writes.passwords.sign_in(body.username, body.password,
+                                               _limiter(request)))
 
 
 @sessions.delete("/sessions/current", status_code=204)
@@ -102,8 +99,7 @@ async def change_password(body: PasswordIn, session: CurrentSession, request: Re
                           writes: WriteService) -> SignedInOut:
     """Change the password: every session ends (this one too), the answer is a new one."""
     try:
-        async with backends():
-            return _out(await writes.passwords.change_password(
-                session, body.old_password, body.new_password, _limiter(request)))
+        return _out(await writes.passwords.change_password(
+            session, body.old_password, body.new_password, _limiter(request)))
     except IdentityUnavailable as exc:
         raise unavailable(str(exc)) from exc

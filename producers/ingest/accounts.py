@@ -1,5 +1,5 @@
 """Writes about accounts: follows, follow-request decisions, profile edits, sign-outs,
-dev sign-in.
+account deletion, dev sign-in.
 
 ``follow.requested`` is published for every follow: the graph processor turns it into
 an edge at once for a public account and into a pending request for a private one, so
@@ -22,7 +22,7 @@ from producers.ingest.lookups import existing_user, not_found
 from producers.ingest.registration import new_user_id, registration, wait_until_stored
 from schemas.graph import FollowApproved, FollowRejected, FollowRemoved, FollowRequested
 from schemas.ids import IdGenerator
-from schemas.users import UserProfileUpdated, UserSessionsRevoked
+from schemas.users import UserDeleted, UserProfileUpdated, UserSessionsRevoked
 from sinks import credentials, graph, users
 from sinks.identity import Identities
 
@@ -94,6 +94,20 @@ class Accounts:
         now = datetime.now(UTC)
         await self.emitter.emit(UserSessionsRevoked(user_id=user, tokens_valid_after=now))
         await self.identities.revoke(user, now)
+
+    async def delete_account(self, user: int) -> None:
+        """Delete ``user``'s account: ``user.deleted``, and the account stops working now.
+
+        The event goes first: once Kafka has it, the deletion will happen (the processors
+        erase the profile and sweep everything else, :mod:`processors.erasure`), so a
+        failure after it (503) never leaves a half-deleted account that can no longer ask
+        again. Then the marker is stored (``users.deleted_at``, as of the event) and the
+        cached identity says "unknown": from this answer on, every token of the account
+        is refused by both services, however far behind the processors are.
+        """
+        deleted = await self.emitter.emit(UserDeleted(user_id=user))
+        await users.mark_deleted(self.session, user, deleted.occurred_at)
+        await self.identities.forget(user)
 
     async def dev_session(self, username: str) -> DevSession:
         """Sign in as ``username`` (development only), registering it if it is new.

@@ -2,7 +2,9 @@
 
 The lifespan opens the expensive clients once (Kafka producer, Cassandra session with
 prepared statements, MinIO client) and closes them on shutdown, flushing the producer,
-so requests never pay a connection set-up and a SIGTERM drains cleanly.
+so requests never pay a connection set-up and a SIGTERM drains cleanly. What it shares
+with the read API is assembled by :func:`infra.http.app.service_app`; an unreachable
+backend is answered 503 by the handlers of :mod:`producers.ingest.outages`.
 """
 
 from __future__ import annotations
@@ -12,16 +14,14 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from infra.connect import cassandra, s3
 from infra.connect import redis as redis_connect
 from infra.connect.publisher import Publisher
-from infra.http import problems
-from infra.http.headers import SecurityHeaders
+from infra.http.app import service_app
 from infra.http.ratelimit import RateLimiter
-from infra.metrics_http import instrument
 from infra.settings import Settings, get_settings
+from producers.ingest import outages
 from producers.ingest.account_routes import accounts, sessions
 from producers.ingest.backlog import Backlog
 from producers.ingest.claims import Claims
@@ -73,30 +73,17 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
                 Originals(s3.client(settings), settings.s3.media_bucket), ids, identities)
             yield
 
-    app = FastAPI(
-        title="photostream ingest",
-        version="1",
-        summary="Write side: uploads, likes, comments, follows, profiles and stories.",
-        lifespan=lifespan,
-    )
-    app.state.settings = settings
-    problems.install(app)
-    instrument(app, "ingest")
-    app.include_router(health)
-    app.include_router(media)
-    for router in (photos, social, stories):
-        app.include_router(router)
-    app.include_router(sessions)
-    if settings.auth.mode == "password":
-        app.include_router(accounts)
-    else:  # oidc: the provider holds the passwords
-        app.state.oidc = OidcProvider(settings)
-        app.include_router(oidc)
+    routers = [health, media, photos, social, stories, sessions]
+    # password: accounts owned here; oidc: the provider holds the passwords.
+    routers.append(accounts if settings.auth.mode == "password" else oidc)
     if settings.dev:  # the sign-in shortcut must not exist in production
-        app.include_router(dev)
-    app.add_middleware(
-        CORSMiddleware, allow_origins=list(settings.web_origins),
-        allow_methods=["GET", "POST", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "Idempotency-Key"], max_age=600)
-    app.add_middleware(SecurityHeaders)
+        routers.append(dev)
+    app = service_app(
+        settings, service="ingest", title="photostream ingest",
+        summary="Write side: uploads, likes, comments, follows, profiles and stories.",
+        lifespan=lifespan, routers=routers, cors_origins=settings.web_origins,
+        cors_headers=("Authorization", "Content-Type", "Idempotency-Key"))
+    outages.install(app)
+    if settings.auth.mode == "oidc":
+        app.state.oidc = OidcProvider(settings)
     return app

@@ -3,7 +3,7 @@
 Every write endpoint ends here, so the two failure modes look the same everywhere: a
 value that breaks the event schema is a 422 naming the request field it came from
 (validated in :func:`schemas.envelope.make`, before anything is sent), and a broker or
-database that does not answer is a 503 (via :func:`producers.ingest.uploads.backends`).
+database that does not answer is a 503 (via :mod:`producers.ingest.outages`).
 """
 
 from __future__ import annotations

@@ -26,7 +26,6 @@ from producers.ingest.oidc import (
     unseal,
     web_app_url,
 )
-from producers.ingest.uploads import backends
 
 COOKIE = "photostream_oidc"
 oidc = APIRouter(prefix="/v1/oidc", tags=["accounts"])
@@ -75,7 +74,6 @@ async def callback(request: Request, settings: SettingsDep, writes: WriteService
         identity = await _provider(request).finish(code, flow)
     except OidcError as exc:
         return _to_app(settings, error=str(exc))
-    async with backends():
-        signed_in = await writes.oidc.sign_in(identity)
+    signed_in = await writes.oidc.sign_in(identity)
     return _to_app(settings, token=signed_in.token, user_id=str(signed_in.user_id),
                    username=signed_in.username)

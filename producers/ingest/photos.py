@@ -33,6 +33,7 @@ from cassandra.query import PreparedStatement
 from infra.connect.cassandra import execute
 from schemas.ids import id_time
 from schemas.media import PhotoUploaded
+from sinks.photos import status_and_reason
 from sinks.statements import QUORUM, SERIAL, micros
 
 STATUS_PROCESSING = "processing"
@@ -49,7 +50,6 @@ _ABORT = (
     "UPDATE photos SET status = 'deleted', failure_reason = ?, updated_at = ? "
     "WHERE photo_id = ? IF status = 'processing'"
 )
-_STATE = "SELECT status, failure_reason FROM photos WHERE photo_id = ?"
 
 
 @dataclass(frozen=True)
@@ -80,12 +80,10 @@ class PhotoRows:
     @classmethod
     async def create(cls, session: Session) -> PhotoRows:
         def prepare() -> dict[str, PreparedStatement]:
-            statements = {"insert": session.prepare(_INSERT), "abort": session.prepare(_ABORT),
-                          "state": session.prepare(_STATE)}
+            statements = {"insert": session.prepare(_INSERT), "abort": session.prepare(_ABORT)}
             statements["insert"].consistency_level = QUORUM
             statements["abort"].consistency_level = QUORUM
             statements["abort"].serial_consistency_level = SERIAL
-            statements["state"].consistency_level = SERIAL
             return statements
 
         return cls(session, await asyncio.to_thread(prepare))
@@ -113,7 +111,5 @@ class PhotoRows:
 
     async def state(self, photo_id: int) -> RowState:
         """The row's status, read serially (linearizable with the processors' LWTs)."""
-        rows = await execute(self.session, self._st["state"], (photo_id,))
-        if not rows:
-            return RowState(None)
-        return RowState(rows[0]["status"], rows[0]["failure_reason"])
+        status, reason = await status_and_reason(self.session, photo_id)
+        return RowState(status, reason)

@@ -18,6 +18,9 @@ will**, whichever one of Kafka, Cassandra, MinIO or Redis fails at whatever poin
   an aborted attempt gets a fresh photo id (:mod:`producers.ingest.claims`). A retry
   without a key after an error makes exactly one photo, since the failed attempt never
   appears.
+
+The backends' errors rise from here as they are (the abort and the claim release catch
+and re-raise them) and are answered 503 by the handlers of :mod:`producers.ingest.outages`.
 """
 
 from __future__ import annotations
@@ -25,17 +28,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from aiokafka.errors import KafkaError
-from cassandra import DriverException, OperationTimedOut, RequestExecutionException
-from cassandra.cluster import NoHostAvailable, Session
+from cassandra.cluster import Session
 
 from infra.connect.cassandra import execute
+from infra.connect.outages import CASSANDRA_FAILURES
 from infra.connect.publisher import Publisher, PublishError
-from infra.http.problems import Problem, unavailable
+from infra.http.problems import Problem
 from infra.settings import Settings
 from producers.ingest.claims import Claims
 from producers.ingest.multipart import UploadForm, too_large
@@ -48,9 +51,6 @@ from schemas.media_formats import SNIFF_BYTES, accept, accepted_types, is_video
 
 PRODUCER = "ingest"
 log = logging.getLogger(__name__)
-
-_CASSANDRA_ERRORS = (NoHostAvailable, OperationTimedOut, RequestExecutionException,
-                     DriverException)
 
 
 @dataclass(frozen=True)
@@ -76,19 +76,6 @@ def event_id_for(photo_id: int) -> str:
     """Deterministic, so a re-published upload (retry after a crash) is recognisably the
     same event to any consumer that deduplicates by event id."""
     return f"{PhotoUploaded.TYPE}:{photo_id}"
-
-
-@contextlib.asynccontextmanager
-async def backends() -> AsyncIterator[None]:
-    """Turn an unreachable Kafka, MinIO or Cassandra into a 503 problem."""
-    try:
-        yield
-    except StorageUnavailable as exc:
-        raise unavailable(str(exc)) from exc
-    except PublishError as exc:
-        raise unavailable(f"event log: {exc}") from exc
-    except _CASSANDRA_ERRORS as exc:
-        raise unavailable(f"database: {type(exc).__name__}: {exc}") from exc
 
 
 def _unsupported() -> Problem:
@@ -169,7 +156,7 @@ class IngestService:
         only costs a later retry some redone, idempotent work: log it, answer 202."""
         try:
             await mark
-        except _CASSANDRA_ERRORS as exc:
+        except CASSANDRA_FAILURES as exc:
             log.warning("upload committed, but its claim was not marked: %s", exc)
 
     async def upload(
@@ -180,24 +167,23 @@ class IngestService:
         if content_type is None:
             raise _unsupported()
         self._event(0, owner_id, content_type, form.size, details)  # 422 before any work
-        async with backends():
-            if idempotency_key is None:
-                photo_id = await self.ids.anext_id(owner_id)
-                await self._store_and_commit(photo_id, owner_id, form, content_type, details)
-                return photo_id
-            claim = await self.claims.acquire(
-                owner_id, idempotency_key,
-                lambda: self.ids.anext_id(owner_id), self.photos.state,
-            )
-            if claim.lease is None:
-                return claim.photo_id
-            try:
-                await self._store_and_commit(
-                    claim.photo_id, owner_id, form, content_type, details)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await self.claims.release(owner_id, idempotency_key, claim.lease)
-                raise
+        if idempotency_key is None:
+            photo_id = await self.ids.anext_id(owner_id)
+            await self._store_and_commit(photo_id, owner_id, form, content_type, details)
+            return photo_id
+        claim = await self.claims.acquire(
+            owner_id, idempotency_key,
+            lambda: self.ids.anext_id(owner_id), self.photos.state,
+        )
+        if claim.lease is None:
+            return claim.photo_id
+        try:
+            await self._store_and_commit(
+                claim.photo_id, owner_id, form, content_type, details)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.claims.release(owner_id, idempotency_key, claim.lease)
+            raise
         await self._mark_committed(self.claims.commit(owner_id, idempotency_key))
         return claim.photo_id
 
@@ -210,10 +196,9 @@ class IngestService:
     async def begin_direct_upload(self, owner_id: int) -> DirectUpload:
         """Reserve a photo id for ``owner_id`` and presign a PUT of its original."""
         ttl = self.settings.ingest.presign_ttl_seconds
-        async with backends():
-            photo_id = await self.ids.anext_id(owner_id)
-            await self.claims.register_presigned(owner_id, photo_id)
-            url = await self.originals.presign_put(original_key(photo_id), ttl)
+        photo_id = await self.ids.anext_id(owner_id)
+        await self.claims.register_presigned(owner_id, photo_id)
+        url = await self.originals.presign_put(original_key(photo_id), ttl)
         return DirectUpload(
             photo_id=photo_id,
             upload_url=url,
@@ -229,20 +214,19 @@ class IngestService:
         earlier attempt was aborted cannot be redone under the same id: 409, begin anew.
         """
         key = original_key(photo_id)
-        async with backends():
-            committed = await self.claims.presigned(owner_id, photo_id)
-            if committed is None:
-                raise Problem(404, "upload-not-found",
-                              f"no direct upload {photo_id} was started by this user")
-            if committed:
-                return photo_id
-            state = await self.photos.state(photo_id)
-            if state.aborted:
-                raise Problem(409, "upload-aborted",
-                              "an earlier commit of this upload failed and was abandoned; "
-                              "begin a new direct upload")
-            if not state.processed:
-                await self._commit(await self._checked_event(owner_id, photo_id, key, details))
+        committed = await self.claims.presigned(owner_id, photo_id)
+        if committed is None:
+            raise Problem(404, "upload-not-found",
+                          f"no direct upload {photo_id} was started by this user")
+        if committed:
+            return photo_id
+        state = await self.photos.state(photo_id)
+        if state.aborted:
+            raise Problem(409, "upload-aborted",
+                          "an earlier commit of this upload failed and was abandoned; "
+                          "begin a new direct upload")
+        if not state.processed:
+            await self._commit(await self._checked_event(owner_id, photo_id, key, details))
         await self._mark_committed(self.claims.commit_presigned(owner_id, photo_id))
         return photo_id
 
@@ -270,7 +254,7 @@ class IngestService:
                 await asyncio.wait_for(probe, timeout)
             except TimeoutError:
                 return "timeout"
-            except (KafkaError, StorageUnavailable, *_CASSANDRA_ERRORS, OSError) as exc:
+            except (KafkaError, StorageUnavailable, *CASSANDRA_FAILURES, OSError) as exc:
                 return f"error: {type(exc).__name__}: {exc}"
             return "ok"
 

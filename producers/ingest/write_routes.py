@@ -2,7 +2,7 @@
 
 Thin: parse and type the request, call :class:`producers.ingest.writes.Writes`, answer
 202 once the event is acknowledged by Kafka. Unreachable backends become 503 problems
-(:func:`producers.ingest.uploads.backends`). Ids travel as JSON strings.
+(:mod:`producers.ingest.outages`). Ids travel as JSON strings.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from producers.ingest.accounts import ProfileChange
 from producers.ingest.deps import CurrentUser, SettingsDep, WriteService
 from producers.ingest.limits import per_address, per_user
 from producers.ingest.multipart import read_upload_form
-from producers.ingest.uploads import backends
 
 _PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "problem details (RFC 9457)"}
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -82,8 +81,7 @@ class SessionOut(BaseModel):
 @photos.delete("/{photo_id}", status_code=202, dependencies=[per_user("edits")])
 async def delete_photo(photo_id: PhotoId, user: CurrentUser, writes: WriteService) -> Accepted:
     """Delete one of your photos (``photo.deleted``)."""
-    async with backends():
-        await writes.posts.delete(user, photo_id)
+    await writes.posts.delete(user, photo_id)
     return Accepted()
 
 
@@ -91,30 +89,26 @@ async def delete_photo(photo_id: PhotoId, user: CurrentUser, writes: WriteServic
 async def edit_caption(photo_id: PhotoId, body: CaptionIn, user: CurrentUser,
                        writes: WriteService) -> Accepted:
     """Replace caption and/or title of one of your photos (``photo.caption_edited``)."""
-    async with backends():
-        await writes.posts.edit(user, photo_id, body.caption, body.title)
+    await writes.posts.edit(user, photo_id, body.caption, body.title)
     return Accepted()
 
 
 @photos.post("/{photo_id}/likes", status_code=202, dependencies=[per_user("likes")])
 async def like(photo_id: PhotoId, user: CurrentUser, writes: WriteService) -> Accepted:
-    async with backends():
-        await writes.posts.like(user, photo_id, liked=True)
+    await writes.posts.like(user, photo_id, liked=True)
     return Accepted()
 
 
 @photos.delete("/{photo_id}/likes", status_code=202, dependencies=[per_user("likes")])
 async def unlike(photo_id: PhotoId, user: CurrentUser, writes: WriteService) -> Accepted:
-    async with backends():
-        await writes.posts.like(user, photo_id, liked=False)
+    await writes.posts.like(user, photo_id, liked=False)
     return Accepted()
 
 
 @photos.post("/{photo_id}/comments", status_code=202, dependencies=[per_user("comments")])
 async def comment(photo_id: PhotoId, body: CommentIn, user: CurrentUser,
                   writes: WriteService) -> CommentOut:
-    async with backends():
-        comment_id = await writes.posts.comment(user, photo_id, body.text)
+    comment_id = await writes.posts.comment(user, photo_id, body.text)
     return CommentOut(comment_id=str(comment_id))
 
 
@@ -123,40 +117,35 @@ async def comment(photo_id: PhotoId, body: CommentIn, user: CurrentUser,
 async def delete_comment(photo_id: PhotoId, comment_id: CommentId, user: CurrentUser,
                          writes: WriteService) -> Accepted:
     """Delete a comment: your own, or any on your photo."""
-    async with backends():
-        await writes.posts.delete_comment(user, photo_id, comment_id)
+    await writes.posts.delete_comment(user, photo_id, comment_id)
     return Accepted()
 
 
 @social.post("/users/{user_id}/follow", status_code=202, dependencies=[per_user("follows")])
 async def follow(user_id: UserId, user: CurrentUser, writes: WriteService) -> Accepted:
     """Follow (public account) or ask to follow (private account)."""
-    async with backends():
-        await writes.accounts.follow(user, user_id)
+    await writes.accounts.follow(user, user_id)
     return Accepted()
 
 
 @social.delete("/users/{user_id}/follow", status_code=202, dependencies=[per_user("follows")])
 async def unfollow(user_id: UserId, user: CurrentUser, writes: WriteService) -> Accepted:
     """Unfollow, or withdraw a pending request."""
-    async with backends():
-        await writes.accounts.unfollow(user, user_id)
+    await writes.accounts.unfollow(user, user_id)
     return Accepted()
 
 
 @social.post("/follow-requests/{follower_id}/approve", status_code=202,
              dependencies=[per_user("follows")])
 async def approve(follower_id: UserId, user: CurrentUser, writes: WriteService) -> Accepted:
-    async with backends():
-        await writes.accounts.decide(user, follower_id, approve=True)
+    await writes.accounts.decide(user, follower_id, approve=True)
     return Accepted()
 
 
 @social.post("/follow-requests/{follower_id}/reject", status_code=202,
              dependencies=[per_user("follows")])
 async def reject(follower_id: UserId, user: CurrentUser, writes: WriteService) -> Accepted:
-    async with backends():
-        await writes.accounts.decide(user, follower_id, approve=False)
+    await writes.accounts.decide(user, follower_id, approve=False)
     return Accepted()
 
 
@@ -164,8 +153,16 @@ async def reject(follower_id: UserId, user: CurrentUser, writes: WriteService) -
 async def update_me(body: ProfileIn, user: CurrentUser, writes: WriteService) -> Accepted:
     """Change display name, bio or privacy (omitted fields keep their value)."""
     change = ProfileChange(display_name=body.display_name, bio=body.bio, private=body.private)
-    async with backends():
-        await writes.accounts.update_profile(user, change)
+    await writes.accounts.update_profile(user, change)
+    return Accepted()
+
+
+@social.delete("/me", status_code=202, dependencies=[per_user("edits")])
+async def delete_me(user: CurrentUser, writes: WriteService) -> Accepted:
+    """Delete your account (``user.deleted``): your tokens stop working with this answer;
+    your profile, photos (and their files), comments, likes, follows, timeline entries
+    and search entries are removed by the processors within seconds (docs/http-api.md)."""
+    await writes.accounts.delete_account(user)
     return Accepted()
 
 
@@ -173,8 +170,7 @@ async def update_me(body: ProfileIn, user: CurrentUser, writes: WriteService) ->
 async def revoke_sessions(user: CurrentUser, writes: WriteService) -> Accepted:
     """Sign out everywhere: every token of yours issued before now is refused from now on
     (``user.sessions_revoked``). Sign in again for a new one."""
-    async with backends():
-        await writes.accounts.revoke_sessions(user)
+    await writes.accounts.revoke_sessions(user)
     return Accepted()
 
 
@@ -193,8 +189,7 @@ async def post_story(request: Request, user: CurrentUser, settings: SettingsDep,
     """Post a 24-hour story: ``multipart/form-data`` with an image ``file``."""
     form = await read_upload_form(request, max_file_bytes=settings.ingest.max_upload_bytes)
     try:
-        async with backends():
-            story_id = await writes.stories.post(user, form)
+        story_id = await writes.stories.post(user, form)
     finally:
         form.close()
     return StoryOut(story_id=str(story_id))
@@ -204,7 +199,6 @@ async def post_story(request: Request, user: CurrentUser, settings: SettingsDep,
 async def dev_session(body: SessionIn, writes: WriteService) -> SessionOut:
     """Development only (``PHOTOSTREAM_ENV=dev``): a token for ``username``, registering
     the account first if it does not exist."""
-    async with backends():
-        session = await writes.accounts.dev_session(body.username)
+    session = await writes.accounts.dev_session(body.username)
     return SessionOut(token=session.token, user_id=str(session.user_id),
                       username=session.username, created=session.created)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import http.server
-import socket
 import threading
 from collections.abc import Iterator
 
@@ -21,6 +20,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Frame, Page, expect
 
+from operate.stack.base import free_port
 from tests.browser.conftest import NewPage
 from tests.browser.test_webapp import jpeg_file
 from tests.browser.world import Seeder, Services, landscape
@@ -98,12 +98,6 @@ def services_app(page: Page) -> str:
     return page.url.split("#", 1)[0]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def framing_site(targets: dict[str, str]) -> Iterator[str]:
     """Another origin (its own port) serving, at ``/<name>``, a page that iframes
@@ -125,7 +119,7 @@ def framing_site(targets: dict[str, str]) -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", _free_port()), Framer)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Framer)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

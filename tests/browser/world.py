@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import os
 import random
-import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -26,14 +23,12 @@ from typing import Any
 import httpx
 from PIL import Image, ImageDraw
 
+from operate.processes import stop_processes
+from operate.stack.base import free_port
+from tests.support.images import encoded
+
 #: Small enough that the "too big" error is cheap to provoke from the browser.
 MAX_UPLOAD_BYTES = 3 * 1024 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -76,14 +71,7 @@ async def running_services(log_path: Path) -> AsyncIterator[Services]:
                 await asyncio.sleep(0.3)
             yield services
         finally:
-            for proc in procs:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-            for proc in procs:
-                try:
-                    await asyncio.wait_for(proc.wait(), timeout=60)
-                except TimeoutError:
-                    os.killpg(proc.pid, signal.SIGKILL)
+            await stop_processes(procs, group=True)
 
 
 def landscape(seed: int, size: tuple[int, int] = (1200, 900)) -> bytes:
@@ -106,9 +94,7 @@ def landscape(seed: int, size: tuple[int, int] = (1200, 900)) -> bytes:
         points = [(0, h)] + [(x, base - rnd.randrange(0, h // 5))
                              for x in range(0, w + 150, 150)] + [(w, h)]
         draw.polygon(points, fill=shade)
-    buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=85)
-    return buf.getvalue()
+    return encoded(im, quality=85)
 
 
 @dataclass

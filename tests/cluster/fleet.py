@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -19,21 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from PIL import Image
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def small_jpeg(index: int) -> bytes:
-    """A distinct 480x360 JPEG: cheap to render on two shared cores."""
-    im = Image.new("RGB", (480, 360), ((index * 37) % 256, (index * 91) % 256, 120))
-    buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=85)
-    return buf.getvalue()
+from operate.processes import stop_processes
+from operate.stack.base import free_port
 
 
 @dataclass
@@ -100,17 +86,7 @@ class Fleet:
         return total
 
     async def close(self) -> None:
-        for copy in self.copies.values():
-            if copy.alive:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(copy.proc.pid, signal.SIGTERM)
-        for copy in self.copies.values():
-            try:
-                await asyncio.wait_for(copy.proc.wait(), timeout=60)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(copy.proc.pid, signal.SIGKILL)
-                await copy.proc.wait()
+        await stop_processes([c.proc for c in self.copies.values() if c.alive], group=True)
 
 
 async def eventually(what: str, check: Callable[[], Awaitable[bool]], timeout: float = 120,

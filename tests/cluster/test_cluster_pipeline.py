@@ -11,6 +11,7 @@ import asyncio
 import time
 
 import httpx
+import pytest
 from cassandra.cluster import Session
 
 from infra.connect import kafka, s3
@@ -19,8 +20,11 @@ from infra.settings import Settings
 from schemas.topics import TOPICS
 from sinks import photos as photo_rows
 from sinks.search import photos_with_hashtag
-from tests.cluster.fleet import Fleet, eventually, small_jpeg, upload
+from tests.cluster.fleet import Fleet, eventually, upload
 from tests.cluster.world import make_world
+from tests.support.images import numbered_jpeg
+
+pytestmark = [pytest.mark.stack, pytest.mark.cluster]
 
 
 async def test_topics_and_keyspace_are_replicated_three_times(stack: Settings,
@@ -55,7 +59,7 @@ async def test_upload_to_feed_on_the_cluster(stack: Settings, session: Session,
         token = mint(world.author, stack)
         ids = []
         for i in range(3):
-            response = await upload(client, token, small_jpeg(i), f"on the cluster #{tag}")
+            response = await upload(client, token, numbered_jpeg(i), f"on the cluster #{tag}")
             assert response.status_code == 202, response.text
             ids.append(int(response.json()["photo_id"]))
 

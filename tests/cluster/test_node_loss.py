@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 import httpx
+import pytest
 from cassandra import ConsistencyLevel
 from cassandra.cluster import Session
 
@@ -22,7 +23,7 @@ from operate.stack import cluster
 from schemas.engagement import LikeAdded
 from schemas.envelope import make
 from schemas.topics import MEDIA_UPLOADED
-from sinks import timelines as durable
+from sinks import durable_timelines
 from sinks.counted import edge_count
 from sinks.engagement import LIKES
 from sinks.photos import PHOTOS_BY_USER
@@ -37,6 +38,8 @@ from tests.cluster.nodes import (
     sigkill,
 )
 from tests.cluster.world import PRODUCER, World, all_ready, make_world, upload_one
+
+pytestmark = [pytest.mark.stack, pytest.mark.cluster]
 
 
 @dataclass
@@ -254,7 +257,8 @@ async def test_two_copies_of_every_processor_one_sigkilled_timelines_once(
             stack, session, fleet, world, rds, hot)
         for fan in world.followers:
             hot_ids = await hot.read(fan, limit=stack.timelines.redis_cap)
-            cold_ids = [e.photo_id for e in await durable.read_page(session, fan, limit=1000)]
+            cold = await durable_timelines.read_page(session, fan, limit=1000)
+            cold_ids = [e.photo_id for e in cold]
             for where, found in (("hot", hot_ids), ("durable", cold_ids)):
                 assert sorted(found) == sorted(ids), f"{where} timeline of {fan}"
     finally:
@@ -313,7 +317,7 @@ async def _timelines_hold(session: Session, hot: RedisTimelines, world: World,
     for fan in world.followers:
         if not set(ids) <= set(await hot.read(fan, limit=len(ids) + 50)):
             return False
-        cold = await durable.read_page(session, fan, limit=len(ids) + 50)
+        cold = await durable_timelines.read_page(session, fan, limit=len(ids) + 50)
         if not set(ids) <= {e.photo_id for e in cold}:
             return False
     return True

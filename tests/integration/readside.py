@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import itertools
 import random
-import socket
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -27,37 +24,22 @@ from api.app import create_app
 from infra.connect.publisher import Publisher
 from infra.http.auth import mint
 from infra.settings import Settings
+from operate.stack.base import free_port
 from processors.registry import build
 from processors.runtime import Runner
 from schemas.engagement import CommentAdded, LikeAdded, StoryPosted
 from schemas.envelope import make
 from schemas.graph import FollowApproved, FollowRemoved, FollowRequested
-from schemas.ids import EPOCH_MS, make_id
 from schemas.media import Derivative, PhotoCaptionEdited, PhotoDeleted, PhotoProcessed, Placeholder
 from schemas.payload import Payload
 from schemas.users import UserProfileUpdated, UserRegistered
 from sinks.media_keys import derivative_key
 from tests.integration.waiting import eventually
+from tests.support.ids import time_id
 
 PROCESSORS = ("graph", "metadata", "engagement", "fanout", "fanout-worker", "trending")
 DERIVATIVES: tuple[tuple[Literal["thumb", "small", "medium", "large"], int, int], ...] = (
     ("thumb", 150, 150), ("small", 320, 240), ("medium", 640, 480), ("large", 1080, 810))
-
-_seq = itertools.count(random.randrange(1 << 20))
-
-
-def new_id() -> int:
-    """Time-ordered ids, strictly increasing within this run (photos, comments, stories)."""
-    time.sleep(0.002)
-    return make_id(int(time.time() * 1000) - EPOCH_MS, random.randrange(8192),
-                   next(_seq) % 1024)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 @dataclass
 class Person:
@@ -119,7 +101,7 @@ class ReadWorld:
         return r.status_code == 200 and r.json()["follow_state"] == want
 
     async def photo(self, owner: Person, caption: str = "", *, wait: bool = True) -> int:
-        photo_id = new_id()
+        photo_id = time_id()
         await self.publish(self.processed(photo_id, owner, caption))
         if wait:  # the row turns ready a moment before its caption is stored
             async def shown() -> bool:
@@ -152,14 +134,14 @@ class ReadWorld:
                                      owner_id=owner.user_id))
 
     async def comment(self, who: Person, photo_id: int, owner: Person, text: str) -> int:
-        comment_id = new_id()
+        comment_id = time_id()
         await self.publish(CommentAdded(comment_id=comment_id, photo_id=photo_id,
                                         owner_id=owner.user_id, user_id=who.user_id,
                                         text=text))
         return comment_id
 
     async def story(self, who: Person, media_key: str) -> int:
-        story_id = new_id()
+        story_id = time_id()
         await self.publish(StoryPosted(story_id=story_id, user_id=who.user_id,
                                        media_key=media_key, posted_at=datetime.now(UTC)))
         return story_id

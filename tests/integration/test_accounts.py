@@ -27,7 +27,7 @@ from tests.integration.readside import ReadWorld, read_world
 from tests.integration.test_ingest_writes import names_field, problem
 from tests.integration.test_rate_limits import window_start
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.stack]
 
 PASSWORD = "correct horse battery"
 

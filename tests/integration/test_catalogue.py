@@ -30,6 +30,8 @@ from schemas.topics import DAY_MS, DEADLETTERS, LIKES, Topic
 
 from .test_ops import cli
 
+pytestmark = pytest.mark.stack
+
 
 def _topic(name: str, partitions: int) -> Topic:
     return Topic(name=name, key="photo_id", partitions=partitions, cleanup_policy="delete",

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import itertools
 import os
-import random
 import signal
 import subprocess
 import time
@@ -33,34 +31,23 @@ from infra.connect.publisher import Publisher
 from infra.connect.redis import RedisClient
 from infra.settings import REPO_ROOT, RedisSettings, Settings, get_settings
 from operate.commands.timelines import rebuild
+from operate.processes import stop_processes
 from processors.registry import build
 from processors.runtime import Runner
 from schemas.envelope import Event, make
 from schemas.graph import FollowApproved, FollowRemoved, FollowRequested
-from schemas.ids import EPOCH_MS, make_id
 from schemas.media import Derivative, PhotoDeleted, PhotoProcessed, Placeholder
 from schemas.payload import Payload
 from sinks import cache, graph, users
+from sinks.durable_timelines import newest_ids
+from sinks.reader_activity import set_activity
 from sinks.redis_timelines import RedisTimelines
 from sinks.statements import QUORUM
-from sinks.timelines import Timelines, newest_ids, set_activity
+from sinks.timelines import Timelines
 from tests.integration.waiting import eventually
+from tests.support.ids import random_id, time_id
 
-pytestmark = pytest.mark.slow
-
-_seq = itertools.count(random.randrange(1 << 20))
-
-
-def uid() -> int:
-    return random.getrandbits(62)
-
-
-def new_photo_id() -> int:
-    """Time-ordered and strictly increasing within this run."""
-    time.sleep(0.002)
-    return make_id(int(time.time() * 1000) - EPOCH_MS, random.randrange(8192),
-                   next(_seq) % 1024)
-
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
 def ev(payload: Payload) -> Event[Payload]:
     return make(payload, producer="tests")
@@ -140,10 +127,10 @@ async def test_follow_then_upload_reaches_everyone_once(
         stack: Settings, cassandra_session: Session, redis_client: RedisClient,
         hot: RedisTimelines) -> None:
     s = cassandra_session
-    author, f1, f2 = uid(), uid(), uid()
+    author, f1, f2 = random_id(), random_id(), random_id()
     await follow(s, author, f1, f2)
     await hot.replace_many({u: [] for u in (author, f1, f2)})
-    p = new_photo_id()
+    p = time_id()
     async with pipeline(stack):
         # the very same events twice (a producer retry): nothing changes
         for _ in range(2):
@@ -163,10 +150,10 @@ async def test_unfollow_and_delete_remove_from_timelines(
         stack: Settings, cassandra_session: Session, redis_client: RedisClient,
         hot: RedisTimelines) -> None:
     s = cassandra_session
-    author, f1, f2 = uid(), uid(), uid()
+    author, f1, f2 = random_id(), random_id(), random_id()
     await follow(s, author, f1, f2)
     await hot.replace_many({u: [] for u in (author, f1, f2)})
-    p1, p2 = new_photo_id(), new_photo_id()
+    p1, p2 = time_id(), time_id()
     async with pipeline(stack):
         await publish(stack, processed(p1, author), processed(p2, author))
 
@@ -196,8 +183,8 @@ async def test_unfollow_and_delete_remove_from_timelines(
 async def test_follow_backfills_recent_photos(
         stack: Settings, cassandra_session: Session, hot: RedisTimelines) -> None:
     s = cassandra_session
-    author, fan = uid(), uid()
-    p1, p2 = new_photo_id(), new_photo_id()
+    author, fan = random_id(), random_id()
+    p1, p2 = time_id(), time_id()
     async with pipeline(stack):
         await hot.replace(author, [])
         await publish(stack, processed(p1, author), processed(p2, author))
@@ -220,13 +207,13 @@ async def test_private_author_never_reaches_a_pending_requester(
         stack: Settings, cassandra_session: Session, redis_client: RedisClient,
         hot: RedisTimelines) -> None:
     s = cassandra_session
-    author, approved, pending = uid(), uid(), uid()
+    author, approved, pending = random_id(), random_id(), random_id()
     await users.upsert_profile(s, author, f"priv{author % 10**9}", "", "", True,
                                datetime.now(UTC), registered=True)
     await follow(s, author, approved)
     assert await graph.request_follow(s, pending, author, datetime.now(UTC))
     await hot.replace_many({u: [] for u in (author, approved, pending)})
-    p1, p2 = new_photo_id(), new_photo_id()
+    p1, p2 = time_id(), time_id()
     async with pipeline(stack):
         sent = await publish(stack, processed(p1, author),
                              FollowRequested(follower_id=pending, followee_id=author),
@@ -246,11 +233,11 @@ async def test_celebrities_are_pulled_and_crossing_the_threshold_keeps_feeds_rig
     s = cassandra_session
     tiny = dataclasses.replace(stack, timelines=dataclasses.replace(
         stack.timelines, celebrity_threshold=3))
-    author, f1, f2, f3, f4 = (uid() for _ in range(5))
+    author, f1, f2, f3, f4 = (random_id() for _ in range(5))
     await follow(s, author, f1, f2)
     await hot.replace_many({u: [] for u in (author, f1, f2, f3, f4)})
     feed = reader(s, redis_client, tiny)
-    p1, p2, p3 = new_photo_id(), new_photo_id(), new_photo_id()
+    p1, p2, p3 = time_id(), time_id(), time_id()
     async with pipeline(tiny):
         await publish(tiny, processed(p1, author))  # 2 followers: pushed
         await eventually(lambda: _is(hot.read(f1, 10), [p1]))
@@ -285,7 +272,7 @@ async def test_inactive_follower_is_skipped_in_redis_and_rebuilt_on_return(
         stack: Settings, cassandra_session: Session, redis_client: RedisClient,
         hot: RedisTimelines) -> None:
     s = cassandra_session
-    author, active, sleeper = uid(), uid(), uid()
+    author, active, sleeper = random_id(), random_id(), random_id()
     await follow(s, author, active, sleeper)
     feed = reader(s, redis_client, stack)
     for u in (author, active, sleeper):
@@ -293,7 +280,7 @@ async def test_inactive_follower_is_skipped_in_redis_and_rebuilt_on_return(
     long_ago = time.time() - (stack.timelines.inactive_after_days + 10) * 86_400
     timelines = Timelines(s, redis_client, hot)
     await set_activity(s, redis_client, hot, sleeper, long_ago)
-    p = new_photo_id()
+    p = time_id()
     async with pipeline(stack):
         await publish(stack, processed(p, author))
         await eventually(lambda: _is(hot.read(active, 10), [p]))
@@ -340,8 +327,8 @@ async def test_sigkill_of_the_worker_mid_fanout_delivers_exactly_once(
         stack: Settings, cassandra_session: Session, redis_client: RedisClient,
         hot: RedisTimelines) -> None:
     s = cassandra_session
-    author = uid()
-    followers = sorted(uid() for _ in range(5_000))
+    author = random_id()
+    followers = sorted(random_id() for _ in range(5_000))
     everyone = [author, *followers]
     await asyncio.to_thread(seed_followers, s, author, followers)
     assert await graph.follower_count(s, author) == 5_000
@@ -349,7 +336,7 @@ async def test_sigkill_of_the_worker_mid_fanout_delivers_exactly_once(
         await hot.replace_many({u: [] for u in everyone[i:i + 1_000]})
     chunked = dataclasses.replace(stack, timelines=dataclasses.replace(
         stack.timelines, fanout_chunk=100))
-    p = new_photo_id()
+    p = time_id()
     marker = p.to_bytes(8, "big")
 
     async def delivered() -> int:
@@ -374,12 +361,7 @@ async def test_sigkill_of_the_worker_mid_fanout_delivers_exactly_once(
             worker = _worker()  # takes over after the dead member's session expires
             await eventually(lambda: _is(delivered(), len(everyone)), timeout=120)
     finally:
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        await stop_processes([worker], grace=30)
 
     gate = asyncio.Semaphore(64)
 
@@ -403,12 +385,12 @@ async def test_redis_flush_then_rebuild_gives_the_same_timelines(
         hot = RedisTimelines(r, isolated.timelines.redis_cap)
         timelines = Timelines(s, r, hot)
         feed = reader(s, r, isolated)
-        author, others = uid(), [uid() for _ in range(4)]
+        author, others = random_id(), [random_id() for _ in range(4)]
         readers = [author, *others]
         await follow(s, author, *others)
         for u in readers:
             await feed.home(u)  # built and active
-        posts = [new_photo_id() for _ in range(30)]
+        posts = [time_id() for _ in range(30)]
         for p in posts:  # what the worker does for each chunk
             await timelines.push(readers, p, author, datetime.now(UTC))
         before = {u: await hot.read(u, 1_000) for u in readers}

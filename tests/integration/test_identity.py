@@ -24,10 +24,11 @@ from schemas.topics import LIKES, SESSIONS
 from schemas.users import UserRegistered, UserSessionsRevoked
 from sinks import identity
 from tests.integration.readside import ReadWorld, read_world
-from tests.integration.test_ingest_writes import _client, jpeg, mine, problem, published
+from tests.integration.test_ingest_writes import _client, mine, problem, published
 from tests.integration.waiting import eventually
+from tests.support.images import jpeg_bytes
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,8 @@ async def test_a_never_registered_users_token_is_401_everywhere_and_writes_nothi
     assert mine(events, LikeAdded, user_id=ghost_id) == []
     writes = [
         ingest.post(f"/v1/photos/{pid}/comments", headers=ghost, json={"text": "boo"}),
-        ingest.post("/v1/media", headers=ghost, files={"file": ("a.jpg", jpeg(), "image/jpeg")}),
+        ingest.post("/v1/media", headers=ghost,
+                    files={"file": ("a.jpg", jpeg_bytes(), "image/jpeg")}),
         ingest.post("/v1/media/uploads", headers=ghost),
         ingest.patch("/v1/me", headers=ghost, json={"bio": "boo"}),
         ingest.post(f"/v1/users/{alice.user_id}/follow", headers=ghost),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import io
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,6 @@ import httpx
 import pytest
 from cassandra.cluster import Session
 from minio import Minio
-from PIL import Image
 
 from infra.http.auth import mint
 from infra.http.problems import PROBLEM_JSON
@@ -30,19 +28,11 @@ from schemas.ids import IdGenerator
 from schemas.media import PhotoUploaded
 from schemas.topics import MEDIA_UPLOADED
 from tests.support.accounts import registered_user
+from tests.support.images import jpeg_bytes
 
 from .kafka_tail import end_offsets, records_since
 
-
-def jpeg_bytes(width: int = 64, height: int = 48) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (width, height), (200, 40, 90)).save(buf, "JPEG", quality=90)
-    return buf.getvalue()
-
-
-async def new_user() -> int:
-    """A registered user (the services refuse tokens of users that do not exist)."""
-    return await registered_user()
+pytestmark = pytest.mark.stack
 
 
 def auth(settings: Settings, user_id: int) -> dict[str, str]:
@@ -115,7 +105,7 @@ def read_object(s3: Minio, settings: Settings, key: str) -> bytes:
 async def test_upload_is_stored_published_and_recorded(
     ingest: Ingest, s3_client: Minio, cassandra_session: Session
 ) -> None:
-    settings, user, original = ingest.settings, await new_user(), jpeg_bytes()
+    settings, user, original = ingest.settings, await registered_user(), jpeg_bytes()
     before = await end_offsets(settings, MEDIA_UPLOADED.name)
 
     response = await upload(ingest, user, original, caption="sunset", title="Evening",
@@ -149,7 +139,7 @@ async def test_upload_is_stored_published_and_recorded(
 async def test_idempotency_key_retry_creates_nothing_new(
     ingest: Ingest, s3_client: Minio
 ) -> None:
-    settings, user, original = ingest.settings, await new_user(), jpeg_bytes(80, 60)
+    settings, user, original = ingest.settings, await registered_user(), jpeg_bytes(80, 60)
     before = await end_offsets(settings, MEDIA_UPLOADED.name)
 
     first = await upload(ingest, user, original, key="retry-1")
@@ -168,7 +158,7 @@ async def test_idempotency_key_retry_creates_nothing_new(
                                               prefix=f"originals/{photo_id}"))
         assert [o.object_name for o in objects] == [f"originals/{photo_id}"]
     # The key is per user: someone else's identical key is a different upload.
-    other = await upload(ingest, await new_user(), original, key="retry-1")
+    other = await upload(ingest, await registered_user(), original, key="retry-1")
     assert other.status_code == 202
     assert other.json()["photo_id"] != first.json()["photo_id"]
 
@@ -176,7 +166,7 @@ async def test_idempotency_key_retry_creates_nothing_new(
 async def test_retry_completes_an_attempt_that_crashed_after_claiming(
     ingest: Ingest, s3_client: Minio, cassandra_session: Session
 ) -> None:
-    settings, user, original = ingest.settings, await new_user(), jpeg_bytes()
+    settings, user, original = ingest.settings, await registered_user(), jpeg_bytes()
     photo_id = IdGenerator(15).next_id(user)
     # What a crashed attempt leaves: a claim (lease long expired), no object, no event.
     cassandra_session.execute(
@@ -195,7 +185,7 @@ async def test_retry_completes_an_attempt_that_crashed_after_claiming(
 
 
 async def test_over_the_limit_is_413_from_content_length(small_ingest: Ingest) -> None:
-    response = await upload(small_ingest, await new_user(), jpeg_bytes() + b"\0" * 100_000)
+    response = await upload(small_ingest, await registered_user(), jpeg_bytes() + b"\0" * 100_000)
     body = assert_problem(response, 413)
     assert body["max_bytes"] == 4096
 
@@ -210,31 +200,31 @@ async def test_over_the_limit_is_413_while_streaming(small_ingest: Ingest) -> No
         for i in range(0, len(body), 1000):
             yield body[i:i + 1000]
 
-    headers = {**auth(small_ingest.settings, await new_user()),
+    headers = {**auth(small_ingest.settings, await registered_user()),
                "content-type": request.headers["content-type"]}
     response = await small_ingest.client.post("/v1/media", headers=headers, content=chunks())
     assert_problem(response, 413)
 
 
 async def test_text_named_jpg_is_415(ingest: Ingest) -> None:
-    response = await upload(ingest, await new_user(), b"just some text, not a picture\n" * 10,
-                            name="cat.jpg")
+    text = b"just some text, not a picture\n" * 10
+    response = await upload(ingest, await registered_user(), text, name="cat.jpg")
     body = assert_problem(response, 415)
     assert "image/jpeg" in body["accepted"]  # type: ignore[operator]
 
 
 async def test_non_multipart_body_is_415(ingest: Ingest) -> None:
     response = await ingest.client.post(
-        "/v1/media", headers=auth(ingest.settings, await new_user()), json={"file": "x"})
+        "/v1/media", headers=auth(ingest.settings, await registered_user()), json={"file": "x"})
     assert_problem(response, 415)
 
 
 async def test_missing_file_and_bad_caption_are_422(ingest: Ingest) -> None:
-    headers = auth(ingest.settings, await new_user())
+    headers = auth(ingest.settings, await registered_user())
     no_file = await ingest.client.post("/v1/media", headers=headers,
                                        files={"caption": (None, b"hello")})
     assert_problem(no_file, 422)
-    long_caption = await upload(ingest, await new_user(), jpeg_bytes(), caption="x" * 2201)
+    long_caption = await upload(ingest, await registered_user(), jpeg_bytes(), caption="x" * 2201)
     body = assert_problem(long_caption, 422)
     assert body["field"] == "caption"
 
@@ -260,7 +250,7 @@ async def test_missing_bad_and_expired_tokens_are_401(ingest: Ingest) -> None:
 
 
 async def test_presigned_upload_end_to_end(ingest: Ingest, s3_client: Minio) -> None:
-    settings, user, original = ingest.settings, await new_user(), jpeg_bytes(120, 90)
+    settings, user, original = ingest.settings, await registered_user(), jpeg_bytes(120, 90)
     headers = auth(settings, user)
     before = await end_offsets(settings, MEDIA_UPLOADED.name)
 
@@ -278,7 +268,7 @@ async def test_presigned_upload_end_to_end(ingest: Ingest, s3_client: Minio) -> 
         put = await direct.put(grant["upload_url"], content=original)
     assert put.status_code == 200, put.text
 
-    stranger = await ingest.client.post(commit_url, headers=auth(settings, await new_user()),
+    stranger = await ingest.client.post(commit_url, headers=auth(settings, await registered_user()),
                                         json={})
     assert_problem(stranger, 404)
 
@@ -302,7 +292,7 @@ async def test_presigned_upload_end_to_end(ingest: Ingest, s3_client: Minio) -> 
 async def test_presigned_upload_of_text_is_415_and_removed(
     ingest: Ingest, s3_client: Minio
 ) -> None:
-    headers = auth(ingest.settings, await new_user())
+    headers = auth(ingest.settings, await registered_user())
     grant = (await ingest.client.post("/v1/media/uploads", headers=headers)).json()
     async with httpx.AsyncClient(timeout=30) as direct:
         assert (await direct.put(grant["upload_url"], content=b"hello")).status_code == 200
@@ -316,12 +306,14 @@ async def test_minio_down_is_503_and_nothing_is_accepted(
     stack: Settings, cassandra_session: Session
 ) -> None:
     broken = dataclasses.replace(stack, s3=S3Settings(endpoint="127.0.0.1:1"))
-    user = await new_user()
+    user = await registered_user()
     before = await end_offsets(stack, MEDIA_UPLOADED.name)
     async for running in _running(broken):
         response = await upload(running, user, jpeg_bytes(), key="down")
-        assert_problem(response, 503)
-        assert "retry-after" in response.headers
+        body = assert_problem(response, 503)
+        assert body["type"] == "https://photostream.dev/problems/service-unavailable"
+        assert str(body["detail"]).startswith("object store: put failed:")
+        assert response.headers["retry-after"] == "5"
         ready = await running.client.get("/readyz")
         assert_problem(ready, 503)
         assert ready.json()["checks"]["kafka"] == "ok"

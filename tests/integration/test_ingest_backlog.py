@@ -25,9 +25,13 @@ from infra.settings import Settings
 from producers.ingest import create_app
 from producers.ingest.backlog import Backlog
 from schemas.topics import MEDIA_UPLOADED
-from tests.integration.test_ingest import Ingest, assert_problem, jpeg_bytes, new_user, upload
+from tests.integration.test_ingest import Ingest, assert_problem, upload
+from tests.support.accounts import registered_user
+from tests.support.images import jpeg_bytes
 
 from .kafka_tail import end_offsets
+
+pytestmark = pytest.mark.stack
 
 
 @dataclasses.dataclass
@@ -87,7 +91,7 @@ async def _until_known(backlog: Backlog) -> None:
 
 async def test_full_backlog_refuses_with_retry_after_and_stores_nothing(
         admitting: Admitting) -> None:
-    ingest, user = admitting.ingest, await new_user()
+    ingest, user = admitting.ingest, await registered_user()
     await _until_known(admitting.backlog)
     first = await upload(ingest, user, jpeg_bytes())
     second = await upload(ingest, user, jpeg_bytes())
@@ -110,7 +114,7 @@ async def test_full_backlog_refuses_with_retry_after_and_stores_nothing(
 
 
 async def test_admission_reopens_once_the_processors_catch_up(admitting: Admitting) -> None:
-    ingest, user = admitting.ingest, await new_user()
+    ingest, user = admitting.ingest, await registered_user()
     await _until_known(admitting.backlog)
     for _ in range(2):
         assert (await upload(ingest, user, jpeg_bytes())).status_code == 202

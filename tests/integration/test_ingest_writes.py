@@ -10,7 +10,6 @@ catalogue topic during the request. Bad input is checked for its problem+json.
 from __future__ import annotations
 
 import dataclasses
-import io
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -18,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 from minio import Minio
-from PIL import Image
 
 from infra.http.problems import PROBLEM_JSON
 from infra.settings import Settings
@@ -33,8 +31,9 @@ from schemas.users import UserProfileUpdated, UserRegistered
 from sinks.media_keys import story_key
 from tests.integration.kafka_tail import end_offsets, records_since
 from tests.integration.readside import Person, ReadWorld, read_world
+from tests.support.images import image_bytes
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -85,12 +84,6 @@ def problem(response: httpx.Response, status: int) -> dict[str, Any]:
 def names_field(body: dict[str, Any], location: str) -> None:
     assert location in body["detail"], body
     assert location in [e["location"] for e in body["errors"]], body
-
-
-def jpeg() -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (32, 24), (10, 200, 90)).save(buf, "JPEG")
-    return buf.getvalue()
 
 
 # -- likes ---------------------------------------------------------------------------------
@@ -359,7 +352,7 @@ async def test_bad_profile_bodies_are_422_naming_the_field(
 async def test_story_is_stored_then_announced(world: ReadWorld, ingest: httpx.AsyncClient,
                                               s3_client: Minio) -> None:
     alice = await world.user()
-    image = jpeg()
+    image = image_bytes(32, 24, (10, 200, 90))
     response, events = await published(world.settings, STORIES, lambda: ingest.post(
         "/v1/stories", headers=alice.auth, files={"file": ("s.jpg", image, "image/jpeg")}))
     assert response.status_code == 202, response.text

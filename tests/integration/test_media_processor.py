@@ -35,6 +35,7 @@ from PIL import Image
 
 from infra.connect import kafka
 from infra.settings import Settings
+from operate.processes import stop_processes
 from processors.media.processor import MediaProcessor, outcome_event_id
 from processors.runtime import Runner
 from schemas.deadletter import DeadLetter, decode_dead_letter
@@ -45,6 +46,7 @@ from schemas.payload import Payload
 from schemas.topics import DEADLETTERS, MEDIA_PROCESSED, MEDIA_UPLOADED, Topic, key_for
 from sinks.media_keys import IMMUTABLE_CACHE_CONTROL, derivative_key, original_key
 from sinks.objects import ObjectStore
+from tests.support.images import encoded
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
@@ -60,12 +62,6 @@ def new_photo_id() -> int:
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-def _encode(im: Image.Image, fmt: str, **options: Any) -> bytes:
-    buf = io.BytesIO()
-    im.save(buf, fmt, **options)
-    return buf.getvalue()
 
 
 def _photo(w: int, h: int, *, grain: float = 40) -> Image.Image:
@@ -84,25 +80,25 @@ def _exif(**tags: Any) -> bytes:
 
 def big_jpeg() -> bytes:
     """2000x1500 with camera EXIF (make, model, GPS pointer) that must not survive."""
-    return _encode(_photo(2000, 1500), "JPEG", quality=90,
+    return encoded(_photo(2000, 1500), "JPEG", quality=90,
                    exif=_exif(x010F="TestCam", x0110="Model X", x0131="secret-editor"))
 
 
 def bomb_png() -> bytes:
     """A 1x1 PNG whose header claims 30000x30000 (900 MP): must be refused unread."""
-    tiny = _encode(Image.new("L", (1, 1)), "PNG")
+    tiny = encoded(Image.new("L", (1, 1)), "PNG")
     body = b"IHDR" + struct.pack(">II", 30000, 30000) + tiny[24:29]
     return tiny[:8] + struct.pack(">I", 13) + body + struct.pack(">I", zlib.crc32(body)) + tiny[33:]
 
 
 def png16() -> bytes:
     grad = Image.linear_gradient("L").resize((640, 480)).convert("I").point(lambda v: v * 257)
-    return _encode(grad.convert("I;16"), "PNG")
+    return encoded(grad.convert("I;16"), "PNG")
 
 
 def animated_gif() -> bytes:
     frames = [Image.new("RGB", (300, 200), c) for c in ("red", "green", "blue")]
-    return _encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100,
+    return encoded(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100,
                    loop=0)
 
 
@@ -128,10 +124,10 @@ def build_cases(tmp: Path) -> dict[str, Case]:
     big = big_jpeg()
     return {
         "big": Case(big),
-        "small": Case(_encode(Image.new("RGB", (200, 100), "orange"), "PNG"),
+        "small": Case(encoded(Image.new("RGB", (200, 100), "orange"), "PNG"),
                       content_type="image/png"),
-        "rotated": Case(_encode(_photo(1200, 800), "JPEG", exif=_exif(x0112=6, x010F="TestCam"))),
-        "cmyk": Case(_encode(_photo(800, 600).convert("CMYK"), "JPEG")),
+        "rotated": Case(encoded(_photo(1200, 800), "JPEG", exif=_exif(x0112=6, x010F="TestCam"))),
+        "cmyk": Case(encoded(_photo(800, 600).convert("CMYK"), "JPEG")),
         "png16": Case(png16(), content_type="image/png"),
         "gif": Case(animated_gif(), content_type="image/gif"),
         "video": Case(mp4(tmp / "clip.mp4"), kind="video", content_type="video/mp4"),
@@ -472,16 +468,6 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
 
 
-def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 def _log_tail(path: Path) -> str:
     return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
@@ -490,7 +476,7 @@ async def test_sigkill_mid_stream_loses_nothing(
     stack: Settings, producer: AIOKafkaProducer, store: ObjectStore, tmp_path: Path
 ) -> None:
     n = 30
-    data = _encode(_photo(2400, 1800, grain=60), "JPEG", quality=85)
+    data = encoded(_photo(2400, 1800, grain=60), "JPEG", quality=85)
     ids = [new_photo_id() for _ in range(n)]
     await store_originals(store, stack, [(pid, data) for pid in ids])
     log_path = tmp_path / "media.log"
@@ -504,7 +490,7 @@ async def test_sigkill_mid_stream_loses_nothing(
             first.kill()  # SIGKILL: no drain, no commit, no pool shutdown
             await asyncio.to_thread(first.wait, 10)
         finally:
-            _stop(first, signal.SIGKILL)
+            await stop_processes([first], sig=signal.SIGKILL, grace=30)
         await tail.drain(1.0)  # whatever the first run published before dying
         before = {pid for pid in ids if tail.processed.get(pid)}
         assert 0 < len(before) < n, f"not killed mid-stream: {len(before)}/{n} done\n" \
@@ -528,7 +514,7 @@ async def test_sigkill_mid_stream_loses_nothing(
                 print(_log_tail(log_path), file=sys.stderr)
                 raise
         finally:
-            await asyncio.to_thread(_stop, second)
+            await stop_processes([second], grace=30)
         assert second.returncode == 0, _log_tail(log_path)
 
     dupes = sum(len(tail.processed[p]) > 1 for p in ids)

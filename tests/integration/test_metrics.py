@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from typing import ClassVar
@@ -21,11 +20,16 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from infra.connect import kafka
 from infra.settings import Settings
+from operate.stack.base import free_port
 from processors.runtime import Message, Processor, run_processors
 from schemas.engagement import LikeAdded
 from schemas.envelope import encode, make
+from tests.support.accounts import registered_user
+from tests.support.images import jpeg_bytes
 
-from .test_ingest import _running, auth, jpeg_bytes, new_user
+from .test_ingest import _running, auth
+
+pytestmark = pytest.mark.stack
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -39,19 +43,13 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_ingest_metrics_count_requests_by_route_and_status_and_upload_bytes(
         stack: Settings) -> None:
     photos = [jpeg_bytes(64 + i, 48) for i in range(3)]
     async for ingest in _running(stack):
         client = ingest.client
         before = parse((await client.get("/metrics")).text)
-        user = await new_user()
+        user = await registered_user()
         for data in photos:
             r = await client.post("/v1/media", headers=auth(stack, user),
                                   files={"file": ("p.jpg", data, "image/jpeg")})

@@ -22,7 +22,7 @@ from infra.settings import Settings
 from producers.ingest import create_app
 from tests.integration.readside import ReadWorld, read_world
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.stack]
 
 APP = "http://app.test/app/"
 

@@ -39,6 +39,8 @@ from schemas.topics import TOPICS
 
 from .kafka_tail import end_offsets, records_since
 
+pytestmark = pytest.mark.stack
+
 PARTITIONS = 3
 
 

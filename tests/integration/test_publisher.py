@@ -18,6 +18,8 @@ from schemas.topics import LIKES
 
 from .kafka_tail import end_offsets, records_since
 
+pytestmark = pytest.mark.stack
+
 
 def _like(photo_id: int) -> Event[LikeAdded]:
     return make(LikeAdded(photo_id=photo_id, user_id=7, owner_id=8), producer="test-publisher")

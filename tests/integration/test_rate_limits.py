@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import dataclasses
 import random
-import socket
 import time
 from collections.abc import AsyncIterator
 
@@ -33,9 +32,12 @@ from infra.http.ratelimit import (
     window_at,
 )
 from infra.settings import RateLimitSettings, RedisSettings, Settings
+from operate.stack.base import free_port
 from producers.ingest import create_app
-from tests.integration.test_ingest import Ingest, assert_problem, auth, jpeg_bytes, new_user, upload
+from tests.integration.test_ingest import Ingest, assert_problem, auth, upload
 from tests.support.accounts import registered_user
+from tests.support.ids import random_id
+from tests.support.images import jpeg_bytes
 
 pytestmark = pytest.mark.stack
 
@@ -81,7 +83,7 @@ def starting(action: Action, subject: str) -> bool:
 
 async def fresh_user(action: Action) -> int:
     """A new (registered) user whose ``action`` window has just begun."""
-    while not starting(action, f"user:{(user := random.getrandbits(62))}"):
+    while not starting(action, f"user:{(user := random_id())}"):
         pass
     return await registered_user(user)
 
@@ -123,7 +125,7 @@ async def test_upload_burst_over_the_limit_is_429_with_retry_after(ingest: Inges
 
 
 async def test_limits_are_per_user(ingest: Ingest) -> None:
-    greedy, other = await fresh_user("uploads"), await new_user()
+    greedy, other = await fresh_user("uploads"), await registered_user()
     for _ in range(LIMITS.uploads):
         assert (await upload(ingest, greedy, jpeg_bytes())).status_code == 202
     assert_limited(await upload(ingest, greedy, jpeg_bytes()), "uploads", LIMITS.uploads)
@@ -134,7 +136,7 @@ async def test_limits_are_per_user(ingest: Ingest) -> None:
 
 async def test_the_counter_expires_with_its_window(
         ingest: Ingest, redis_client: RedisClient) -> None:
-    user = await new_user()
+    user = await registered_user()
     photo = (await upload(ingest, user, jpeg_bytes())).json()["photo_id"]
     await window_start("likes", f"user:{user}")
     like = f"/v1/photos/{photo}/likes"
@@ -154,7 +156,7 @@ async def test_the_counter_expires_with_its_window(
 
 
 async def test_comments_and_follows_have_their_own_limits(ingest: Ingest) -> None:
-    user = await new_user()
+    user = await registered_user()
     photo = (await upload(ingest, user, jpeg_bytes())).json()["photo_id"]
     headers = auth(ingest.settings, user)
     await window_start("comments", f"user:{user}")
@@ -168,7 +170,7 @@ async def test_comments_and_follows_have_their_own_limits(ingest: Ingest) -> Non
     assert like.status_code == 202, "likes are counted apart from comments"
 
     headers = auth(ingest.settings, await fresh_user("follows"))
-    unknown = f"/v1/users/{random.getrandbits(62)}/follow"
+    unknown = f"/v1/users/{random_id()}/follow"
     for _ in range(2):  # an unknown user: the route's own answer while under the limit
         assert_problem(await ingest.client.post(unknown, headers=headers), 404)
     assert_limited(await ingest.client.post(unknown, headers=headers), "follows", 2)
@@ -189,17 +191,11 @@ async def test_sign_ins_are_limited_per_client_address(stack: Settings) -> None:
         assert_problem(answer, 422)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_unreachable_redis_lets_writes_through(stack: Settings) -> None:
-    settings = limited(stack, redis_url=f"redis://127.0.0.1:{_free_port()}/0")
+    settings = limited(stack, redis_url=f"redis://127.0.0.1:{free_port()}/0")
     before = unchecked("likes")
     async with running(settings) as ingest:
-        user = await new_user()
+        user = await registered_user()
         photo = (await upload(ingest, user, jpeg_bytes())).json()["photo_id"]
         for _ in range(LIMITS.likes + 2):
             answer = await ingest.client.post(f"/v1/photos/{photo}/likes",

@@ -19,7 +19,7 @@ from infra.http.problems import PROBLEM_JSON
 from infra.settings import Settings
 from tests.integration.readside import Person, ReadWorld, read_world
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

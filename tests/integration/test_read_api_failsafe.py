@@ -29,7 +29,7 @@ from tests.integration.readside import Person, ReadWorld, read_world
 from tests.integration.waiting import eventually
 from tests.support.faultline import FaultLine, faultline
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
 #: A 503 for an unreachable store must come this fast (the API's backend timeout is
 #: 0.5 s; a feed may spend it twice before answering from what Redis holds).

@@ -20,7 +20,7 @@ from infra.settings import Settings
 from sinks.media_keys import derivative_key
 from tests.integration.readside import Person, ReadWorld, read_world
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
 
 @dataclass

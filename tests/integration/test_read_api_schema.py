@@ -12,7 +12,7 @@ import pytest
 from infra.settings import Settings
 from tests.integration.readside import read_world
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 

@@ -8,12 +8,16 @@ import random
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+import pytest
+
 from infra import degraded
 from infra.connect import redis as redis_connect
 from infra.connect.redis import RedisClient
 from infra.settings import Settings
 from sinks import cache
 from tests.support.faultline import faultline
+
+pytestmark = pytest.mark.stack
 
 KIND = cache.CacheKind("testkind", 60)
 

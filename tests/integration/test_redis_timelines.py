@@ -14,6 +14,8 @@ import redis.asyncio as aioredis
 from infra.connect.redis import RedisClient
 from sinks.redis_timelines import RedisTimelines
 
+pytestmark = pytest.mark.stack
+
 
 @pytest.fixture
 async def timelines(redis_client: RedisClient) -> AsyncIterator[RedisTimelines]:

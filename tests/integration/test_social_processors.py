@@ -5,8 +5,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -24,7 +22,6 @@ from processors.runtime import Runner
 from schemas.engagement import CommentAdded, CommentDeleted, LikeAdded, LikeRemoved, StoryPosted
 from schemas.envelope import Event, make
 from schemas.graph import FollowApproved, FollowRejected, FollowRemoved, FollowRequested
-from schemas.ids import EPOCH_MS, make_id
 from schemas.media import (
     Derivative,
     PhotoCaptionEdited,
@@ -36,17 +33,9 @@ from schemas.payload import Payload
 from schemas.users import UserRegistered
 from sinks import engagement, graph, photos, search
 from tests.integration.waiting import eventually
+from tests.support.ids import random_id, time_id
 
-pytestmark = pytest.mark.slow
-
-
-def uid() -> int:
-    return random.getrandbits(62)
-
-
-def photo_id_now() -> int:
-    return make_id(int(time.time() * 1000) - EPOCH_MS, random.randrange(8192),
-                   random.randrange(1024))
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
 
 def ev(payload: Payload, at: datetime | None = None) -> Event[Payload]:
@@ -95,11 +84,11 @@ async def test_processors_apply_events_once_and_duplicates_change_nothing(
         stack: Settings, runners: dict[str, Runner], cassandra_session: Session,
         redis_client: RedisClient) -> None:
     s = cassandra_session
-    public, private, fan, stranger = uid(), uid(), uid(), uid()
-    liked, commented, kept, deleted = photo_id_now(), uid(), photo_id_now(), photo_id_now()
-    likers = [uid() for _ in range(5)]
-    comments = [uid() for _ in range(3)]
-    story, owner, tag = uid(), uid(), f"t{uid()}"
+    public, private, fan, stranger = random_id(), random_id(), random_id(), random_id()
+    liked, commented, kept, deleted = time_id(), random_id(), time_id(), time_id()
+    likers = [random_id() for _ in range(5)]
+    comments = [random_id() for _ in range(3)]
+    story, owner, tag = random_id(), random_id(), f"t{random_id()}"
     t0 = datetime.now(UTC)
 
     graph_events = [

@@ -4,27 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from cassandra.cluster import Session
 
 from infra.connect.redis import RedisClient
-from schemas.ids import EPOCH_MS, make_id
 from schemas.media import Derivative, PhotoProcessed, Placeholder
 from sinks import engagement, graph, photos, search, users
 from sinks.statements import micros
+from tests.support.ids import random_id, time_id
 
-
-def uid() -> int:
-    """A fresh 62-bit id, so reruns never meet earlier rows."""
-    return random.getrandbits(62)
-
-
-def photo_id_now() -> int:
-    """A time-ordered photo id made now (its time is the caption's 'written at')."""
-    return make_id(int(time.time() * 1000) - EPOCH_MS, random.randrange(8192),
-                   random.randrange(1024))
+pytestmark = pytest.mark.stack
 
 
 def now() -> datetime:
@@ -44,7 +35,7 @@ def processed(photo_id: int, owner_id: int, caption: str, title: str = "") -> Ph
 
 async def test_duplicate_likes_count_once_and_remove_then_re_add(
         cassandra_session: Session) -> None:
-    s, photo, user = cassandra_session, uid(), uid()
+    s, photo, user = cassandra_session, random_id(), random_id()
     assert await engagement.add_like(s, photo, user, now()) is True
     assert await engagement.add_like(s, photo, user, now()) is False
     assert await engagement.like_count(s, photo) == 1
@@ -58,8 +49,8 @@ async def test_duplicate_likes_count_once_and_remove_then_re_add(
 
 async def test_fifty_concurrent_likes_on_one_photo_count_exactly_fifty(
         cassandra_session: Session) -> None:
-    s, photo = cassandra_session, uid()
-    likers = [uid() for _ in range(50)]
+    s, photo = cassandra_session, random_id()
+    likers = [random_id() for _ in range(50)]
     attempts = likers + likers[:10]  # ten duplicates racing their originals
     random.shuffle(attempts)
     results = await asyncio.gather(*(engagement.add_like(s, photo, u, now()) for u in attempts))
@@ -69,19 +60,21 @@ async def test_fifty_concurrent_likes_on_one_photo_count_exactly_fifty(
 
 async def test_comments_are_counted_once_and_listed_newest_first(
         cassandra_session: Session) -> None:
-    s, photo, user = cassandra_session, uid(), uid()
-    ids = sorted(uid() for _ in range(3))
+    s, photo, user = cassandra_session, random_id(), random_id()
+    ids = sorted(random_id() for _ in range(3))
     for cid in ids + ids:
         await engagement.add_comment(s, photo, cid, user, f"comment {cid}", now())
     assert await engagement.comment_count(s, photo) == 3
-    assert await engagement.remove_comment(s, photo, ids[0]) is True
+    assert [c for c, _ in await engagement.authored_comments(s, user, 10)] == ids[::-1]
+    assert await engagement.remove_comment(s, photo, ids[0], user) is True
     assert await engagement.comment_count(s, photo) == 2
     assert [c.comment_id for c in await engagement.recent_comments(s, photo)] == ids[:0:-1]
+    assert await engagement.authored_comments(s, user, 10) == [(c, photo) for c in ids[:0:-1]]
 
 
 async def test_follow_edges_both_ways_with_counts_and_paging(cassandra_session: Session) -> None:
-    s, star = cassandra_session, uid()
-    fans = sorted(uid() for _ in range(25))
+    s, star = cassandra_session, random_id()
+    fans = sorted(random_id() for _ in range(25))
     for fan in fans:
         assert await graph.follow(s, fan, star, now()) is True
     assert await graph.follow(s, fans[0], star, now()) is False
@@ -111,7 +104,7 @@ async def test_follow_edges_both_ways_with_counts_and_paging(cassandra_session: 
 
 async def test_private_follow_waits_in_requests_until_approved(
         cassandra_session: Session) -> None:
-    s, owner, fan = cassandra_session, uid(), uid()
+    s, owner, fan = cassandra_session, random_id(), random_id()
     assert await users.is_private(s, owner)  # unknown accounts are treated as private
     await users.upsert_profile(s, owner, f"p{owner}", "P", "", True, now(), registered=True)
     assert await users.is_private(s, owner)
@@ -127,7 +120,7 @@ async def test_private_follow_waits_in_requests_until_approved(
 
 async def test_deleted_photo_is_not_resurrected_by_a_late_processed(
         cassandra_session: Session) -> None:
-    s, owner, photo = cassandra_session, uid(), photo_id_now()
+    s, owner, photo = cassandra_session, random_id(), time_id()
     assert await photos.mark_processed(s, processed(photo, owner, "#late party"), now())
     assert await photos.mark_processed(s, processed(photo, owner, "#late party"), now())
     assert await photos.photo_count(s, owner) == 1
@@ -149,7 +142,7 @@ async def test_deleted_photo_is_not_resurrected_by_a_late_processed(
 
 
 async def test_delete_before_processed_leaves_a_tombstone(cassandra_session: Session) -> None:
-    s, owner, photo = cassandra_session, uid(), photo_id_now()
+    s, owner, photo = cassandra_session, random_id(), time_id()
     await photos.mark_deleted(s, photo, owner, now())
     assert await photos.mark_processed(s, processed(photo, owner, "x"), now()) is False
     assert await photos.mark_failed(s, photo, owner, "decode: bad", now()) is False
@@ -159,7 +152,7 @@ async def test_delete_before_processed_leaves_a_tombstone(cassandra_session: Ses
 
 
 async def test_failed_photo_keeps_its_reason(cassandra_session: Session) -> None:
-    s, owner, photo = cassandra_session, uid(), photo_id_now()
+    s, owner, photo = cassandra_session, random_id(), time_id()
     assert await photos.mark_failed(s, photo, owner, "decode: not an image", now())
     row = await photos.get_photo(s, photo)
     assert row is not None and row.status == "failed"
@@ -168,7 +161,7 @@ async def test_failed_photo_keeps_its_reason(cassandra_session: Session) -> None
 
 async def test_caption_edits_are_last_writer_wins_by_event_time(
         cassandra_session: Session) -> None:
-    s, owner, photo = cassandra_session, uid(), photo_id_now()
+    s, owner, photo = cassandra_session, random_id(), time_id()
     t0 = now()
     await photos.mark_processed(s, processed(photo, owner, "original #first"), t0)
     assert await photos.set_caption(s, photo, "newest #third", "T3", t0 + timedelta(seconds=3))
@@ -184,7 +177,7 @@ async def test_caption_edits_are_last_writer_wins_by_event_time(
 async def test_an_edit_stored_before_processing_survives_it(cassandra_session: Session) -> None:
     # photo.caption_edited and media.processed are different topics: the edit can land
     # first, and processing must then make the photo ready without its upload caption.
-    s, owner, photo = cassandra_session, uid(), photo_id_now()
+    s, owner, photo = cassandra_session, random_id(), time_id()
     assert await photos.set_caption(s, photo, "edited #early", "E", now() + timedelta(seconds=1))
     assert await photos.mark_processed(s, processed(photo, owner, "original #upload"), now())
     row = await photos.get_photo(s, photo)
@@ -195,8 +188,8 @@ async def test_an_edit_stored_before_processing_survives_it(cassandra_session: S
 
 async def test_search_normalizes_and_reindexes_on_caption_edit(
         cassandra_session: Session) -> None:
-    s, owner, photo = cassandra_session, uid(), photo_id_now()
-    word = f"w{uid()}"  # a term no other test uses
+    s, owner, photo = cassandra_session, random_id(), time_id()
+    word = f"w{random_id()}"  # a term no other test uses
     full_width_golden = "\uff27\uff4f\uff4c\uff44\uff45\uff4e"
     caption = f"Café {word.upper()}! #SunSet #Été"
     await photos.mark_processed(s, processed(photo, owner, caption, full_width_golden), now())
@@ -217,7 +210,7 @@ async def test_search_normalizes_and_reindexes_on_caption_edit(
 
 
 async def test_username_prefixes_and_rename_cleanup(cassandra_session: Session) -> None:
-    s, user = cassandra_session, uid()
+    s, user = cassandra_session, random_id()
     old, new = f"zq{user % 10**8}", f"zr{user % 10**8}"
     t1 = now()
     await users.upsert_profile(s, user, old, "Z", "", False, t1, registered=True)
@@ -243,8 +236,8 @@ async def test_username_prefixes_and_rename_cleanup(cassandra_session: Session) 
 
 async def test_stories_expire_24h_after_posting_in_both_stores(
         cassandra_session: Session, redis_client: RedisClient) -> None:
-    s, author = cassandra_session, uid()
-    story, posted = uid(), now() - timedelta(hours=23)
+    s, author = cassandra_session, random_id()
+    story, posted = random_id(), now() - timedelta(hours=23)
     assert await engagement.post_story(s, redis_client, story, author, "s/1.jpg", posted)
     assert await engagement.post_story(s, redis_client, story, author, "s/1.jpg", posted)
     rows = list(s.execute("SELECT TTL(media_key) AS ttl FROM stories WHERE user_id = %s",
@@ -256,12 +249,12 @@ async def test_stories_expire_24h_after_posting_in_both_stores(
     assert await engagement.live_story_ids(redis_client, author) == [story]
     assert [st.story_id for st in await engagement.stories(s, author)] == [story]
 
-    fresh = uid()
+    fresh = random_id()
     await engagement.post_story(s, redis_client, fresh, author, "s/2.jpg", now())
     assert await engagement.live_story_ids(redis_client, author) == [fresh, story]
     assert await redis_client.pttl(key) > 86_000_000  # the newest story keeps the key
 
-    expired = uid()
+    expired = random_id()
     assert not await engagement.post_story(s, redis_client, expired, author, "s/0.jpg",
                                            now() - timedelta(hours=25))
     assert expired not in await engagement.live_story_ids(redis_client, author)

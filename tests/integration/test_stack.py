@@ -22,6 +22,8 @@ from operate.stack.base import StackError, process_gone
 from operate.stack.redis import RedisService
 from schemas.topics import TOPICS
 
+pytestmark = pytest.mark.stack
+
 
 async def test_each_service_answers_a_real_round_trip(stack: Settings) -> None:
     results = {name: detail for name, _, detail in await run_smoke(stack)}

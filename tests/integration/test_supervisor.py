@@ -15,15 +15,20 @@ import sys
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 
 from infra.settings import REPO_ROOT, Settings
+from operate.stack.base import free_port
 from schemas.envelope import decode
 from schemas.media import PhotoUploaded
 from schemas.topics import MEDIA_UPLOADED
+from tests.support.accounts import registered_user
+from tests.support.images import jpeg_bytes
 
 from .kafka_tail import end_offsets, records_since
-from .test_ingest import auth, jpeg_bytes, new_user
-from .test_metrics import free_port
+from .test_ingest import auth
+
+pytestmark = pytest.mark.stack
 
 
 class Supervised:
@@ -114,7 +119,7 @@ async def test_supervisor_restarts_a_killed_child_and_stops_cleanly_mid_upload(
 
         # SIGTERM while an upload is half sent: it must still be accepted and published.
         before = await end_offsets(stack, MEDIA_UPLOADED.name)
-        user, data, first_sent = await new_user(), jpeg_bytes(800, 600), asyncio.Event()
+        user, data, first_sent = await registered_user(), jpeg_bytes(800, 600), asyncio.Event()
         async with httpx.AsyncClient(timeout=60) as client:
             upload = asyncio.create_task(client.post(
                 f"http://127.0.0.1:{sup.port}/v1/media", content=slow_body(data, first_sent),

@@ -23,10 +23,11 @@ from schemas.media import PhotoDeleted
 from schemas.payload import Payload
 from schemas.users import UserProfileUpdated, UserRegistered
 from sinks import trending, users
-from tests.integration.test_social_processors import consumed, ev, photo_id_now, processed, uid
+from tests.integration.test_social_processors import consumed, ev, processed
 from tests.integration.waiting import eventually
+from tests.support.ids import random_id, time_id
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
 
 @pytest.fixture
@@ -59,9 +60,9 @@ def register(user_id: int, *, private: bool, update: bool = False) -> Event[Payl
 async def test_trending_counts_distinct_public_photos_and_redelivery_changes_nothing(
         stack: Settings, runners: dict[str, Runner], cassandra_session, redis_client) -> None:
     s, r = cassandra_session, redis_client
-    author, hidden, fan1, fan2 = uid(), uid(), uid(), uid()
-    a, b = f"tra{uid()}", f"trb{uid()}"
-    p1, p2, p3, secret = photo_id_now(), photo_id_now(), photo_id_now(), photo_id_now()
+    author, hidden, fan1, fan2 = random_id(), random_id(), random_id(), random_id()
+    a, b = f"tra{random_id()}", f"trb{random_id()}"
+    p1, p2, p3, secret = time_id(), time_id(), time_id(), time_id()
 
     async with Publisher(stack) as pub:
         sent = await pub.publish_many([register(author, private=False),
@@ -85,7 +86,7 @@ async def test_trending_counts_distinct_public_photos_and_redelivery_changes_not
             ev(LikeAdded(photo_id=p2, user_id=fan1, owner_id=author)),  # a re-sent like
             ev(LikeAdded(photo_id=p3, user_id=fan1, owner_id=author)),
             ev(LikeRemoved(photo_id=p3, user_id=fan1, owner_id=author)),
-            ev(CommentAdded(comment_id=uid(), photo_id=p3, owner_id=author, user_id=fan2,
+            ev(CommentAdded(comment_id=random_id(), photo_id=p3, owner_id=author, user_id=fan2,
                             text="nice")),
             ev(LikeAdded(photo_id=secret, user_id=fan1, owner_id=hidden)),
         ]
@@ -106,9 +107,9 @@ async def test_trending_counts_distinct_public_photos_and_redelivery_changes_not
 async def test_deleted_photos_and_private_authors_do_not_surface(
         stack: Settings, runners: dict[str, Runner], cassandra_session, redis_client) -> None:
     s, r = cassandra_session, redis_client
-    author = uid()
-    tag = f"trd{uid()}"
-    kept, gone, early = photo_id_now(), photo_id_now(), photo_id_now()
+    author = random_id()
+    tag = f"trd{random_id()}"
+    kept, gone, early = time_id(), time_id(), time_id()
 
     async with Publisher(stack) as pub:
         sent = await pub.publish_many([register(author, private=False)])
@@ -161,12 +162,12 @@ async def test_window_sums_hours_and_forgets_older_ones(stack: Settings,
                                                         redis_client) -> None:
     """The sink alone, at a fixed clock: hourly windows sum, older hours drop out."""
     r = redis_client
-    tag = f"trw{uid()}"
+    tag = f"trw{random_id()}"
     now = time.time()
 
     def posted(hours_ago: float) -> int:
         ms = int((now - hours_ago * 3600) * 1000) - EPOCH_MS
-        return make_id(ms, uid() % 8192, uid() % 1024)
+        return make_id(ms, random_id() % 8192, random_id() % 1024)
 
     fresh, recent, old = posted(0), posted(2), posted(30)
     for photo in (fresh, recent, old, fresh):  # ``fresh`` twice: still one photo

@@ -40,11 +40,15 @@ from schemas.envelope import Event, decode
 from schemas.media import PhotoUploaded
 from schemas.topics import MEDIA_UPLOADED
 from sinks.photos import recent_photos
+from tests.support.accounts import registered_user
 from tests.support.faultline import FaultLine, faultline
+from tests.support.images import jpeg_bytes
 
 from .kafka_tail import end_offsets, records_since
-from .test_ingest import Ingest, _running, jpeg_bytes, new_user, upload
+from .test_ingest import Ingest, _running, upload
 from .waiting import eventually
+
+pytestmark = pytest.mark.stack
 
 ROUNDS = 12
 RETRY_FOR = 40.0
@@ -157,7 +161,7 @@ async def test_a_backend_lost_mid_upload_leaves_no_ghost_and_loses_nothing(
     else:
         host, _, endpoint_port = stack.s3.endpoint.rpartition(":")
         port = int(endpoint_port)
-    owner = await new_user()
+    owner = await registered_user()
     with faultline(host, port) as line:
         async for ingest in _running(_through(stack, backend, line)):
             ledger = await _play(ingest, owner, line.cut, line.restore, max_delay=0.06)
@@ -169,10 +173,11 @@ async def test_a_backend_lost_mid_upload_leaves_no_ghost_and_loses_nothing(
     await _assert_exactly(stack, cassandra_session, owner, ledger)
 
 
-@pytest.mark.lifecycle
 async def test_a_frozen_broker_mid_upload_leaves_no_ghost_and_loses_nothing(
     stack: Settings, cassandra_session: Session
 ) -> None:
+    """Not a lifecycle test: the broker is paused for seconds at a time and always
+    thaws (even if this process dies), nothing restarts, so it need not run last."""
     pid = KafkaService(stack).pid()
     if pid is None:
         pytest.skip("the broker was started by another checkout: its pid is not ours")
@@ -185,7 +190,7 @@ async def test_a_frozen_broker_mid_upload_leaves_no_ghost_and_loses_nothing(
                          start_new_session=True)
         os.kill(pid, signal.SIGSTOP)
 
-    owner = await new_user()
+    owner = await registered_user()
     try:
         async for ingest in _running(fast):
             ledger = await _play(ingest, owner, freeze, lambda: None, max_delay=0.03)
@@ -225,7 +230,7 @@ async def test_an_event_that_landed_without_acknowledgement_is_aborted_not_a_gho
     async def nothing(photo_id: int) -> None:
         return None
 
-    owner = await new_user()
+    owner = await registered_user()
     before = await end_offsets(stack, MEDIA_UPLOADED.name)
     async with _ack_lost(stack, nothing) as ingest:
         response = await upload(ingest, owner, jpeg_bytes(), key="lost-ack")
@@ -259,7 +264,7 @@ async def test_an_event_processed_before_its_acknowledgement_was_lost_is_accepte
 
         await eventually(ready, timeout=60)
 
-    owner = await new_user()
+    owner = await registered_user()
     async with _processors(stack), _ack_lost(stack, until_ready) as ingest:
         response = await upload(ingest, owner, jpeg_bytes())
     assert response.status_code == 202, response.text

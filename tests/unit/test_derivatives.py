@@ -12,6 +12,7 @@ import pytest
 from PIL import Image, ImageChops, ImageCms, ImageOps, ImageStat
 
 from processors.media.derivatives import MediaRejected, Rendition, render_photo
+from tests.support.images import encoded
 
 MAX = 50_000_000
 
@@ -22,12 +23,6 @@ def _photo(w: int = 1600, h: int = 1200) -> Image.Image:
     lin = Image.linear_gradient("L").resize((w, h))
     rad = Image.radial_gradient("L").resize((w, h))
     return Image.merge("RGB", (Image.blend(noise, lin, 0.6), Image.blend(noise, rad, 0.6), lin))
-
-
-def _save(im: Image.Image, fmt: str = "JPEG", **kw: object) -> bytes:
-    buf = io.BytesIO()
-    im.save(buf, fmt, **kw)
-    return buf.getvalue()
 
 
 def _render(data: bytes, *, max_pixels: int = MAX) -> Rendition:
@@ -66,7 +61,7 @@ def _png_claiming(w: int, h: int) -> bytes:
 
 
 def test_photo_gets_all_sizes_with_aspect_kept() -> None:
-    r = _render(_save(_photo(1600, 1200), quality=90))
+    r = _render(encoded(_photo(1600, 1200), quality=90))
     assert (r.original_width, r.original_height) == (1600, 1200)
     ims = _by_name(r)
     assert [d.name for d in r.derivatives] == ["large", "medium", "small", "thumb"]
@@ -81,30 +76,30 @@ def test_photo_gets_all_sizes_with_aspect_kept() -> None:
 
 def test_portrait_and_panorama_thumbs_are_square() -> None:
     for w, h in ((900, 1600), (4000, 400)):
-        ims = _by_name(_render(_save(_photo(w, h))))
+        ims = _by_name(_render(encoded(_photo(w, h))))
         assert ims["thumb"].size == (150, 150)
         assert ims["large"].width == min(1080, w)
 
 
 def test_deterministic_bytes() -> None:
-    data = _save(_photo(1200, 900))
+    data = encoded(_photo(1200, 900))
     assert _render(data) == _render(data)
 
 
 def test_tiny_image_is_never_upscaled() -> None:
-    r = _render(_save(_photo(100, 60)))
+    r = _render(encoded(_photo(100, 60)))
     sizes = {d.name: (d.width, d.height) for d in r.derivatives}
     assert sizes == {"large": (100, 60), "medium": (100, 60), "small": (100, 60), "thumb": (60, 60)}
 
 
 def test_500px_original_large_equals_medium_width() -> None:
-    sizes = {d.name: (d.width, d.height) for d in _render(_save(_photo(500, 400))).derivatives}
+    sizes = {d.name: (d.width, d.height) for d in _render(encoded(_photo(500, 400))).derivatives}
     assert sizes["large"] == sizes["medium"] == (500, 400)
     assert sizes["small"] == (320, 256)
 
 
 def test_rendition_and_rejection_survive_pickling() -> None:
-    r = _render(_save(_photo(300, 200)))
+    r = _render(encoded(_photo(300, 200)))
     assert pickle.loads(pickle.dumps(r)) == r
     exc = pickle.loads(pickle.dumps(MediaRejected("truncated image data")))
     assert isinstance(exc, MediaRejected) and exc.reason == "truncated image data"
@@ -116,7 +111,7 @@ def test_rendition_and_rejection_survive_pickling() -> None:
 def test_exif_orientation_6_swaps_dimensions() -> None:
     exif = Image.Exif()
     exif[0x0112] = 6
-    r = _render(_save(_photo(1600, 1200), exif=exif.tobytes()))
+    r = _render(encoded(_photo(1600, 1200), exif=exif.tobytes()))
     assert (r.original_width, r.original_height) == (1200, 1600)
     ims = _by_name(r)
     assert ims["large"].size == (1080, 1440)
@@ -131,7 +126,7 @@ def test_exif_gps_and_icc_are_stripped() -> None:
     gps[1], gps[2] = "N", (52.0, 22.0, 1.5)
     gps[3], gps[4] = "E", (4.0, 53.0, 2.5)
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    data = _save(_photo(800, 600), exif=exif.tobytes(), icc_profile=srgb, comment=b"secret")
+    data = encoded(_photo(800, 600), exif=exif.tobytes(), icc_profile=srgb, comment=b"secret")
     assert Image.open(io.BytesIO(data)).getexif().get_ifd(0x8825)  # the input really has GPS
     for d in _render(data).derivatives:
         assert b"Exif" not in d.data
@@ -155,14 +150,14 @@ def _close(a: tuple[int, ...], b: tuple[int, ...], tol: int = 20) -> bool:
 
 
 def test_cmyk_jpeg_colours_survive() -> None:
-    data = _save(Image.new("CMYK", (400, 300), (0, 255, 255, 0)))  # pure red ink
+    data = encoded(Image.new("CMYK", (400, 300), (0, 255, 255, 0)))  # pure red ink
     r, g, b = _center(_by_name(_render(data))["small"])
     assert r > 200 and g < 80 and b < 80
 
 
 def test_16bit_png_is_scaled_not_clipped() -> None:
     grad = Image.linear_gradient("L").resize((256, 256)).convert("I").point(lambda v: v * 257)
-    data = _save(grad.convert("I;16"), "PNG")
+    data = encoded(grad.convert("I;16"), "PNG")
     assert Image.open(io.BytesIO(data)).mode.startswith("I")
     lo, hi = _by_name(_render(data))["medium"].convert("L").getextrema()
     assert isinstance(lo, int) and isinstance(hi, int)
@@ -186,29 +181,29 @@ def test_wide_modes_are_scaled_to_8bit(mode: str, scale: float) -> None:
 
 def test_rgba_and_palette_transparency_flatten_to_white() -> None:
     clear = Image.new("RGBA", (200, 200), (0, 0, 0, 0))
-    assert _close(_center(_by_name(_render(_save(clear, "PNG")))["thumb"]), (255, 255, 255))
+    assert _close(_center(_by_name(_render(encoded(clear, "PNG")))["thumb"]), (255, 255, 255))
     pal = Image.new("P", (200, 200), 0)
     pal.putpalette([0, 0, 0, 255, 0, 0])
     assert _close(
-        _center(_by_name(_render(_save(pal, "PNG", transparency=0)))["thumb"]), (255,) * 3
+        _center(_by_name(_render(encoded(pal, "PNG", transparency=0)))["thumb"]), (255,) * 3
     )
     assert _close(
-        _center(_by_name(_render(_save(pal, "GIF", transparency=0)))["thumb"]), (255,) * 3
+        _center(_by_name(_render(encoded(pal, "GIF", transparency=0)))["thumb"]), (255,) * 3
     )
     la = Image.new("LA", (200, 200), (0, 255))
-    assert _close(_center(_by_name(_render(_save(la, "PNG")))["thumb"]), (0, 0, 0))
+    assert _close(_center(_by_name(_render(encoded(la, "PNG")))["thumb"]), (0, 0, 0))
 
 
 def test_one_bit_and_grey() -> None:
     for mode, value in (("1", 1), ("L", 128)):
         im = Image.new(mode, (300, 200), value)
-        px = _center(_by_name(_render(_save(im, "PNG")))["small"])
+        px = _center(_by_name(_render(encoded(im, "PNG")))["small"])
         assert _close(px, (255,) * 3 if mode == "1" else (128,) * 3)
 
 
 def test_animated_gif_uses_first_frame() -> None:
     frames = [Image.new("RGB", (200, 150), c) for c in ((255, 0, 0), (0, 0, 255), (0, 255, 0))]
-    data = _save(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    data = encoded(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
     assert getattr(Image.open(io.BytesIO(data)), "n_frames", 1) == 3
     r = _render(data)
     assert _close(_center(_by_name(r)["large"]), (255, 0, 0))
@@ -219,7 +214,7 @@ def test_animated_gif_uses_first_frame() -> None:
 def test_animated_webp_and_apng_use_first_frame() -> None:
     frames = [Image.new("RGB", (120, 90), c) for c in ((0, 0, 255), (255, 255, 0))]
     for fmt in ("WEBP", "PNG"):
-        data = _save(frames[0], fmt, save_all=True, append_images=frames[1:], duration=100)
+        data = encoded(frames[0], fmt, save_all=True, append_images=frames[1:], duration=100)
         assert _close(_center(_by_name(_render(data))["large"]), (0, 0, 255), tol=30)
 
 
@@ -254,16 +249,16 @@ def test_corrupt_bytes_rejected(data: bytes) -> None:
 
 def test_formats_outside_the_allowed_set_rejected() -> None:
     for fmt in ("BMP", "TIFF"):
-        assert _reason(_save(Image.new("RGB", (10, 10)), fmt)).startswith("not an image")
+        assert _reason(encoded(Image.new("RGB", (10, 10)), fmt)).startswith("not an image")
 
 
 def test_truncated_jpeg_rejected() -> None:
-    data = _save(_photo(800, 600), quality=90)
+    data = encoded(_photo(800, 600), quality=90)
     assert _reason(data[: len(data) // 2]) == "truncated image data"
 
 
 def test_truncated_png_rejected() -> None:
-    data = _save(_photo(400, 300), "PNG")
+    data = encoded(_photo(400, 300), "PNG")
     assert _reason(data[: len(data) // 2])
 
 
@@ -282,13 +277,13 @@ def test_pillow_bomb_guard_is_a_rejection_too() -> None:
 
 
 def test_declared_size_check_uses_configured_limit() -> None:
-    data = _save(_photo(400, 300))
+    data = encoded(_photo(400, 300))
     assert "exceeds the 0 MP limit" in _reason(data, max_pixels=100_000)
 
 
 def test_extreme_aspect_ratio_rejected() -> None:
-    assert _reason(_save(Image.new("RGB", (20, 2000)), "PNG")).startswith("unsupported aspect")
-    assert _render(_save(Image.new("RGB", (2000, 200)), "PNG")).derivatives[0].height == 108
+    assert _reason(encoded(Image.new("RGB", (20, 2000)), "PNG")).startswith("unsupported aspect")
+    assert _render(encoded(Image.new("RGB", (2000, 200)), "PNG")).derivatives[0].height == 108
 
 
 # --- fast paths: pass-through large, deferred rotation, encode options -----------------------
@@ -319,7 +314,7 @@ def _px(im: Image.Image, x: int, y: int) -> tuple[int, ...]:
 def test_every_exif_orientation_displays_like_exif_transpose(orientation: int) -> None:
     exif = Image.Exif()
     exif[0x0112] = orientation
-    data = _save(_quadrants(1600, 1000), quality=92, exif=exif.tobytes())
+    data = encoded(_quadrants(1600, 1000), quality=92, exif=exif.tobytes())
     expected = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
     r = _render(data)
     assert (r.original_width, r.original_height) == expected.size
@@ -335,7 +330,7 @@ def _tagged_upload(w: int, h: int, quality: int) -> bytes:
     exif = Image.Exif()
     exif[0x010F] = "PhoneMaker"
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    data = _save(_photo(w, h), quality=quality, exif=exif.tobytes(), icc_profile=srgb,
+    data = encoded(_photo(w, h), quality=quality, exif=exif.tobytes(), icc_profile=srgb,
                  comment=b"secret")
     return data + b"TRAILER-after-EOI"  # as Samsung/MPF extras are
 
@@ -357,13 +352,13 @@ def test_high_quality_jpeg_is_reencoded_at_the_configured_quality() -> None:
     large = _render(data).derivatives[0]
     assert len(large.data) < 0.7 * len(data)
     assert b"secret" not in large.data and b"PhoneMaker" not in large.data
-    reference = Image.open(io.BytesIO(_save(_photo(64, 64), quality=82)))
+    reference = Image.open(io.BytesIO(encoded(_photo(64, 64), quality=82)))
     out = Image.open(io.BytesIO(large.data))
     assert getattr(out, "quantization", None) == getattr(reference, "quantization", 0)
 
 
 def test_progressive_is_available_for_large_and_medium() -> None:
-    r = render_photo(_save(_photo(1600, 1200)), max_pixels=MAX, progressive=True)
+    r = render_photo(encoded(_photo(1600, 1200)), max_pixels=MAX, progressive=True)
     ims = _by_name(r)
     for name, im in ims.items():
         prog = bool(im.info.get("progressive") or im.info.get("progression"))
@@ -372,7 +367,7 @@ def test_progressive_is_available_for_large_and_medium() -> None:
 
 def test_half_step_is_close_to_lanczos() -> None:
     src = _photo(1280, 960)
-    r = _by_name(_render(_save(src, quality=95)))
+    r = _by_name(_render(encoded(src, quality=95)))
     assert r["small"].size == (320, 240)
     ref = src.resize((320, 240), Image.Resampling.LANCZOS)
     diff = ImageStat.Stat(ImageChops.difference(r["small"].convert("RGB"), ref)).rms

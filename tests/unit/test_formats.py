@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from PIL import Image
 
 from schemas import media_formats
+from tests.support.images import image_bytes
 
 
 def _encoded(fmt: str, mode: str = "RGB") -> bytes:
-    buf = io.BytesIO()
-    Image.new(mode, (8, 8), "red").save(buf, fmt)
-    return buf.getvalue()
+    return image_bytes(8, 8, "red", fmt=fmt, mode=mode)
 
 
 def _ftyp(major: bytes, *compatible: bytes) -> bytes:

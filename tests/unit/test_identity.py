@@ -6,7 +6,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sinks.identity import UNKNOWN, Identity, decode, encode, epoch_seconds, refusal
+from sinks.identity import (
+    UNKNOWN,
+    Identity,
+    decode,
+    encode,
+    epoch_seconds,
+    refusal,
+    stored_identity,
+)
 
 
 def test_an_unknown_user_is_refused_whatever_the_token() -> None:
@@ -36,3 +44,13 @@ def test_epoch_seconds_round_down_and_treat_naive_as_utc() -> None:
     assert epoch_seconds(aware) == 1_714_564_800
     assert epoch_seconds(aware.replace(tzinfo=None)) == 1_714_564_800  # as Cassandra returns
     assert epoch_seconds(None) == 0
+
+
+def test_a_stored_row_is_unknown_without_a_profile_or_once_deleted() -> None:
+    at = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+    alive = {"username": "ana", "tokens_valid_after": at, "deleted_at": None}
+    assert stored_identity([alive]) == Identity(True, 1_714_564_800)
+    assert stored_identity([]) == UNKNOWN
+    assert stored_identity([{**alive, "username": None}]) == UNKNOWN
+    # Ingest marks the row before the processor erases the profile: refused already.
+    assert stored_identity([{**alive, "deleted_at": at}]) == UNKNOWN

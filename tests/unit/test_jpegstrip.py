@@ -11,6 +11,7 @@ from PIL import Image
 
 from processors.media.derivatives import render_photo
 from processors.media.jpegstrip import strip_metadata
+from tests.support.images import encoded
 
 
 def _exif() -> bytes:
@@ -27,9 +28,7 @@ def _jpeg(**kw: object) -> bytes:
     im = Image.merge("RGB", (Image.linear_gradient("L").resize((w, h)),
                              Image.effect_noise((w, h), 60).convert("L"),
                              Image.radial_gradient("L").resize((w, h))))
-    buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=85, **kw)
-    return buf.getvalue()
+    return encoded(im, "JPEG", quality=85, **kw)
 
 
 def _pixels(data: bytes) -> bytes:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 
-from infra.settings import Settings, SettingsError
+from infra.settings import Settings, SettingsError, get_settings
 
 
 def test_defaults_point_at_the_local_stack() -> None:
@@ -39,10 +42,58 @@ def test_a_port_setting_moves_the_default_endpoint() -> None:
     ("PHOTOSTREAM_KAFKA_PORT", "ninety"),
     ("PHOTOSTREAM_REDIS_CLUSTER", "maybe"),
     ("PHOTOSTREAM_KAFKA_BOOTSTRAP", " , "),
+    ("PHOTOSTREAM_CASSANDRA_CONSISTENCY", "SOME"),
+    ("PHOTOSTREAM_API_BACKEND_TIMEOUT_SECONDS", "soon"),
+    ("PHOTOSTREAM_IDENTITY_CACHE_SECONDS", "0"),
 ])
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
+
+
+def test_a_setting_reads_its_group_variable_or_the_name_it_was_given() -> None:
+    settings = Settings.from_env({
+        "PHOTOSTREAM_KAFKA_REQUEST_TIMEOUT_MS": "1500",  # group prefix + name
+        "PHOTOSTREAM_API_RETRY_AFTER_SECONDS": "7",
+        "PHOTOSTREAM_JWT_SECRET": "s" * 40,  # a group without prefix
+        "PHOTOSTREAM_MAX_UPLOAD_BYTES": "1024",  # names of their own
+        "PHOTOSTREAM_TIMELINE_CAP": "50",
+        "PHOTOSTREAM_CASSANDRA_LOCAL_DC": "eu-west",
+        "PHOTOSTREAM_MEDIA_URL_TTL_SECONDS": "60",
+        "PHOTOSTREAM_CORS_ORIGINS": "https://a.example, https://b.example",
+        "PHOTOSTREAM_CACHE_DIR": "~/downloads",
+    })
+    assert settings.kafka.request_timeout_ms == 1500
+    assert settings.api.retry_after_seconds == 7
+    assert settings.auth.jwt_secret == "s" * 40
+    assert settings.ingest.max_upload_bytes == 1024
+    assert settings.timelines.redis_cap == 50
+    assert settings.cassandra.local_datacenter == "eu-west"
+    assert settings.api.media_url_ttl_seconds == 60
+    assert settings.web_origins == ("https://a.example", "https://b.example")
+    assert settings.stack.cache_dir == Path.home() / "downloads"
+
+
+def test_names_are_normalised_and_an_empty_variable_is_unset() -> None:
+    settings = Settings.from_env({
+        "PHOTOSTREAM_CASSANDRA_CONSISTENCY": "quorum",
+        "PHOTOSTREAM_LOG_FORMAT": "JSON",
+        "PHOTOSTREAM_ENV": "Production",
+        "PHOTOSTREAM_KAFKA_PORT": "",
+        "PHOTOSTREAM_S3_ENDPOINT": "",
+    })
+    assert settings.cassandra.consistency == "QUORUM"
+    assert settings.log_format == "json"
+    assert settings.env == "production" and not settings.dev
+    assert settings.stack.kafka_port == 9092
+    assert settings.s3.endpoint == "127.0.0.1:9000"
+
+
+def test_settings_are_frozen_and_cached() -> None:
+    settings = get_settings()
+    assert get_settings() is settings
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.kafka.client_id = "other"  # type: ignore[misc]
 
 
 def test_token_lifetime_settings_are_read_and_the_ttl_must_fit_the_maximum() -> None:

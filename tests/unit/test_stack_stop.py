@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from infra.settings import Settings, StackSettings
-from operate.stack.base import Service, Tool, port_bindable
+from operate.stack.base import Service, Tool, free_port, port_bindable
 
 SERVER = r"""
 import os, signal, socket, sys, time
@@ -26,12 +26,6 @@ if os.fork() == 0:  # the child holds the port and exits a second after SIGTERM
 signal.signal(signal.SIGTERM, lambda *a: os._exit(0))  # the leader exits at once
 while True: time.sleep(1)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Lingering(Service):

@@ -1,0 +1,60 @@
+"""The FastAPI application every photostream HTTP service is built on.
+
+The ingest service and the read API differ in their routes, their lifespan (the clients
+they open) and the backend errors they answer 503 for; what they share is assembled here
+once, so that a change to it (one more middleware, another error shape) reaches both:
+the settings on ``app.state`` (for the dependencies), problem+json errors, request
+metrics and ``/metrics``, CORS for the web app where a service is called from it, and the
+security headers on every answer (outermost, so that CORS preflights get them too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from infra.http import problems
+from infra.http.headers import Policy, SecurityHeaders
+from infra.metrics_http import instrument
+from infra.settings import Settings
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def service_app(
+    settings: Settings,
+    *,
+    service: str,
+    title: str,
+    summary: str,
+    lifespan: Lifespan,
+    routers: Iterable[APIRouter],
+    cors_origins: Sequence[str] = (),
+    cors_headers: Sequence[str] = ("Authorization", "Content-Type"),
+    csp: Policy | None = None,
+) -> FastAPI:
+    """The app of ``service`` (its metrics label) with ``routers`` mounted.
+
+    ``cors_origins``: browser origins allowed to call it (none: no CORS at all), sending
+    ``cors_headers``. ``csp``: the Content-Security-Policy of its HTML answers (default:
+    nothing may load, for a service without a web app).
+    """
+    app = FastAPI(title=title, version="1", summary=summary, lifespan=lifespan)
+    app.state.settings = settings
+    problems.install(app)
+    instrument(app, service)
+    for router in routers:
+        app.include_router(router)
+    if cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=list(cors_origins),
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=list(cors_headers), max_age=600)
+    if csp is None:
+        app.add_middleware(SecurityHeaders)
+    else:
+        app.add_middleware(SecurityHeaders, csp=csp)
+    return app
