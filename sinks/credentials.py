@@ -29,7 +29,8 @@ _KEY_COLUMN: dict[ClaimTable, str] = {
 _PUT = ("INSERT INTO credentials (user_id, username, email, password_hash, oidc_subject, "
         "updated_at) VALUES (?, ?, ?, ?, ?, ?)")
 _SET_HASH = "UPDATE credentials SET password_hash = ?, updated_at = ? WHERE user_id = ?"
-_GET = "SELECT username, email, password_hash FROM credentials WHERE user_id = ?"
+_GET = ("SELECT username, email, password_hash, oidc_subject FROM credentials "
+        "WHERE user_id = ?")
 _FORGET = "DELETE FROM credentials WHERE user_id = ?"
 
 
@@ -39,6 +40,7 @@ class Credentials:
     username: str
     email: str | None
     password_hash: str | None
+    oidc_subject: str | None = None
 
 
 def _claim_cql(table: ClaimTable) -> str:
@@ -87,10 +89,26 @@ async def get(session: Session, user_id: int) -> Credentials | None:
     if not rows or rows[0]["username"] is None:
         return None
     row = rows[0]
-    return Credentials(user_id, row["username"], row["email"], row["password_hash"])
+    return Credentials(user_id, row["username"], row["email"], row["password_hash"],
+                       row["oidc_subject"])
 
 
 async def forget(session: Session, user_id: int) -> None:
     """Remove the credentials row (a sign-up undone before its event was published)."""
     statement = await prepared(session, _FORGET)
     await execute(session, statement, (user_id,))
+
+
+async def erase(session: Session, user_id: int) -> None:
+    """Forget a deleted account's password hash and free its username, email and
+    identity-provider subject, so a new account may take them (as the profile's username
+    is freed when the deletion is applied, :mod:`sinks.users`). Safe to repeat: each
+    release only removes a claim that ``user_id`` still holds."""
+    found = await get(session, user_id)
+    if found is not None:
+        await release(session, "username_claims", found.username, user_id)
+        if found.email is not None:
+            await release(session, "email_claims", found.email, user_id)
+        if found.oidc_subject is not None:
+            await release(session, "oidc_subjects", found.oidc_subject, user_id)
+    await forget(session, user_id)

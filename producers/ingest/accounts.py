@@ -103,11 +103,15 @@ class Accounts:
         failure after it (503) never leaves a half-deleted account that can no longer ask
         again. Then the marker is stored (``users.deleted_at``, as of the event) and the
         cached identity says "unknown": from this answer on, every token of the account
-        is refused by both services, however far behind the processors are.
+        is refused by both services, however far behind the processors are. Last, the
+        password hash is forgotten and the username and email claims freed
+        (:func:`sinks.credentials.erase`); a retry of a request that failed there redoes
+        it all harmlessly.
         """
         deleted = await self.emitter.emit(UserDeleted(user_id=user))
         await users.mark_deleted(self.session, user, deleted.occurred_at)
         await self.identities.forget(user)
+        await credentials.erase(self.session, user)
 
     async def dev_session(self, username: str) -> DevSession:
         """Sign in as ``username`` (development only), registering it if it is new.

@@ -264,3 +264,23 @@ async def test_sign_ins_are_limited_per_account_whatever_the_address(
     async with ingest_at(settings) as client:  # the right password waits for the window too
         over = await sign_in(client, name)
         assert over.status_code == 429 and "account-sign-ins" in over.json()["detail"]
+
+
+async def test_a_deleted_account_frees_its_username_and_email_and_forgets_its_password(
+        world: ReadWorld, ingest: httpx.AsyncClient) -> None:
+    name = fresh_name()
+    old = await sign_up(ingest, name)
+    gone = await ingest.delete("/v1/me", headers=bearer(old["token"]))
+    assert gone.status_code == 202, gone.text
+    assert problem(await sign_in(ingest, name), 401)["detail"] == WRONG_CREDENTIALS
+
+    async def name_is_free() -> bool:  # the profile's username is freed by the processor
+        answer = await ingest.post("/v1/accounts", json={
+            "username": name, "email": f"{name}@example.org", "password": "another fine pass"})
+        assert answer.status_code in (201, 409), answer.text
+        return answer.status_code == 201
+
+    await world.until(name_is_free)
+    again = await sign_in(ingest, name, "another fine pass")
+    assert again.status_code == 200, again.text
+    assert again.json()["user_id"] != old["user_id"]
