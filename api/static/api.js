@@ -126,6 +126,12 @@ export async function changePassword(oldPassword, newPassword) {
   return answer;
 }
 
+/** Delete the account: DELETE ingest /v1/me; every session ends at once, so forget this one. */
+export async function deleteAccount() {
+  await call(config.ingest_url, "DELETE", "/v1/me");
+  forgetSession();
+}
+
 /**
  * POST a multipart upload to ingest with XMLHttpRequest, which (unlike fetch) reports the
  * progress of the request body: onProgress(fraction) is called as the bytes leave.

@@ -1,8 +1,9 @@
 """Accounts in the web app, in a real headless Chromium against the real services.
 
 Sign up, sign out (that token stops working at once), a wrong password refused with the
-same message as an unknown user, sign in, and a password change that ends every other
-session -- each checked in the page and, for the tokens, against the read API itself.
+same message as an unknown user, sign in, a password change that ends every other
+session, and deleting the account (its session refused at once) -- each checked in the
+page and, for the tokens, against the read API itself.
 """
 
 from __future__ import annotations
@@ -96,3 +97,21 @@ async def test_sign_up_sign_out_sign_in_and_change_the_password(
     await expect(page.locator("form.signin:not(.dev) [role=alert]")).to_have_text(wrong)
     await sign_in(page, name, NEW_PASSWORD)
     await expect(page.get_by_role("link", name=name)).to_be_visible()
+
+    last = await token_of(page)
+
+    await page.get_by_role("link", name="Settings").click()
+    confirm = page.get_by_label("Type your username to confirm", exact=True)
+    await confirm.fill("someone else")
+    await page.get_by_role("button", name="Delete my account").click()
+    await expect(page.locator("form.danger [role=alert]")).to_have_text(
+        "that is not your username")
+    assert await me_status(services, last) == 200, "a refused confirmation deleted anyway"
+    await confirm.fill(name)
+    await page.get_by_role("button", name="Delete my account").click()
+    await expect(page.get_by_text("Your account was deleted.")).to_be_visible()
+    await expect(page.get_by_label("Username or email", exact=True)).to_be_visible()
+    await screenshot(page, "account-deleted")
+    assert await me_status(services, last) == 401, "the deleted account's session still works"
+    await sign_in(page, name, NEW_PASSWORD)
+    await expect(page.locator("form.signin:not(.dev) [role=alert]")).to_have_text(wrong)

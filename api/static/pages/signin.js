@@ -2,7 +2,7 @@
 // With PHOTOSTREAM_AUTH_MODE=oidc, sign-in is a link to the identity provider instead, and
 // the provider's callback lands on #/oidc with the new session in the fragment.
 
-import { changePassword, devSignIn, getConfig, knownUsernames, passwordSignIn, remember, signUp } from "../api.js";
+import { changePassword, deleteAccount, devSignIn, getConfig, knownUsernames, passwordSignIn, remember, session, signUp } from "../api.js";
 import { h, toast } from "../dom.js";
 
 /** A form whose submit runs ``action`` with the submit button disabled, showing its error. */
@@ -88,10 +88,30 @@ export function signupPage(done) {
     h("p.alt", {}, "Have an account? ", h("a", { href: "#/signin" }, "Sign in")));
 }
 
+/**
+ * Delete the account, once the person typed their username (a slip of the finger must not
+ * erase everything they posted). The server ends every session at once.
+ */
+function deleteForm() {
+  const username = session()?.user.username ?? "";
+  const [typed, typedField] = field("delete-confirm", "Type your username to confirm", { autocomplete: "off", maxlength: "64" });
+  return form("signin.danger", [h("h2", {}, "Delete account"),
+    h("p.hint", {}, "Your photos, comments, likes and follows are removed. This cannot be undone."),
+    ...typedField], "Delete my account", async () => {
+    if (typed.value.trim().toLowerCase() !== username.toLowerCase()) {
+      throw new Error("that is not your username");
+    }
+    await deleteAccount();
+    location.hash = "#/signin";
+    toast("Your account was deleted.");
+  });
+}
+
 export function settingsPage() {
   if (getConfig().auth_mode === "oidc") {
     return h("section.settings", {}, h("h1", {}, "Settings"),
-      h("p.muted", {}, "Your password is managed by your organisation's identity provider."));
+      h("p.muted", {}, "Your password is managed by your organisation's identity provider."),
+      deleteForm());
   }
   const [old, oldField] = field("old-password", "Current password", { type: "password", autocomplete: "current-password", maxlength: "128" });
   const [fresh, freshField] = field("new-password", "New password", { type: "password", autocomplete: "new-password", minlength: "10", maxlength: "128" });
@@ -102,7 +122,7 @@ export function settingsPage() {
     fresh.value = "";
     toast("Password changed. Other sessions were signed out.");
   });
-  return h("div.signin-page", {}, element);
+  return h("div.signin-page", {}, element, deleteForm());
 }
 
 /** The OIDC callback's landing: keep the session from the fragment, then open the feed. */
