@@ -59,7 +59,6 @@ from datetime import UTC, datetime
 from typing import ClassVar, Literal
 
 from infra import metrics
-from infra.connect.publisher import Publisher
 from processors.runtime import Message
 from processors.stores import StoreProcessor
 from schemas.envelope import Event, make
@@ -97,19 +96,13 @@ class FanoutPlanner(_FanoutBase):
 
     name: ClassVar[str] = FANOUT_GROUP.group_id
     topics: ClassVar[tuple[str, ...]] = FANOUT_GROUP.topic_names
+    publishes: ClassVar[bool] = True
     #: How long a follow event waits for the graph processor to create its edge.
     edge_wait_seconds: ClassVar[float] = 2.0
 
     async def start(self) -> None:
         await super().start()
-        self._publisher = Publisher(self.settings)
-        await self._publisher.start()
         self._pulled: set[int] = set()
-
-    async def stop(self) -> None:
-        if getattr(self, "_publisher", None) is not None:
-            await self._publisher.stop()
-        await super().stop()
 
     async def handle(self, message: Message) -> None:
         event = message.event
@@ -220,10 +213,10 @@ class FanoutPlanner(_FanoutBase):
                 cut(buffer[:size], last=False)
                 del buffer[:size]
             if len(pending) >= PUBLISH_BATCH:
-                await self._publisher.publish_many(pending)
+                await self.publisher.publish_many(pending)
                 pending.clear()
         cut(buffer, last=True)
-        await self._publisher.publish_many(pending)
+        await self.publisher.publish_many(pending)
         metrics.FANOUT_CHUNKS.labels(action).inc(index)
         if index > 1:
             log.info("%s: %s photo %d of %d: %d chunks", self.name, action, photo_id,

@@ -27,7 +27,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from infra.connect.publisher import Publisher
 from processors.erasure import Sweep
 from processors.runtime import Message
 from processors.stores import StoreProcessor
@@ -42,16 +41,7 @@ class GraphProcessor(StoreProcessor):
     name: ClassVar[str] = GRAPH_GROUP.group_id
     topics: ClassVar[tuple[str, ...]] = GRAPH_GROUP.topic_names
     uses_redis: ClassVar[bool] = True
-
-    async def start(self) -> None:
-        await super().start()
-        self._publisher = Publisher(self.settings)
-        await self._publisher.start()
-
-    async def stop(self) -> None:
-        if getattr(self, "_publisher", None) is not None:
-            await self._publisher.stop()
-        await super().stop()
+    publishes: ClassVar[bool] = True
 
     async def handle(self, message: Message) -> None:
         event = message.event
@@ -102,7 +92,7 @@ class GraphProcessor(StoreProcessor):
         await identity.invalidate(self.redis, [user_id])
         for kind in (cache.PROFILE, cache.USER_COUNTS, cache.FOLLOWING, cache.RECENT):
             await cache.invalidate(self.redis, kind, [user_id])
-        sweep = Sweep(session, self._publisher, producer=self.name,
+        sweep = Sweep(session, self.publisher, producer=self.name,
                       chunk_size=self.settings.timelines.fanout_chunk)
         await sweep.run(user_id, at)
 

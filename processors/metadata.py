@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from infra.connect.publisher import Publisher
 from processors.runtime import Message
 from processors.stores import StoreProcessor
 from schemas.envelope import make
@@ -35,17 +34,11 @@ class MetadataProcessor(StoreProcessor):
     name: ClassVar[str] = METADATA_GROUP.group_id
     topics: ClassVar[tuple[str, ...]] = METADATA_GROUP.topic_names
     uses_redis: ClassVar[bool] = True
+    publishes: ClassVar[bool] = True
 
     async def start(self) -> None:
         await super().start()
         self.store = ObjectStore.from_settings(self.settings)
-        self._publisher = Publisher(self.settings)
-        await self._publisher.start()
-
-    async def stop(self) -> None:
-        if getattr(self, "_publisher", None) is not None:
-            await self._publisher.stop()
-        await super().stop()
 
     async def handle(self, message: Message) -> None:
         event = message.event
@@ -87,5 +80,5 @@ class MetadataProcessor(StoreProcessor):
         The event id is fixed per photo, so a redelivery publishes the same deletion.
         """
         deletion = PhotoDeleted(photo_id=photo_id, owner_id=owner_id)
-        await self._publisher.publish(make(deletion, producer=self.name,
+        await self.publisher.publish(make(deletion, producer=self.name,
                                            event_id=f"photo.deleted:{photo_id}:account"))

@@ -14,8 +14,8 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
 import pytest
@@ -32,8 +32,6 @@ from infra.connect.redis import RedisClient
 from infra.settings import REPO_ROOT, RedisSettings, Settings, get_settings
 from operate.commands.timelines import rebuild
 from operate.processes import stop_processes
-from processors.registry import build
-from processors.runtime import Runner
 from schemas.envelope import Event, make
 from schemas.graph import FollowApproved, FollowRemoved, FollowRequested
 from schemas.media import Derivative, PhotoDeleted, PhotoProcessed, Placeholder
@@ -46,6 +44,7 @@ from sinks.statements import QUORUM
 from sinks.timelines import Timelines
 from tests.integration.waiting import eventually
 from tests.support.ids import random_id, time_id
+from tests.support.processors import running
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
@@ -63,18 +62,9 @@ def processed(photo_id: int, owner_id: int) -> PhotoProcessed:
         caption="", title="", location=None)
 
 
-@asynccontextmanager
-async def pipeline(settings: Settings, *, worker: bool = True) -> AsyncIterator[None]:
+def pipeline(settings: Settings, *, worker: bool = True) -> AbstractAsyncContextManager[None]:
     """The planner (and worker) as in-process Runners for the duration of a test."""
-    names = ["fanout", "fanout-worker"] if worker else ["fanout"]
-    runners = [Runner(build(n, settings), settings, backoff=0.1) for n in names]
-    tasks = [asyncio.create_task(r.run()) for r in runners]
-    try:
-        yield
-    finally:
-        for r in runners:
-            r.stop()
-        await asyncio.wait_for(asyncio.gather(*tasks), timeout=60)
+    return running(settings, *(["fanout", "fanout-worker"] if worker else ["fanout"]))
 
 
 async def publish(settings: Settings, *payloads: Payload) -> list[RecordMetadata]:

@@ -33,8 +33,6 @@ from cassandra.cluster import Session
 from infra.connect.publisher import Publisher, PublishError
 from infra.settings import Settings
 from operate.stack.kafka import KafkaService
-from processors.registry import build
-from processors.runtime import Runner
 from producers.ingest import create_app
 from schemas.envelope import Event, decode
 from schemas.media import PhotoUploaded
@@ -43,6 +41,7 @@ from sinks.photos import recent_photos
 from tests.support.accounts import registered_user
 from tests.support.faultline import FaultLine, faultline
 from tests.support.images import jpeg_bytes
+from tests.support.processors import running
 
 from .kafka_tail import end_offsets, records_since
 from .test_ingest import Ingest, _running, upload
@@ -100,20 +99,6 @@ async def _play(ingest: Ingest, owner: int, fail: Callable[[], None],
     return ledger
 
 
-@asynccontextmanager
-async def _processors(settings: Settings) -> AsyncIterator[None]:
-    """The media and metadata processors, which decide whether a photo appears."""
-    runners = [Runner(build(name, settings), settings, backoff=0.1)
-               for name in ("media", "metadata")]
-    tasks = [asyncio.create_task(r.run()) for r in runners]
-    try:
-        yield
-    finally:
-        for runner in runners:
-            runner.stop()
-        await asyncio.wait_for(asyncio.gather(*tasks), timeout=60)
-
-
 async def _assert_exactly(settings: Settings, session: Session, owner: int,
                           ledger: Ledger) -> None:
     """The owner's ready photos are exactly the accepted ones: none lost, no ghost,
@@ -124,7 +109,7 @@ async def _assert_exactly(settings: Settings, session: Session, owner: int,
     async def listed() -> set[int]:
         return set(await recent_photos(session, owner, limit=10 * ROUNDS))
 
-    async with _processors(settings):
+    async with running(settings, "media", "metadata"):
         async def all_ready() -> bool:
             return expected <= await listed()
 
@@ -237,7 +222,7 @@ async def test_an_event_that_landed_without_acknowledgement_is_aborted_not_a_gho
     assert response.status_code == 503, response.text
     (landed,) = [e for r in [await records_since(stack, before)]
                  for e in _uploads_of(r, owner)]
-    async with _processors(stack):
+    async with running(stack, "media", "metadata"):
         async def processed() -> bool:
             row = cassandra_session.execute(
                 "SELECT status, failure_reason FROM photos WHERE photo_id = %s",
@@ -265,7 +250,7 @@ async def test_an_event_processed_before_its_acknowledgement_was_lost_is_accepte
         await eventually(ready, timeout=60)
 
     owner = await registered_user()
-    async with _processors(stack), _ack_lost(stack, until_ready) as ingest:
+    async with running(stack, "media", "metadata"), _ack_lost(stack, until_ready) as ingest:
         response = await upload(ingest, owner, jpeg_bytes())
     assert response.status_code == 202, response.text
     assert await recent_photos(cassandra_session, owner) == [int(response.json()["photo_id"])]
