@@ -243,3 +243,38 @@ async def test_exhausted_redis_pool_is_503_overloaded(scene: Scene) -> None:
     assert r.status_code == 503, r.text
     assert r.json()["type"].endswith("/overloaded")
     assert int(r.headers["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize("store", ["redis", "cassandra"])
+async def test_a_private_account_stays_hidden_in_degraded_mode(scene: Scene, store: str
+                                                               ) -> None:
+    """The fallbacks apply the same visibility rule: with either store cut, a private
+    account's photo, grid, story, search hit and media URLs stay hidden from a stranger and
+    from a pending requester (a 404 or a 503, never the photo)."""
+    before = await _warm(scene)
+    world = scene.world
+    owner = await world.user(private=True)
+    stranger, pending = await world.user(), await world.user()
+    await world.follow(pending, owner)
+    await world.until(lambda: world.state(pending, owner, "requested"))
+    secret = await world.photo(owner, "failsafe hushhush")
+    story = await world.story(owner, f"stories/{owner.user_id}/hushhush.jpg")
+    paths = [f"/v1/photos/{secret}", f"/v1/users/{owner.user_id}/photos",
+             "/v1/search?q=hushhush", "/v1/stories", "/v1/feed"]
+    for person in (stranger, pending):  # the caches hold whatever these answers read
+        for path in paths:
+            assert (await scene.api.get(path, headers=person.auth)).status_code in (200, 404)
+    line = scene.redis if store == "redis" else scene.cassandra
+    line.cut()
+    try:
+        for person in (stranger, pending):
+            for path in paths:
+                r = await scene.api.get(path, headers=person.auth)
+                assert r.status_code in (200, 404, 503), f"{path}: {r.status_code} {r.text}"
+                for hidden in (str(secret), str(story), "hushhush.jpg"):
+                    assert hidden not in r.text, f"{path} showed {hidden} in degraded mode"
+            photo = await scene.api.get(f"/v1/photos/{secret}", headers=person.auth)
+            assert photo.status_code in (404, 503), photo.text
+    finally:
+        line.restore()
+    await scene.recovered(before)
