@@ -10,6 +10,13 @@ in the style of getsentry/arroyo:
     poll a batch -> decode -> handle (per partition, in order) -> dead-letter the poison
     -> flush outputs -> commit the batch's offsets
 
+A processor whose effects reduce well over many events (counts of one photo, say) sets
+``batched`` and gets each partition's run of decoded events at once in ``handle_run``
+(arroyo's "reduce" step): one read and one write per key per batch instead of one per
+event. When a run fails for a reason that is not transient, the runner replays it one
+event at a time through ``handle``, so the one poison record is dead-lettered and the
+rest still apply.
+
 A failure of *our* dependencies (Cassandra, MinIO, Redis, Kafka unreachable) is
 transient: the batch is retried with backoff and nothing is committed, so a restart or
 a rebalance re-delivers it. A failure caused by the *record* (bad JSON, unknown type,
@@ -76,6 +83,8 @@ class Processor(ABC):
     #: Handle up to this many partitions' runs at once (order within one is kept).
     partition_concurrency: ClassVar[int] = 8
     max_records: ClassVar[int] = 500
+    #: Hand each partition's run of events to ``handle_run`` at once (module doc).
+    batched: ClassVar[bool] = False
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -89,6 +98,15 @@ class Processor(ABC):
     @abstractmethod
     async def handle(self, message: Message) -> None:
         """Make the event's effects durable. Must be idempotent: it may run twice."""
+
+    async def handle_run(self, messages: Sequence[Message]) -> None:
+        """Make a partition run's effects durable (``batched`` processors override it).
+
+        Must be idempotent as a whole and leave the same state as ``handle`` applied to
+        each message in order: the runner falls back to that when the run fails.
+        """
+        for message in messages:
+            await self.handle(message)
 
     async def flush(self) -> None:  # noqa: B027 - optional hook
         """Make everything ``handle`` buffered durable; runs before each commit."""
@@ -192,6 +210,9 @@ class Runner:
 
         async def run_partition(records: list[ConsumerRecord[bytes, bytes]]) -> None:
             async with gate:
+                if self.processor.batched:
+                    await self._handle_run(records)
+                    return
                 for record in records:
                     await self._handle_record(record)
 
@@ -207,18 +228,54 @@ class Runner:
                          partition=record.partition, offset=record.offset):
             await self._decode_and_handle(record)
 
-    async def _decode_and_handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    async def _handle_run(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """A batched processor's run: decode all, apply at once, else one by one."""
+        decoded = [(record, await self._decode(record)) for record in records]
+        messages = [Message(event=event, record=record)
+                    for record, event in decoded if event is not None]
+        if not messages:
+            return
         name = self.processor.name
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with log_context(processor=name, topic=records[0].topic,
+                                 partition=records[0].partition):
+                    await self.processor.handle_run(messages)
+                break
+            except Exception as exc:
+                if is_transient(exc):
+                    await self._wait_transient(exc, attempt, "handle_run")
+                    continue
+                log.warning("%s: run of %d failed (%r); applying it one event at a time",
+                            name, len(messages), exc)
+                for message in messages:
+                    await self._handle_record(message.record)
+                return
+        for message in messages:
+            labels = (name, message.record.topic, message.event.type)
+            metrics.EVENTS_CONSUMED.labels(*labels).inc()
+            metrics.EVENTS_PROCESSED.labels(*labels).inc()
+
+    async def _decode(self, record: ConsumerRecord[bytes, bytes]) -> Any | None:
+        """The record's event, or None after dead-lettering a record that is not one."""
         try:
-            event = decode(record.value or b"")
+            return decode(record.value or b"")
         except InvalidEvent as exc:
+            name = self.processor.name
             metrics.EVENTS_CONSUMED.labels(name, record.topic, INVALID).inc()
             log.warning("%s: invalid event at %s[%d]@%d: %s", name,
                         record.topic, record.partition, record.offset, exc)
             await self.dead_letters.add(record, exc, attempts=1)
             metrics.EVENTS_DEAD_LETTERED.labels(name, record.topic, INVALID).inc()
+            return None
+
+    async def _decode_and_handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        event = await self._decode(record)
+        if event is None:
             return
-        labels = (name, record.topic, event.type)
+        labels = (self.processor.name, record.topic, event.type)
         metrics.EVENTS_CONSUMED.labels(*labels).inc()
         with (log_context(event_id=event.event_id, event_type=event.type,
                           **_ids(event.payload)),

@@ -1,7 +1,9 @@
 """Likes, comments (counted edges) and stories (expiring, in Cassandra and Redis).
 
-Likes and comments use :mod:`sinks.counted`: one row per liker (per comment) and a
-static count in the photo's partition, so a duplicate like never counts twice.
+Likes and comments are counted edges (one row per liker, per comment, and a static
+count in the photo's partition) written by the photo's single owner through
+:mod:`sinks.owned_edges`: a run of events per photo costs one read and one batch, no
+Paxos, and a duplicate like never counts twice (``apply_likes``, ``apply_comments``).
 
 Stories live 24 hours from ``posted_at`` (not from when we happen to process them):
 the Cassandra row gets ``USING TTL`` of the time left, and the author's Redis sorted
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
@@ -23,8 +25,10 @@ from cassandra.cluster import Session
 
 from infra.connect.cassandra import execute
 from infra.connect.redis import RedisClient
-from sinks.counted import CountedTable, add_edge, edge_count, has_edge, remove_edge
-from sinks.statements import as_utc, prepared
+from sinks import owned_edges
+from sinks.counted import CountedTable, edge_count, has_edge
+from sinks.owned_edges import Applied, EdgeChange
+from sinks.statements import as_utc, micros, prepared
 
 LIKES = CountedTable("likes", "photo_id", "user_id", "like_count", ("liked_at",))
 COMMENTS = CountedTable("comments", "photo_id", "comment_id", "comment_count",
@@ -54,12 +58,14 @@ _LIKE_COUNTS = "SELECT photo_id, like_count FROM likes WHERE photo_id IN ? PER P
 _COMMENT_COUNTS = (
     "SELECT photo_id, comment_count FROM comments WHERE photo_id IN ? PER PARTITION LIMIT 1"
 )
-_LIKED_ADD = "INSERT INTO likes_by_user (user_id, photo_id) VALUES (?, ?)"
-_LIKED_DEL = "DELETE FROM likes_by_user WHERE user_id = ? AND photo_id = ?"
+_LIKED_ADD_AT = "INSERT INTO likes_by_user (user_id, photo_id) VALUES (?, ?) USING TIMESTAMP ?"
+_LIKED_DEL_AT = "DELETE FROM likes_by_user USING TIMESTAMP ? WHERE user_id = ? AND photo_id = ?"
+_AUTHORED_ADD_AT = ("INSERT INTO comments_by_user (user_id, comment_id, photo_id) "
+                    "VALUES (?, ?, ?) USING TIMESTAMP ?")
+_AUTHORED_DEL_AT = ("DELETE FROM comments_by_user USING TIMESTAMP ? WHERE user_id = ? "
+                    "AND comment_id = ?")
 _LIKED = "SELECT photo_id FROM likes_by_user WHERE user_id = ? LIMIT ?"
 _LIKED_BEFORE = "SELECT photo_id FROM likes_by_user WHERE user_id = ? AND photo_id < ? LIMIT ?"
-_AUTHORED_ADD = "INSERT INTO comments_by_user (user_id, comment_id, photo_id) VALUES (?, ?, ?)"
-_AUTHORED_DEL = "DELETE FROM comments_by_user WHERE user_id = ? AND comment_id = ?"
 _AUTHORED = (
     "SELECT comment_id, photo_id FROM comments_by_user WHERE user_id = ? AND comment_id < ? "
     "LIMIT ?"
@@ -99,21 +105,64 @@ def stories_key(user_id: int) -> str:
     return f"stories:{{{user_id}}}"
 
 
+def like_change(user_id: int, liked: bool, at: datetime | None = None) -> EdgeChange:
+    """The state a like event asks for (``at``: when it was liked)."""
+    return EdgeChange(user_id, liked, (at,) if liked else (None,))
+
+
+def comment_change(comment_id: int, user_id: int, text: str | None = None,
+                   at: datetime | None = None, *, present: bool = True) -> EdgeChange:
+    """The state a comment event asks for (its author rides along for the side table)."""
+    return EdgeChange(comment_id, present, (user_id, text, at))
+
+
+async def apply_likes(session: Session, wanted: Mapping[int, Mapping[int, EdgeChange]],
+                      newest_event_us: Mapping[int, int]) -> dict[int, Applied]:
+    """Apply a run of like changes (per photo, per liker) as the photos' single writer.
+
+    No LWT (:mod:`sinks.owned_edges`). The likers' ``likes_by_user`` rows go first, at
+    each photo's stamp, so the counted batch that follows is the commit point.
+    """
+    plans = await owned_edges.plan(session, LIKES, wanted, newest_event_us)
+    await owned_edges.write_rows(session, [
+        (_LIKED_ADD_AT, (c.member, photo_id, plan.stamp)) if c.present
+        else (_LIKED_DEL_AT, (plan.stamp, c.member, photo_id))
+        for photo_id, plan in plans.items() for c in plan.changes])
+    await owned_edges.commit(session, LIKES, plans)
+    return plans
+
+
+async def apply_comments(session: Session, wanted: Mapping[int, Mapping[int, EdgeChange]],
+                         newest_event_us: Mapping[int, int]) -> dict[int, Applied]:
+    """Apply a run of comment changes as the photos' single writer (no LWT); the
+    authors' ``comments_by_user`` rows first, as for likes."""
+    plans = await owned_edges.plan(session, COMMENTS, wanted, newest_event_us)
+    await owned_edges.write_rows(session, [
+        (_AUTHORED_ADD_AT, (c.values[0], c.member, photo_id, plan.stamp)) if c.present
+        else (_AUTHORED_DEL_AT, (plan.stamp, c.values[0], c.member))
+        for photo_id, plan in plans.items() for c in plan.changes])
+    await owned_edges.commit(session, COMMENTS, plans)
+    return plans
+
+
 async def add_like(session: Session, photo_id: int, user_id: int, at: datetime) -> bool:
     """Count ``user_id``'s like of ``photo_id`` once; False if it was already counted.
 
-    Also lists the photo under the liker (``likes_by_user``, for ``liked_by_me``). Both
-    writes are idempotent, so a redelivery after a crash between them completes it.
+    A run of one (the processor applies whole runs with :func:`apply_likes`); only the
+    photo's owning processor may call it (module doc of :mod:`sinks.owned_edges`).
     """
-    added = await add_edge(session, LIKES, photo_id, user_id, (at,))
-    await execute(session, await prepared(session, _LIKED_ADD), (user_id, photo_id))
-    return added
+    plans = await apply_likes(session, {photo_id: {user_id: like_change(user_id, True, at)}},
+                              {photo_id: micros(at)})
+    return bool(plans[photo_id].changes)
 
 
-async def remove_like(session: Session, photo_id: int, user_id: int) -> bool:
-    removed = await remove_edge(session, LIKES, photo_id, user_id)
-    await execute(session, await prepared(session, _LIKED_DEL), (user_id, photo_id))
-    return removed
+async def remove_like(session: Session, photo_id: int, user_id: int,
+                      at: datetime | None = None) -> bool:
+    """Uncount ``user_id``'s like of ``photo_id``; False if it was not counted."""
+    at = at or datetime.now(UTC)
+    plans = await apply_likes(session, {photo_id: {user_id: like_change(user_id, False)}},
+                              {photo_id: micros(at)})
+    return bool(plans[photo_id].changes)
 
 
 async def liked_photos(session: Session, user_id: int, limit: int,
@@ -163,20 +212,22 @@ async def add_comment(session: Session, photo_id: int, comment_id: int, user_id:
     """Store and count a comment once; False if this comment id was already there.
 
     Also lists it under its author (``comments_by_user``, what an account deletion
-    sweeps). Both writes are idempotent, so a redelivery completes a half-done add.
+    sweeps), before the counted batch that commits it (:func:`apply_comments`).
     """
-    added = await add_edge(session, COMMENTS, photo_id, comment_id, (user_id, text, at))
-    await execute(session, await prepared(session, _AUTHORED_ADD),
-                  (user_id, comment_id, photo_id))
-    return added
+    change = comment_change(comment_id, user_id, text, at)
+    plans = await apply_comments(session, {photo_id: {comment_id: change}},
+                                 {photo_id: micros(at)})
+    return bool(plans[photo_id].changes)
 
 
 async def remove_comment(session: Session, photo_id: int, comment_id: int,
-                         user_id: int) -> bool:
+                         user_id: int, at: datetime | None = None) -> bool:
     """Uncount and delete a comment, and unlist it under its author ``user_id``."""
-    removed = await remove_edge(session, COMMENTS, photo_id, comment_id)
-    await execute(session, await prepared(session, _AUTHORED_DEL), (user_id, comment_id))
-    return removed
+    at = at or datetime.now(UTC)
+    change = comment_change(comment_id, user_id, present=False)
+    plans = await apply_comments(session, {photo_id: {comment_id: change}},
+                                 {photo_id: micros(at)})
+    return bool(plans[photo_id].changes)
 
 
 async def authored_comments(session: Session, user_id: int, limit: int,

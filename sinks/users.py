@@ -20,7 +20,7 @@ delete an account expect of their own name; nothing of the old account is linked
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,6 +49,7 @@ _ERASE = (
     "private = null, created_at = null, updated_at = ?, deleted_at = ? WHERE user_id = ?"
 )
 _DELETED_AT = "SELECT deleted_at FROM users WHERE user_id = ?"
+_DELETED_AMONG = "SELECT user_id, deleted_at FROM users WHERE user_id IN ?"
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,18 @@ async def is_deleted(session: Session, user_id: int) -> bool:
     statement = await prepared(session, _DELETED_AT)
     rows = await execute(session, statement, (user_id,))
     return bool(rows) and rows[0]["deleted_at"] is not None
+
+
+async def deleted_among(session: Session, user_ids: Iterable[int]) -> set[int]:
+    """Which of ``user_ids`` belong to deleted accounts (one ``IN`` read per 100 ids:
+    a batched processor checks a whole run's actors at once)."""
+    ids = list(dict.fromkeys(user_ids))
+    if not ids:
+        return set()
+    statement = await prepared(session, _DELETED_AMONG)
+    found = await asyncio.gather(*(execute(session, statement, (ids[i:i + 100],))
+                                   for i in range(0, len(ids), 100)))
+    return {row["user_id"] for rows in found for row in rows if row["deleted_at"] is not None}
 
 
 async def erase(session: Session, user_id: int, at: datetime) -> User | None:

@@ -47,15 +47,39 @@ async def test_duplicate_likes_count_once_and_remove_then_re_add(
     assert await engagement.has_liked(s, photo, user)
 
 
-async def test_fifty_concurrent_likes_on_one_photo_count_exactly_fifty(
+async def test_a_run_of_likes_with_duplicates_counts_each_liker_once_even_applied_twice_at_once(
         cassandra_session: Session) -> None:
+    """The single-writer path: one run (50 likers, 10 of them twice) is one count of 50,
+    and two copies of the processor applying that run at the same moment (a rebalance
+    in progress) write the same absolute values instead of adding up."""
     s, photo = cassandra_session, random_id()
     likers = [random_id() for _ in range(50)]
-    attempts = likers + likers[:10]  # ten duplicates racing their originals
+    attempts = likers + likers[:10]
     random.shuffle(attempts)
-    results = await asyncio.gather(*(engagement.add_like(s, photo, u, now()) for u in attempts))
-    assert sum(results) == 50
+    wanted = {photo: {u: engagement.like_change(u, True, now()) for u in attempts}}
+    stamp = {photo: micros(now())}
+    first, second = await asyncio.gather(engagement.apply_likes(s, wanted, stamp),
+                                         engagement.apply_likes(s, wanted, stamp))
+    assert len(first[photo].changes) == len(second[photo].changes) == 50
     assert await engagement.like_count(s, photo) == 50
+    replay = await engagement.apply_likes(s, wanted, stamp)
+    assert replay[photo].changes == [] and await engagement.like_count(s, photo) == 50
+    assert sorted(await engagement.likers(s, photo)) == sorted(likers)
+
+
+async def test_an_unlike_applied_after_a_later_like_of_the_same_run_wins_by_order(
+        cassandra_session: Session) -> None:
+    """Order is the log's: the next run's write time is past the last run's, so an
+    unlike whose event claims an older time still removes the like it follows."""
+    s, photo, user = cassandra_session, random_id(), random_id()
+    liked_at = now()
+    await engagement.apply_likes(s, {photo: {user: engagement.like_change(user, True, liked_at)}},
+                                 {photo: micros(liked_at)})
+    await engagement.apply_likes(s, {photo: {user: engagement.like_change(user, False)}},
+                                 {photo: micros(liked_at) - 5_000_000})
+    assert await engagement.like_count(s, photo) == 0
+    assert not await engagement.has_liked(s, photo, user)
+    assert await engagement.liked_photos(s, user, 10) == []
 
 
 async def test_comments_are_counted_once_and_listed_newest_first(
