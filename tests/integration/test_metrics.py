@@ -93,7 +93,7 @@ async def test_topic(stack: Settings) -> AsyncIterator[str]:
 REJECTED_PHOTO = 424242
 
 
-def counting_processor(topic: str) -> type[Processor]:
+def counting_processor(topic: str, batched: bool = False) -> type[Processor]:
     class Counting(Processor):
         name: ClassVar[str] = f"test-metrics-{uuid.uuid4().hex[:10]}"
         topics: ClassVar[tuple[str, ...]] = (topic,)
@@ -102,12 +102,17 @@ def counting_processor(topic: str) -> type[Processor]:
             if message.event.payload.photo_id == REJECTED_PHOTO:
                 raise ValueError("this photo is always rejected")
 
+    Counting.batched = batched
     return Counting
 
 
+@pytest.mark.parametrize("batched", [False, True], ids=["per-event", "batched"])
 async def test_processor_metrics_move_by_exactly_the_batch(
-        stack: Settings, test_topic: str) -> None:
-    cls = counting_processor(test_topic)
+        stack: Settings, test_topic: str, batched: bool) -> None:
+    """A batched processor (``handle_run``) whose run holds one poison event falls back
+    to one event at a time: the poison is dead-lettered after its attempts, every other
+    event is processed, and the counters say exactly that, as for a per-event one."""
+    cls = counting_processor(test_topic, batched)
     processor = cls(stack)
     port = free_port()
     stop = asyncio.Event()
