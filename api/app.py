@@ -38,7 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = service_app(
         settings, service="api", title="photostream read API",
         summary="Read side: feeds, photos, profiles, search, explore and stories.",
-        lifespan=lifespan, routers=routers, csp=web.policy(settings))
+        lifespan=lifespan, routers=routers, csp=web.policy(settings),
+        max_in_flight=settings.api.max_in_flight)
     failsafe.install(app, settings)
     web.mount(app)
     return app

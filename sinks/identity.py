@@ -43,7 +43,7 @@ from cassandra.cluster import Session
 from redis.exceptions import RedisClusterException, RedisError
 
 from infra.connect.cassandra import execute
-from infra.connect.outages import CASSANDRA_FAILURES
+from infra.connect.outages import CASSANDRA_FAILURES, overloaded
 from infra.connect.redis import RedisClient
 from infra.http.auth import TokenClaims, TokenError, verify
 from infra.settings import Settings
@@ -175,6 +175,8 @@ class Identities:
         try:
             found = await cache.get_many(self.redis, self.kind, [user_id], self._load)
         except _REDIS_ERRORS as exc:
+            if overloaded(exc):  # our own pool is full: not an outage to route around
+                raise
             log.warning("identity cache unavailable, reading Cassandra: %s", exc)
             return decode((await self._load([user_id]))[user_id])
         return decode(found[user_id])
