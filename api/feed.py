@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -107,7 +108,7 @@ class FeedReader:
         use_hot, followees = await asyncio.gather(self._ensure_hot(user_id),
                                                   self.views.following(user_id))
         visible = followees | {user_id}
-        pulled = sorted((await self._pull_authors()) & followees)
+        pulled = sorted((await self.pull_authors()) & followees)
         page = FeedPage([], followees)
         deleted: list[int] = []
         cursor = before
@@ -122,7 +123,7 @@ class FeedReader:
                 row = rows.get(pid)
                 if row is None:
                     continue
-                if row["status"] == photos.STATUS_READY and row["owner"] in visible:
+                if in_feed(row, visible):
                     if len(page.ids) < limit:
                         page.ids.append(pid)
                         page.photos[pid] = row
@@ -136,7 +137,7 @@ class FeedReader:
                 page.exhausted = True
                 break
         if deleted:
-            await self._forget(user_id, deleted)
+            await self.forget_deleted(user_id, deleted)
         return page
 
     async def _ensure_hot(self, user_id: int) -> bool:
@@ -186,7 +187,7 @@ class FeedReader:
             ids += [e.photo_id for e in more]
         return ids
 
-    async def _pull_authors(self) -> set[int]:
+    async def pull_authors(self) -> set[int]:
         """Refreshed every ``pull_refresh_seconds``; the last known set while Cassandra
         is unreachable (the set only grows: a stale one misses a new author a while)."""
         if time.monotonic() - self._pulled_at >= self.pull_refresh_seconds:
@@ -198,7 +199,7 @@ class FeedReader:
     async def _last_pulled(self) -> set[int]:
         return self._pulled
 
-    async def _forget(self, user_id: int, deleted: list[int]) -> None:
+    async def forget_deleted(self, user_id: int, deleted: list[int]) -> None:
         """Drop deleted entries from both timelines: a repair, skipped (and tried again
         by a later read) while either store is unreachable."""
         try:
@@ -206,6 +207,13 @@ class FeedReader:
         except (*REDIS_ERRORS, *CASSANDRA_ERRORS) as exc:
             if not degraded.survived(exc, REDIS, CASSANDRA):
                 raise
+
+
+def in_feed(row: Mapping[str, Any], authors: frozenset[int] | set[int]) -> bool:
+    """Whether a timeline entry belongs on the page: a ready photo of one of ``authors``
+    (the reader and whom they follow now). The backstop for races between topics; the
+    cards are then checked against :mod:`api.visibility` like every other list."""
+    return bool(row["status"] == photos.STATUS_READY and row["owner"] in authors)
 
 
 async def _unknown() -> float | None:
