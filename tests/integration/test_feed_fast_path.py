@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio
 from fastapi import FastAPI
 
 from api.app import create_app
@@ -79,7 +80,7 @@ async def test_fast_pages_equal_the_general_paths(scene: Scene) -> None:
     cursor: str | None = None
     seen: list[int] = []
     for _ in range(4):
-        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        params: dict[str, Any] = {"limit": 3, **({"cursor": cursor} if cursor else {})}
         fast, general = await scene.feed(**params), await scene.feed(fast=False, **params)
         assert fast.status_code == general.status_code == 200, (fast.text, general.text)
         assert "etag" in fast.headers, "the fast path did not serve the page"
@@ -120,7 +121,8 @@ async def test_etag_304_and_a_new_one_after_a_change(scene: Scene) -> None:
 
 async def _sent_during(stack: Settings, action: Callable[[], Awaitable[Any]]) -> list[str]:
     """The commands clients sent (not script-internal ones) while ``action`` ran."""
-    watcher, marker = redis_connect.client(stack), redis_connect.client(stack)
+    watcher = redis.asyncio.Redis.from_url(stack.redis.url)
+    marker = redis_connect.client(stack)
     try:
         async with watcher.monitor() as monitor:
             await marker.echo("test-begin")
@@ -128,7 +130,7 @@ async def _sent_during(stack: Settings, action: Callable[[], Awaitable[Any]]) ->
                 pass
             await action()
             await marker.echo("test-end")
-            sent = []
+            sent: list[str] = []
             while True:
                 command = await monitor.next_command()
                 if "test-end" in command["command"]:
