@@ -28,10 +28,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service = await ReadService.open(settings)
         app.state.read = service
-        app.state.pages = FeedPages(service)
+        app.state.pages = pages = FeedPages(service)
         try:
             yield
         finally:
+            await pages.close()
             await service.close()
 
     routers = [module.router for module in (health, feed, photos, users, search, explore, stories)]

@@ -33,6 +33,7 @@ from api.feed import SLACK, FeedReader, in_feed
 from api.service import ReadService
 from api.views import RECENT_WINDOW, Json
 from api.visibility import can_view_photo
+from infra.connect.redis import Lane
 from infra.http.auth import TokenError
 from sinks import photos
 from sinks.feed_reads import FeedReads, PageIds, PageParts
@@ -63,7 +64,12 @@ class FeedPages:
         self.svc = service
         self.feed: FeedReader = service.feed
         self.enabled = not isinstance(service.redis, RedisCluster)
-        self.reads = FeedReads(service.redis, service.feed.hot, service.identities.kind)
+        self.lane = Lane.for_reader(service.settings)
+        self.reads = FeedReads(self.lane, service.redis, service.feed.hot,
+                               service.identities.kind)
+
+    async def close(self) -> None:
+        await self.lane.aclose()
 
     async def render(self, token: str, limit: int, before: int | None,
                      if_none_match: str | None = None) -> Page | None:

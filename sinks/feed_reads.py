@@ -19,8 +19,8 @@ They return the cached bytes *raw*: deciding what the reader sees stays in Pytho
 :mod:`api.visibility` (the one rule), and a missing entry is for the caller to fill
 through the ordinary read-through path. Nothing here writes.
 
-Single Redis server only: the scripts read keys of many hash slots (and :func:`page_parts`
-keys it derives from values), which Redis Cluster refuses; on a cluster the read API
+Single Redis server only: the scripts read keys of many hash slots, and keys they build
+from ids and values, which Redis Cluster refuses; on a cluster the read API
 keeps the general path. Keys are the ones of :mod:`sinks.cache`,
 :mod:`sinks.redis_timelines` and :mod:`sinks.reader_activity`; this module only reads them.
 """
@@ -31,14 +31,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from infra.connect.redis import RedisClient
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+
+from infra.connect.redis import Lane, RedisClient
 from sinks import cache
 from sinks.reader_activity import activity_key
 from sinks.redis_timelines import RedisTimelines
 
-# KEYS: identity, activity hash, timeline, following, then one recent-photos key per pull
-# author. ARGV: user id, packed "before" id or "", want, cap, then the pull authors' ids
-# (ARGV[i] is the author of KEYS[i] for i >= 5).
+# KEYS: identity, activity hash, timeline, following. ARGV: user id, packed "before" id
+# or "", want, cap, the pull authors' ids (decimal, comma-separated) and the recent-photos
+# key around an author id (prefix, suffix). Ids travel as one string, keys are built
+# here: redis-py spends ~5 us of Python encoding each argument, and there were dozens.
 _PAGE_IDS = """
 local out = {}
 out[1] = redis.call('GET', KEYS[1])
@@ -76,10 +80,10 @@ out[5] = following
 local pulled = {}
 if following then
   local ids = ',' .. string.sub(following, 2, -2) .. ','
-  for i = 5, #KEYS do
-    if string.find(ids, ',' .. ARGV[i] .. ',', 1, true) then
-      pulled[#pulled + 1] = ARGV[i]
-      pulled[#pulled + 1] = redis.call('GET', KEYS[i])
+  for author in string.gmatch(ARGV[5], '%d+') do
+    if string.find(ids, ',' .. author .. ',', 1, true) then
+      pulled[#pulled + 1] = author
+      pulled[#pulled + 1] = redis.call('GET', ARGV[6] .. author .. ARGV[7])
     end
   end
 end
@@ -87,26 +91,40 @@ out[6] = pulled
 return out
 """
 
-# KEYS: n photo keys, n engagement keys, the reader's likes key. ARGV: n, and the profile
-# key around the owner id (prefix, suffix). Returns rows, owners' profiles (aligned with
-# the rows), counts, likes window; a missing entry is false (None in Python).
+# KEYS: the reader's likes key. ARGV: the photo ids (decimal, comma-separated), then the
+# photo, engagement and profile keys around an id (prefix, suffix each). Returns rows,
+# the owners' profiles (aligned with the rows; the owner id read from the row's JSON),
+# counts and the likes window; a missing entry is false (None in Python).
 _PAGE_PARTS = """
-local n = tonumber(ARGV[1])
+local photo_keys, count_keys = {}, {}
+for id in string.gmatch(ARGV[1], '%d+') do
+  photo_keys[#photo_keys + 1] = ARGV[2] .. id .. ARGV[3]
+  count_keys[#count_keys + 1] = ARGV[4] .. id .. ARGV[5]
+end
+local n = #photo_keys
 local rows, counts = {}, {}
 if n > 0 then
-  rows = redis.call('MGET', unpack(KEYS, 1, n))
-  counts = redis.call('MGET', unpack(KEYS, n + 1, 2 * n))
+  rows = redis.call('MGET', unpack(photo_keys))
+  counts = redis.call('MGET', unpack(count_keys))
 end
 local profiles = {}
 for i = 1, n do
   local owner = rows[i] and string.match(rows[i], '"owner":(%d+)')
-  profiles[i] = owner and redis.call('GET', ARGV[2] .. owner .. ARGV[3]) or false
+  profiles[i] = owner and redis.call('GET', ARGV[6] .. owner .. ARGV[7]) or false
 end
-return {rows, profiles, counts, redis.call('GET', KEYS[2 * n + 1])}
+return {rows, profiles, counts, redis.call('GET', KEYS[1])}
 """
 
-#: The profile key around an owner id, as the script builds it (``c:profile:{`` ``}``).
-_PROFILE_AROUND = tuple(cache.PROFILE.key(0).split("0", 1))
+
+
+def _around(kind: cache.CacheKind) -> tuple[str, str]:
+    """The key of ``kind`` around an id, as the scripts build it (``c:photo:{``, ``}``)."""
+    prefix, suffix = kind.key(0).split("0", 1)
+    return prefix, suffix
+
+
+_RECENT_AROUND = _around(cache.RECENT)
+_PARTS_AROUND = (*_around(cache.PHOTO), *_around(cache.ENGAGEMENT), *_around(cache.PROFILE))
 
 
 @dataclass(frozen=True)
@@ -136,32 +154,41 @@ class PageParts:
 
 
 class FeedReads:
-    """The two scripts of a feed page, registered on one (non-cluster) client."""
+    """The two scripts of a feed page, sent through a :class:`~infra.connect.redis.Lane`
+    (one server; ``redis`` only hashes the scripts)."""
 
-    def __init__(self, redis: RedisClient, hot: RedisTimelines, identity: cache.CacheKind
-                 ) -> None:
+    def __init__(self, lane: Lane, redis: RedisClient, hot: RedisTimelines,
+                 identity: cache.CacheKind) -> None:
+        self.lane = lane
         self.hot = hot
         self.identity = identity
         self._ids = redis.register_script(_PAGE_IDS)
         self._parts = redis.register_script(_PAGE_PARTS)
 
+    async def _run(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """EVALSHA, loading the script first where the server lacks it (a restart)."""
+        try:
+            return await self.lane.call("EVALSHA", script.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            await self.lane.call("SCRIPT", "LOAD", script.script)
+            return await self.lane.call("EVALSHA", script.sha, len(keys), *keys, *args)
+
     async def page_ids(self, user_id: int, want: int, before: int | None,
                        pull_authors: Sequence[int]) -> PageIds:
         """Round trip 1 (module docstring); ``pull_authors``: every known one."""
         keys = [self.identity.key(user_id), activity_key(self.hot, user_id),
-                self.hot.key(user_id), cache.FOLLOWING.key(user_id),
-                *(cache.RECENT.key(a) for a in pull_authors)]
+                self.hot.key(user_id), cache.FOLLOWING.key(user_id)]
         packed = b"" if before is None else before.to_bytes(8, "big")
-        args: list[Any] = [user_id, packed, want, self.hot.cap, *pull_authors]
-        reply = cast(list[Any], await self._ids(keys=keys, args=args))
+        args: list[bytes | str | int] = [user_id, packed, want, self.hot.cap,
+                                         ",".join(map(str, pull_authors)), *_RECENT_AROUND]
+        reply = cast(list[Any], await self._run(self._ids, keys, args))
         identity, active, exists, pushed, following, pulled, size = reply
         return PageIds(identity, active, bool(exists), pushed or b"", int(size), following,
                        {int(pulled[i]): pulled[i + 1] for i in range(0, len(pulled), 2)})
 
     async def page_parts(self, user_id: int, ids: Sequence[int]) -> PageParts:
         """Round trip 2 (module docstring)."""
-        keys = [*(cache.PHOTO.key(p) for p in ids), *(cache.ENGAGEMENT.key(p) for p in ids),
-                cache.LIKED.key(user_id)]
-        reply = cast(list[Any], await self._parts(keys=keys, args=[len(ids), *_PROFILE_AROUND]))
+        reply = cast(list[Any], await self._run(self._parts, [cache.LIKED.key(user_id)],
+                                                [",".join(map(str, ids)), *_PARTS_AROUND]))
         rows, profiles, counts, liked = reply
         return PageParts(list(rows), list(profiles), list(counts), liked)

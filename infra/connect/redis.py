@@ -6,6 +6,8 @@ that scripts and pipelines touching them stay on one cluster slot.
 
 from __future__ import annotations
 
+import asyncio
+import collections
 from typing import Any, TypeAlias
 
 import redis.asyncio as aioredis
@@ -14,6 +16,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from infra.settings import Settings
 
@@ -87,3 +90,96 @@ def _fail_fast(timeout: float, *, retries: int) -> dict[str, Any]:
     the wait."""
     return {"socket_timeout": timeout, "socket_connect_timeout": timeout,
             "retry": Retry(NoBackoff(), retries, supported_errors=(RedisConnectionError,))}
+
+
+class Lane:
+    """A few dedicated connections for the read API's hottest calls (the feed page's two
+    scripts), used without the client's per-command machinery.
+
+    Why: redis-py 8 spends ~100-150 us of Python per command outside the socket (the
+    pool's lock and observability records, a readiness poll of the connection, a task per
+    send for the socket timeout); at two commands per feed page that was a fifth of the
+    page's CPU. Here a call is: pop a connected link, write, read the reply under one
+    ``asyncio.timeout``, push it back.
+
+    Same failure contract as :func:`reader`: each call bounded by
+    ``api.backend_timeout_seconds`` (then :class:`redis.exceptions.TimeoutError`, and the
+    link is dropped, since a late reply would answer the next call), one immediate retry
+    on a link the server closed while idle, and at most ``size`` links: a caller finding
+    all busy waits up to ``wait_seconds`` for one, then gets MaxConnectionsError.
+    Single server only (a cluster needs the cluster client's routing).
+    """
+
+    def __init__(self, url: str, *, size: int, wait_seconds: float, timeout: float) -> None:
+        self._kwargs: dict[str, Any] = {**aioredis.connection.parse_url(url),
+                                        "socket_connect_timeout": timeout,
+                                        "socket_keepalive": True}
+        self.size = size
+        self.wait_seconds = wait_seconds
+        self.timeout = timeout
+        self._idle: list[aioredis.Connection] = []
+        self._open = 0
+        self._waiters: collections.deque[asyncio.Future[aioredis.Connection]] = (
+            collections.deque())
+
+    @classmethod
+    def for_reader(cls, settings: Settings) -> Lane:
+        api = settings.api
+        return cls(settings.redis.url, size=api.redis_pool_size,
+                   wait_seconds=api.redis_pool_wait_seconds, timeout=api.backend_timeout_seconds)
+
+    async def call(self, *args: Any) -> Any:
+        """One command's reply (a Redis error reply is raised, as by the client)."""
+        link = await self._acquire()
+        try:
+            for attempt in (0, 1):
+                try:
+                    async with asyncio.timeout(self.timeout):
+                        if not link.is_connected:
+                            await link.connect()
+                        await link.send_packed_command(link.pack_command(*args),
+                                                       check_health=False)
+                        return await link.read_response()
+                except TimeoutError:
+                    await link.disconnect(nowait=True)
+                    raise RedisTimeoutError(f"no reply within {self.timeout} s") from None
+                except (RedisConnectionError, OSError):
+                    await link.disconnect(nowait=True)
+                    if attempt:
+                        raise
+        finally:
+            self._release(link)
+
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, []
+        for link in idle:
+            await link.disconnect()
+
+    async def _acquire(self) -> aioredis.Connection:
+        if self._idle:
+            return self._idle.pop()
+        if self._open < self.size:
+            self._open += 1
+            return aioredis.Connection(**self._kwargs)
+        waiter: asyncio.Future[aioredis.Connection] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(self.wait_seconds):
+                return await waiter
+        except TimeoutError:
+            if waiter.done() and not waiter.cancelled():
+                return waiter.result()  # handed over as the time ran out
+            raise MaxConnectionsError(
+                f"no Redis connection free within {self.wait_seconds} s") from None
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    def _release(self, link: aioredis.Connection) -> None:
+        """Hand the link to the longest waiter, or keep it."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(link)
+                return
+        self._idle.append(link)

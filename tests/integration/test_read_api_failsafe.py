@@ -237,7 +237,9 @@ async def test_exhausted_redis_pool_is_503_overloaded(scene: Scene) -> None:
         with pytest.raises(MaxConnectionsError):
             while True:  # check out what the pool allows: the next request finds it full
                 held.append(await pool.get_connection())
-        r, _ = await scene.get("/v1/feed")
+        # The ranked feed reads through the pool (the chronological page's scripts have
+        # their own bounded lane: tests/integration/test_read_overload.py).
+        r, _ = await scene.get("/v1/feed?mode=top")
     finally:
         pool.max_connections = limit
         for connection in held:
