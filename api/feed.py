@@ -92,6 +92,7 @@ class FeedReader:
                                    inactive_after_days=t.inactive_after_days)
         self.pull_refresh_seconds = pull_refresh_seconds
         self._pulled: set[int] = set()
+        self._pulled_list: tuple[set[int] | None, str] = (None, "")
         self._pulled_at = float("-inf")
 
     async def home(self, user_id: int, limit: int = 50, before: int | None = None) -> list[int]:
@@ -195,6 +196,14 @@ class FeedReader:
                                                   self._last_pulled)
             self._pulled_at = time.monotonic()  # also paces retries while Cassandra is down
         return self._pulled
+
+    async def pull_author_list(self) -> str:
+        """:meth:`pull_authors` as decimal ids joined by commas (for a script argument),
+        joined once per refresh."""
+        pulled = await self.pull_authors()
+        if self._pulled_list[0] is not pulled:
+            self._pulled_list = (pulled, ",".join(map(str, sorted(pulled))))
+        return self._pulled_list[1]
 
     async def _last_pulled(self) -> set[int]:
         return self._pulled

@@ -34,12 +34,15 @@ from api.service import ReadService
 from api.views import RECENT_WINDOW, Json
 from api.visibility import can_view_photo
 from infra.connect.redis import Lane
-from infra.http.auth import TokenError
+from infra.http.auth import TokenClaims, TokenError
 from sinks import photos
 from sinks.feed_reads import FeedReads, PageIds, PageParts
 from sinks.identity import decode as decode_identity
 from sinks.identity import refusal
 from sinks.reader_activity import ACTIVITY_GRANULARITY
+
+#: Newest candidates a "new posts since" check looks at (a visible one among them is news).
+NEW_POSTS_WINDOW = 5
 
 
 @lru_cache(maxsize=65_536)
@@ -71,6 +74,44 @@ class FeedPages:
     async def close(self) -> None:
         await self.lane.aclose()
 
+    async def has_new(self, token: str, since: int) -> bool | None:
+        """Whether the token's user has a visible feed post newer than ``since``, or None
+        (ask the general path). The common answer, "no", is one round trip; a "yes"
+        checks the newer candidates' cards like a page does (a second one)."""
+        claims = self.svc.identities.tokens.verify(token)
+        viewer = claims.user_id
+        ids = await self.reads.page_ids(viewer, NEW_POSTS_WINDOW, None,
+                                        await self.feed.pull_author_list())
+        await self._check_identity(ids, claims)
+        candidates = self._candidates(ids, NEW_POSTS_WINDOW, None)
+        if candidates is None or ids.following is None:
+            return None
+        newer = [pid for pid in candidates if pid > since]
+        if not newer:
+            return False
+        following = frozenset(_json(ids.following))
+        parts = await self.reads.page_parts(viewer, newer)
+        views = self.svc.views
+        missing = [pid for pid, raw in zip(newer, parts.rows, strict=True) if raw is None]
+        filled = await views.photos(missing) if missing else {}
+        for pid, row_raw, profile_raw in zip(newer, parts.rows, parts.profiles, strict=True):
+            row = _json(row_raw) if row_raw is not None else filled.get(pid)
+            if row is None or not in_feed(row, following | {viewer}):
+                continue
+            profile = (_json(profile_raw) if profile_raw is not None
+                       else (await views.profiles([row["owner"]])).get(row["owner"]))
+            if can_view_photo(viewer, row, profile, following):
+                return True
+        return False
+
+    async def _check_identity(self, ids: PageIds, claims: TokenClaims) -> None:
+        """TokenError unless the token's user (read in round trip 1) still accepts it."""
+        identity = (decode_identity(ids.identity) if ids.identity is not None
+                    else await self.svc.identities.get(claims.user_id))
+        reason = refusal(identity, claims.issued_at, claims.session_id)
+        if reason is not None:
+            raise TokenError(reason)
+
     async def render(self, token: str, limit: int, before: int | None,
                      if_none_match: str | None = None) -> Page | None:
         """The page of the token's user, or None: serve it the general way.
@@ -80,13 +121,9 @@ class FeedPages:
         claims = self.svc.identities.tokens.verify(token)
         viewer = claims.user_id
         want = limit + SLACK
-        pulled_all = sorted(await self.feed.pull_authors())
-        ids = await self.reads.page_ids(viewer, want, before, pulled_all)
-        identity = (decode_identity(ids.identity) if ids.identity is not None
-                    else await self.svc.identities.get(viewer))
-        reason = refusal(identity, claims.issued_at, claims.session_id)
-        if reason is not None:
-            raise TokenError(reason)
+        ids = await self.reads.page_ids(viewer, want, before,
+                                        await self.feed.pull_author_list())
+        await self._check_identity(ids, claims)
         candidates = self._candidates(ids, want, before)
         if candidates is None or ids.following is None:
             return None

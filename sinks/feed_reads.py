@@ -174,13 +174,14 @@ class FeedReads:
             return await self.lane.call("EVALSHA", script.sha, len(keys), *keys, *args)
 
     async def page_ids(self, user_id: int, want: int, before: int | None,
-                       pull_authors: Sequence[int]) -> PageIds:
-        """Round trip 1 (module docstring); ``pull_authors``: every known one."""
+                       pull_authors: str) -> PageIds:
+        """Round trip 1 (module docstring); ``pull_authors``: every known one, as decimal
+        ids joined by commas."""
         keys = [self.identity.key(user_id), activity_key(self.hot, user_id),
                 self.hot.key(user_id), cache.FOLLOWING.key(user_id)]
         packed = b"" if before is None else before.to_bytes(8, "big")
         args: list[bytes | str | int] = [user_id, packed, want, self.hot.cap,
-                                         ",".join(map(str, pull_authors)), *_RECENT_AROUND]
+                                         pull_authors, *_RECENT_AROUND]
         reply = cast(list[Any], await self._run(self._ids, keys, args))
         identity, active, exists, pushed, following, pulled, size = reply
         return PageIds(identity, active, bool(exists), pushed or b"", int(size), following,

@@ -140,3 +140,26 @@ async def _sent_during(stack: Settings, action: Callable[[], Awaitable[Any]]) ->
     finally:
         await watcher.aclose()
         await marker.aclose()
+
+
+async def test_new_posts_since(scene: Scene) -> None:
+    """Nothing newer than the newest visible post (the deleted, even newer one does not
+    count); something newer than the one before; the fast and general answers agree."""
+    newest, older = scene.photos[0], scene.photos[1]
+    for since, want in ((newest, False), (older, True), (0, True)):
+        answers = []
+        for fast in (True, False):
+            pages = scene.app.state.pages
+            if not fast:
+                scene.app.state.pages = None
+            try:
+                r = await scene.api.get("/v1/feed/new", headers=scene.reader.auth,
+                                        params={"since": since})
+            finally:
+                scene.app.state.pages = pages
+            assert r.status_code == 200, r.text
+            answers.append(r.json())
+        assert answers == [{"new_posts": want}] * 2, (since, answers)
+    r = await scene.api.get("/v1/feed/new", headers=scene.reader.auth, params={"since": "x"})
+    assert r.status_code == 422
+    assert (await scene.api.get("/v1/feed/new", params={"since": 1})).status_code == 401
