@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from api import failsafe
+from api.feed_page import FeedPages
 from api.routes import explore, feed, health, naive, photos, search, stories, users, web
 from api.service import ReadService
 from infra.http.app import service_app
@@ -27,9 +28,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service = await ReadService.open(settings)
         app.state.read = service
+        app.state.pages = pages = FeedPages(service)
         try:
             yield
         finally:
+            await pages.close()
             await service.close()
 
     routers = [module.router for module in (health, feed, photos, users, search, explore, stories)]
@@ -38,7 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = service_app(
         settings, service="api", title="photostream read API",
         summary="Read side: feeds, photos, profiles, search, explore and stories.",
-        lifespan=lifespan, routers=routers, csp=web.policy(settings))
+        lifespan=lifespan, routers=routers, csp=web.policy(settings),
+        max_in_flight=settings.api.max_in_flight)
+    feed.mount_fast(app)
     failsafe.install(app, settings)
     web.mount(app)
     return app

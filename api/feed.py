@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -91,6 +92,7 @@ class FeedReader:
                                    inactive_after_days=t.inactive_after_days)
         self.pull_refresh_seconds = pull_refresh_seconds
         self._pulled: set[int] = set()
+        self._pulled_list: tuple[set[int] | None, str] = (None, "")
         self._pulled_at = float("-inf")
 
     async def home(self, user_id: int, limit: int = 50, before: int | None = None) -> list[int]:
@@ -107,7 +109,7 @@ class FeedReader:
         use_hot, followees = await asyncio.gather(self._ensure_hot(user_id),
                                                   self.views.following(user_id))
         visible = followees | {user_id}
-        pulled = sorted((await self._pull_authors()) & followees)
+        pulled = sorted((await self.pull_authors()) & followees)
         page = FeedPage([], followees)
         deleted: list[int] = []
         cursor = before
@@ -122,7 +124,7 @@ class FeedReader:
                 row = rows.get(pid)
                 if row is None:
                     continue
-                if row["status"] == photos.STATUS_READY and row["owner"] in visible:
+                if in_feed(row, visible):
                     if len(page.ids) < limit:
                         page.ids.append(pid)
                         page.photos[pid] = row
@@ -136,7 +138,7 @@ class FeedReader:
                 page.exhausted = True
                 break
         if deleted:
-            await self._forget(user_id, deleted)
+            await self.forget_deleted(user_id, deleted)
         return page
 
     async def _ensure_hot(self, user_id: int) -> bool:
@@ -186,7 +188,7 @@ class FeedReader:
             ids += [e.photo_id for e in more]
         return ids
 
-    async def _pull_authors(self) -> set[int]:
+    async def pull_authors(self) -> set[int]:
         """Refreshed every ``pull_refresh_seconds``; the last known set while Cassandra
         is unreachable (the set only grows: a stale one misses a new author a while)."""
         if time.monotonic() - self._pulled_at >= self.pull_refresh_seconds:
@@ -195,10 +197,18 @@ class FeedReader:
             self._pulled_at = time.monotonic()  # also paces retries while Cassandra is down
         return self._pulled
 
+    async def pull_author_list(self) -> str:
+        """:meth:`pull_authors` as decimal ids joined by commas (for a script argument),
+        joined once per refresh."""
+        pulled = await self.pull_authors()
+        if self._pulled_list[0] is not pulled:
+            self._pulled_list = (pulled, ",".join(map(str, sorted(pulled))))
+        return self._pulled_list[1]
+
     async def _last_pulled(self) -> set[int]:
         return self._pulled
 
-    async def _forget(self, user_id: int, deleted: list[int]) -> None:
+    async def forget_deleted(self, user_id: int, deleted: list[int]) -> None:
         """Drop deleted entries from both timelines: a repair, skipped (and tried again
         by a later read) while either store is unreachable."""
         try:
@@ -206,6 +216,13 @@ class FeedReader:
         except (*REDIS_ERRORS, *CASSANDRA_ERRORS) as exc:
             if not degraded.survived(exc, REDIS, CASSANDRA):
                 raise
+
+
+def in_feed(row: Mapping[str, Any], authors: frozenset[int] | set[int]) -> bool:
+    """Whether a timeline entry belongs on the page: a ready photo of one of ``authors``
+    (the reader and whom they follow now). The backstop for races between topics; the
+    cards are then checked against :mod:`api.visibility` like every other list."""
+    return bool(row["status"] == photos.STATUS_READY and row["owner"] in authors)
 
 
 async def _unknown() -> float | None:

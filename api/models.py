@@ -54,6 +54,10 @@ class PhotoPage(BaseModel):
     next_cursor: str | None
 
 
+class NewPosts(BaseModel):
+    new_posts: bool
+
+
 class UserPage(BaseModel):
     items: list[UserRef]
     next_cursor: str | None

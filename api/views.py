@@ -112,6 +112,10 @@ class Views:
         found = await cache.get_many(self.redis, cache.LIKED, [user_id], self._load_liked)
         return await self._liked(user_id, ids, found)
 
+    async def liked_in(self, user_id: int, ids: Sequence[int], window: bytes) -> set[int]:
+        """:meth:`liked_by` from a likes window already read (its cached bytes)."""
+        return await self._liked(user_id, ids, {user_id: window})
+
     async def card_parts(self, viewer: int, owners: Sequence[int], ids: Sequence[int]
                          ) -> tuple[dict[int, Json], dict[int, tuple[int, int]], set[int]]:
         """:meth:`profiles`, :meth:`engagement` and :meth:`liked_by` in one round trip."""

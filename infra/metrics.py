@@ -88,6 +88,9 @@ HTTP_REQUEST_BYTES = Histogram(
     ["service", "method", "route"], buckets=SIZE_BUCKETS)
 HTTP_IN_FLIGHT = Gauge(
     "photostream_http_in_flight", "Requests being served right now.", ["service"])
+HTTP_SHED = Counter(
+    "photostream_http_shed", "Requests refused at the door with 503 + Retry-After because "
+    "the worker already had its maximum in flight (infra/http/admission.py).", ["service"])
 
 # --- read API fail-safe (api/failsafe.py) -----------------------------------------------
 API_DEGRADED_ANSWERS = Counter(

@@ -252,6 +252,16 @@ class ApiSettings:
     reconnect_seconds: float = 1.0
     #: ``Retry-After`` of a 503 when a backend is unreachable or the Redis pool is full.
     retry_after_seconds: int = 2
+    #: Redis connections per API worker (and as many again for the feed page's scripts,
+    #: ``infra.connect.redis.Lane``). A request needing one while all are busy waits up
+    #: to ``redis_pool_wait_seconds`` for one to come back (redis-py's default pool
+    #: raised at once past 100: 17 % of answers were 500s at 500 req/s), then is a 503.
+    redis_pool_size: Annotated[int, Field(ge=1)] = 64
+    redis_pool_wait_seconds: Annotated[float, Field(gt=0)] = 0.2
+    #: Requests one API worker works on at once; the next is refused at the door with
+    #: 503 + Retry-After (``infra.http.admission``), so those accepted keep their
+    #: latency instead of every request queueing behind an unbounded backlog.
+    max_in_flight: Annotated[int, Field(ge=1)] = 32
 
 
 @dataclass(frozen=True)

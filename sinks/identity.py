@@ -43,9 +43,9 @@ from cassandra.cluster import Session
 from redis.exceptions import RedisClusterException, RedisError
 
 from infra.connect.cassandra import execute
-from infra.connect.outages import CASSANDRA_FAILURES
+from infra.connect.outages import CASSANDRA_FAILURES, overloaded
 from infra.connect.redis import RedisClient
-from infra.http.auth import TokenClaims, TokenError, verify
+from infra.http.auth import TokenClaims, TokenError, VerifiedTokens
 from infra.settings import Settings
 from sinks import cache, sessions
 from sinks.statements import micros, prepared
@@ -153,6 +153,7 @@ class Identities:
         self.settings = settings
         self.kind = _kind(settings.auth.identity_cache_seconds)
         self._put = redis.register_script(_PUT)
+        self.tokens = VerifiedTokens(settings)
 
     async def authenticate(self, token: str) -> int:
         """The user id of ``token`` if it may act now.
@@ -164,7 +165,7 @@ class Identities:
 
     async def authenticate_claims(self, token: str) -> TokenClaims:
         """Like :meth:`authenticate`, returning all the token says (its session id too)."""
-        claims = verify(token, self.settings)
+        claims = self.tokens.verify(token)
         reason = refusal(await self.get(claims.user_id), claims.issued_at, claims.session_id)
         if reason is not None:
             raise TokenError(reason)
@@ -175,6 +176,8 @@ class Identities:
         try:
             found = await cache.get_many(self.redis, self.kind, [user_id], self._load)
         except _REDIS_ERRORS as exc:
+            if overloaded(exc):  # our own pool is full: not an outage to route around
+                raise
             log.warning("identity cache unavailable, reading Cassandra: %s", exc)
             return decode((await self._load([user_id]))[user_id])
         return decode(found[user_id])

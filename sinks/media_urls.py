@@ -73,7 +73,7 @@ class MediaUrls:
 
     def url(self, key: str, *, now: float) -> str:
         """A GET URL for ``key``, valid for at least ``ttl / 2`` seconds from ``now``."""
-        window = int(now) // self._window * self._window
+        window = self.window(now)
         cached = self._cache.get((key, window))
         if cached is not None:
             return cached
@@ -82,6 +82,10 @@ class MediaUrls:
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
         return signed
+
+    def window(self, now: float) -> int:
+        """The start of the signing window of ``now``: URLs signed in it are identical."""
+        return int(now) // self._window * self._window
 
     def expires_at(self, now: float) -> float:
         """When URLs handed out at ``now`` stop working."""

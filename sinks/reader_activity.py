@@ -34,7 +34,7 @@ _GET_ACTIVE = "SELECT last_active FROM user_activity WHERE user_id = ?"
 _ALL_ACTIVE = "SELECT user_id, last_active FROM user_activity"
 
 
-def _activity_key(tl: RedisTimelines, user_id: int) -> str:
+def activity_key(tl: RedisTimelines, user_id: int) -> str:
     """Same ``{bucket}`` hash tag as the user's timeline key: same cluster slot."""
     return f"{tl.prefix}:act:{{{user_id % tl.buckets}}}"
 
@@ -47,7 +47,7 @@ async def mirrored_activity(redis: RedisClient, tl: RedisTimelines,
     """
     groups: dict[str, list[int]] = {}
     for uid in user_ids:
-        groups.setdefault(_activity_key(tl, uid), []).append(uid)
+        groups.setdefault(activity_key(tl, uid), []).append(uid)
     if not groups:
         return {}
     pipe = redis.pipeline(transaction=False)
@@ -68,7 +68,7 @@ async def set_mirror(redis: RedisClient, tl: RedisTimelines,
         return
     groups: dict[str, dict[Any, Any]] = {}
     for uid, at in seen.items():
-        groups.setdefault(_activity_key(tl, uid), {})[str(uid)] = repr(float(at))
+        groups.setdefault(activity_key(tl, uid), {})[str(uid)] = repr(float(at))
     pipe = redis.pipeline(transaction=False)
     for key, mapping in groups.items():
         pipe.hset(key, mapping=mapping)

@@ -17,6 +17,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from infra.http import problems
+from infra.http.admission import Admission
 from infra.http.headers import Policy, SecurityHeaders
 from infra.metrics_http import instrument
 from infra.settings import Settings
@@ -35,12 +36,14 @@ def service_app(
     cors_origins: Sequence[str] = (),
     cors_headers: Sequence[str] = ("Authorization", "Content-Type"),
     csp: Policy | None = None,
+    max_in_flight: int | None = None,
 ) -> FastAPI:
     """The app of ``service`` (its metrics label) with ``routers`` mounted.
 
     ``cors_origins``: browser origins allowed to call it (none: no CORS at all), sending
     ``cors_headers``. ``csp``: the Content-Security-Policy of its HTML answers (default:
-    nothing may load, for a service without a web app).
+    nothing may load, for a service without a web app). ``max_in_flight``: requests let
+    in at once, the rest refused with 503 (:mod:`infra.http.admission`; None: no bound).
     """
     app = FastAPI(title=title, version="1", summary=summary, lifespan=lifespan)
     app.state.settings = settings
@@ -53,6 +56,9 @@ def service_app(
             CORSMiddleware, allow_origins=list(cors_origins),
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=list(cors_headers), max_age=600)
+    if max_in_flight is not None:  # outside routing and metrics: a refusal costs microseconds
+        app.add_middleware(Admission, max_in_flight=max_in_flight, service=service,
+                           retry_after_seconds=settings.api.retry_after_seconds)
     if csp is None:
         app.add_middleware(SecurityHeaders)
     else:

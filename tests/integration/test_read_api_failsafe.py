@@ -179,7 +179,9 @@ async def test_cassandra_down_serves_what_redis_holds(scene: Scene) -> None:
         answers = await scene.sweep()
         ids, feed = await scene.feed()
         assert ids == before, "the hot timeline served another feed"
-        assert feed.headers[HEADER] == "cassandra"
+        # A warm page needs nothing from Cassandra (api/feed_page.py): unflagged, unless
+        # the pull-author refresh fell due meanwhile and went without Cassandra.
+        assert feed.headers.get(HEADER) in (None, "cassandra")
         photo = answers[f"/v1/photos/{scene.photos[0]}"]
         assert photo.status_code == 200, photo.text  # a cached card
         # Comments and search live only in Cassandra: 503 proves the driver's every
@@ -235,7 +237,9 @@ async def test_exhausted_redis_pool_is_503_overloaded(scene: Scene) -> None:
         with pytest.raises(MaxConnectionsError):
             while True:  # check out what the pool allows: the next request finds it full
                 held.append(await pool.get_connection())
-        r, _ = await scene.get("/v1/feed")
+        # The ranked feed reads through the pool (the chronological page's scripts have
+        # their own bounded lane: tests/integration/test_read_overload.py).
+        r, _ = await scene.get("/v1/feed?mode=top")
     finally:
         pool.max_connections = limit
         for connection in held:
