@@ -17,6 +17,8 @@ _MENTION = re.compile(r"(?<![\w@.])@([A-Za-z0-9._]{1,30})(?![A-Za-z0-9_@])")
 def mentioned_usernames(text: str, cap: int) -> list[str]:
     """The distinct usernames ``@mentioned`` in ``text``, in order, at most ``cap``."""
     found: list[str] = []
+    if cap <= 0:
+        return found
     for match in _MENTION.finditer(text):
         name = match.group(1).lower().rstrip(".")
         if name and name not in found:
