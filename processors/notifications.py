@@ -56,6 +56,9 @@ from sinks.notification_audience import audible_actors
 from sinks.notification_hot import HotInbox
 from sinks.notifications import Entry
 
+#: Actors an entry keeps beyond those it shows.
+_SPARE_ACTORS = 5
+
 
 class NotificationsProcessor(StoreProcessor):
     name: ClassVar[str] = NOTIFICATIONS_GROUP.group_id
@@ -68,7 +71,9 @@ class NotificationsProcessor(StoreProcessor):
         self.hot = HotInbox(self.redis, cap=cfg.hot_entries, maxlen=cfg.stream_maxlen)
         self.ttl = cfg.retention_days * 24 * 3600
         self.window = cfg.group_window_seconds
-        self.shown = cfg.latest_actors
+        # A few more than are shown: after a withdrawn like the next newest is known
+        # (refilling from the actor rows gives any actors, not the newest).
+        self.shown = cfg.latest_actors + _SPARE_ACTORS
 
     async def handle(self, message: Message) -> None:
         event = message.event
