@@ -185,3 +185,20 @@ async def test_stream_pushes_coalesces_and_resumes(world: ReadWorld) -> None:
     notes = [d for _i, e, d in resumed if e == "notification"]
     assert notes and notes[-1]["actor_count"] == 31, resumed
     assert len(notes) == 1, "a burst on one entry is one event per batch"
+
+
+async def test_mentions_are_searchable_and_unknown_ones_stay_text(world: ReadWorld) -> None:
+    owner, friend = await world.user(), await world.user()
+    photo = await world.photo(owner, f"dinner with @{friend.username} and @nobody_{owner.user_id}")
+    comment_photo = await world.photo(owner, "no mention here")
+    await world.comment(owner, comment_photo, owner, f"@{friend.username} look")
+
+    async def found() -> bool:
+        r = await world.get("/v1/search", owner, q=f"@{friend.username}")
+        return {p["photo_id"] for p in r.json()["photos"]} == {str(photo), str(comment_photo)}
+    await world.until(found)
+    mentions = await inbox(world, friend, type="mention")
+    assert len(mentions) == 2 and {m["photo"]["photo_id"] for m in mentions} == {
+        str(photo), str(comment_photo)}
+    r = await world.get("/v1/search", owner, q=f"@nobody_{owner.user_id}")
+    assert r.status_code == 200 and r.json()["photos"] == []
