@@ -89,15 +89,22 @@ class Stream:
         self.unread_at: dict[int, float] = {}
         self.events: list[float] = []
         self.opened = asyncio.Event()
+        self.refused = 0
         self.task: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port, limit=1 << 20)
-        writer.write((f"GET /v1/stream HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n"
-                      f"Authorization: Bearer {self.token}\r\n\r\n").encode())
-        status = await reader.readline()
-        if b" 200 " not in status:
-            raise RuntimeError(f"stream refused: {status!r}")
+        while True:  # as a client would: a 503 (busy) is retried after a moment
+            reader, writer = await asyncio.open_connection("127.0.0.1", self.port,
+                                                           limit=1 << 20)
+            writer.write((f"GET /v1/stream HTTP/1.1\r\nHost: bench\r\n"
+                          f"Accept: text/event-stream\r\n"
+                          f"Authorization: Bearer {self.token}\r\n\r\n").encode())
+            status = await reader.readline()
+            if b" 200 " in status:
+                break
+            self.refused += 1
+            writer.close()
+            await asyncio.sleep(0.5 + random.random())
         while (await reader.readline()).strip():
             pass
         event = data = None
@@ -370,12 +377,18 @@ async def main() -> None:
     try:
         await asyncio.sleep(2)
         rss_before = _rss_kib(api_pid)
+        gate = asyncio.Semaphore(50)
+
+        async def open_one(stream: Stream) -> None:
+            async with gate:  # clients arrive over a moment, not in one instant
+                stream.task = asyncio.create_task(stream.run())
+                await stream.opened.wait()
+        opening = time.perf_counter()
         for uid in recipients:
-            stream = Stream(port, uid, mint(uid, settings))
-            stream.task = asyncio.create_task(stream.run())
-            streams[uid] = stream
-        await asyncio.wait_for(asyncio.gather(*(s.opened.wait() for s in streams.values())),
-                               120)
+            streams[uid] = Stream(port, uid, mint(uid, settings))
+        await asyncio.wait_for(asyncio.gather(*(open_one(s) for s in streams.values())), 300)
+        print(f"{len(streams)} streams open in {time.perf_counter() - opening:.1f} s "
+              f"({sum(s.refused for s in streams.values())} first answered 503, retried)")
         await asyncio.sleep(1)
         rss_after = _rss_kib(api_pid)
         # The processor has joined its group once a first like comes through.

@@ -24,6 +24,7 @@ reaches its owner as a few events a second. A comment line every
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import AsyncIterator
@@ -46,6 +47,9 @@ router = APIRouter(prefix="/v1", tags=["stream"])
 _STREAM_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
 #: Stream entries read per batch (a longer backlog continues in the next batch).
 _BATCH = 500
+#: Failed reads in a row after which a stream ends (the client reconnects and resumes).
+_MAX_FAILURES = 5
+log = logging.getLogger(__name__)
 
 LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)]
 
@@ -81,29 +85,51 @@ async def stream(viewer: Viewer, svc: Service,
         retry = str(svc.settings.api.retry_after_seconds)
         raise Problem(503, "overloaded", f"too many live streams: {exc}",
                       headers={"Retry-After": retry}) from None
-    return StreamingResponse(_events(svc, viewer, last_event_id), media_type="text/event-stream",
+    # Everything that can fail on a backend before the first byte happens here, so it
+    # is answered as such (503 + Retry-After by api.failsafe), not as a broken stream.
+    wake = None
+    try:
+        wake = await svc.live.subscribe(viewer)
+        first, position = await _opening(svc, viewer, last_event_id, wake)
+    except BaseException:
+        svc.live.release()
+        if wake is not None:
+            svc.live.unsubscribe(viewer, wake)
+        raise
+    return StreamingResponse(_events(svc, viewer, wake, first, position),
+                             media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-async def _events(svc: ReadService, viewer: int, last_event_id: str | None
-                  ) -> AsyncIterator[bytes]:
+async def _opening(svc: ReadService, viewer: int, last_event_id: str | None,
+                   wake: asyncio.Event) -> tuple[list[bytes], str]:
+    """The first events (a resync if the resumed id is gone, the unread count) and the
+    stream position to read on from."""
+    key = keys(viewer)["s"]
+    newest = await svc.redis.xrevrange(key, count=1)
+    position = _stream_id(newest[0][0]) if newest else "0-0"
+    first = []
+    if last_event_id is not None:
+        oldest = await svc.redis.xrange(key, count=1)
+        if oldest and last_event_id != "0-0" and _newer(_stream_id(oldest[0][0]),
+                                                        last_event_id):
+            first.append(_event("resync", {}, position))
+        else:
+            position = last_event_id
+            wake.set()  # send what came after it at once
+    count, more = await svc.notifications.unread(viewer)
+    first.append(_event("unread", {"count": count, "more": more}, position))
+    return first, position
+
+
+async def _events(svc: ReadService, viewer: int, wake: asyncio.Event, first: list[bytes],
+                  position: str) -> AsyncIterator[bytes]:
     cfg = svc.settings.notify
     key = keys(viewer)["s"]
-    redis = svc.redis
+    failures = 0
     try:
-        wake = await svc.live.subscribe(viewer)
-        newest = await redis.xrevrange(key, count=1)
-        position = _stream_id(newest[0][0]) if newest else "0-0"
-        if last_event_id is not None:
-            oldest = await redis.xrange(key, count=1)
-            if oldest and _newer(_stream_id(oldest[0][0]), last_event_id) and \
-                    last_event_id != "0-0":
-                yield _event("resync", {}, position)
-            else:
-                position = last_event_id
-                wake.set()  # send what came after it at once
-        count, more = await svc.notifications.unread(viewer)
-        yield _event("unread", {"count": count, "more": more}, position)
+        for chunk in first:
+            yield chunk
         sent_at = 0.0
         while True:
             try:
@@ -115,19 +141,31 @@ async def _events(svc: ReadService, viewer: int, last_event_id: str | None
             if pause > 0:
                 await asyncio.sleep(pause)  # what arrives meanwhile joins this batch
             wake.clear()
-            rows = await redis.xrange(key, min="(" + position, count=_BATCH)
+            try:
+                rows = await svc.redis.xrange(key, min="(" + position, count=_BATCH)
+                chunks = await _batch(svc, viewer, rows, _stream_id(rows[-1][0])) if rows else []
+            except Exception as exc:
+                # A backend hiccup (Redis pool full, a timeout): try again from the same
+                # position; after a few in a row, end the stream (the client resumes).
+                failures += 1
+                if failures > _MAX_FAILURES:
+                    log.warning("stream of %d ends after %r", viewer, exc)
+                    return
+                wake.set()
+                await asyncio.sleep(min(5.0, 0.5 * failures))
+                continue
+            failures = 0
             if not rows:
                 continue
             position = _stream_id(rows[-1][0])
             if len(rows) == _BATCH:
                 wake.set()  # more behind: the next batch follows after the pause
-            for chunk in await _batch(svc, viewer, rows, position):
+            for chunk in chunks:
                 yield chunk
             sent_at = time.monotonic()
     finally:
         svc.live.release()
-        if "wake" in locals():
-            svc.live.unsubscribe(viewer, wake)
+        svc.live.unsubscribe(viewer, wake)
 
 
 async def _batch(svc: ReadService, viewer: int, rows: list[Any], position: str) -> list[bytes]:
