@@ -15,7 +15,19 @@ from fastapi import FastAPI
 
 from api import failsafe
 from api.feed_page import FeedPages
-from api.routes import explore, feed, health, naive, photos, search, stories, users, web
+from api.routes import (
+    explore,
+    feed,
+    health,
+    naive,
+    notifications,
+    photos,
+    search,
+    stories,
+    stream,
+    users,
+    web,
+)
 from api.service import ReadService
 from infra.http.app import service_app
 from infra.settings import Settings, get_settings
@@ -35,14 +47,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await pages.close()
             await service.close()
 
-    routers = [module.router for module in (health, feed, photos, users, search, explore, stories)]
+    routers = [module.router for module in (health, feed, photos, users, search, explore, stories,
+                                            notifications, stream)]
     if settings.api.naive_feed:
         routers.append(naive.router)
     app = service_app(
         settings, service="api", title="photostream read API",
         summary="Read side: feeds, photos, profiles, search, explore and stories.",
         lifespan=lifespan, routers=routers, csp=web.policy(settings),
-        max_in_flight=settings.api.max_in_flight)
+        max_in_flight=settings.api.max_in_flight, long_lived=(stream.PATH,))
     feed.mount_fast(app)
     failsafe.install(app, settings)
     web.mount(app)

@@ -15,6 +15,8 @@ from minio import Minio
 
 from api.cards import Cards
 from api.feed import FeedReader
+from api.live import LiveHub
+from api.notifications import NotificationReader
 from api.views import Views
 from infra.connect import cassandra, s3
 from infra.connect import redis as redis_connect
@@ -35,6 +37,8 @@ class ReadService:
     feed: FeedReader
     urls: MediaUrls
     identities: Identities
+    notifications: NotificationReader
+    live: LiveHub
     #: The SDK client, used only by the benchmark's naive baseline route.
     naive_s3: Minio
 
@@ -44,10 +48,13 @@ class ReadService:
         redis = redis_connect.reader(settings)
         views = Views(session, redis)
         urls = MediaUrls.from_settings(settings)
+        cards = Cards(views, urls)
         return cls(settings=settings, session=session, redis=redis, views=views,
-                   cards=Cards(views, urls), feed=FeedReader(session, redis, settings,
-                                                             views=views), urls=urls,
+                   cards=cards, feed=FeedReader(session, redis, settings,
+                                                views=views), urls=urls,
                    identities=Identities(session, redis, settings),
+                   notifications=NotificationReader(settings, views, cards),
+                   live=LiveHub(settings),
                    naive_s3=s3.client(settings))
 
     async def backends(self) -> dict[str, str | None]:
@@ -66,5 +73,6 @@ class ReadService:
                 for name, result in zip(probes, results, strict=True)}
 
     async def close(self) -> None:
+        await self.live.close()
         await self.redis.aclose()
         await asyncio.to_thread(self.session.cluster.shutdown)

@@ -290,6 +290,36 @@ class RateLimitSettings:
 
 
 @dataclass(frozen=True)
+class NotificationSettings:
+    """The notifications processor, the inbox it keeps and the live stream (``/v1/stream``)."""
+
+    env_prefix: ClassVar[str] = "NOTIFY_"
+
+    #: How long an inbox entry is kept in Cassandra (a TTL on every write): inboxes stay
+    #: bounded whatever a user's popularity; nobody scrolls back a quarter.
+    retention_days: Annotated[int, Field(ge=1)] = 90
+    #: Likes (comments, follows) of one photo (account) within this window from the
+    #: first one are one grouped entry: "alice and 12 others liked your photo".
+    group_window_seconds: Annotated[int, Field(ge=1)] = 3600
+    #: Actors an entry names (the newest); the rest is the count.
+    latest_actors: Annotated[int, Field(ge=1, le=20)] = 3
+    #: ``@username`` mentions honoured per caption or comment (the first ones, distinct);
+    #: more are plain text, so a caption cannot page a crowd.
+    max_mentions: Annotated[int, Field(ge=0)] = 10
+    #: Entries per user kept hot in Redis (the first pages and the unread count).
+    hot_entries: Annotated[int, Field(ge=20)] = 200
+    #: Live events kept per user in the Redis stream (what ``Last-Event-ID`` can resume).
+    stream_maxlen: Annotated[int, Field(ge=10)] = 500
+    #: Open SSE streams per API process; beyond, 503 + Retry-After.
+    max_streams: Annotated[int, Field(ge=1)] = 2000
+    #: A stream sends at most one batch per this interval (a viral photo's thousands of
+    #: likes a minute reach its owner as a few coalesced events a second).
+    coalesce_ms: Annotated[int, Field(ge=0)] = 250
+    #: Comment line sent on an idle stream, so proxies and clients see it is alive.
+    heartbeat_seconds: Annotated[float, Field(gt=0)] = 15.0
+
+
+@dataclass(frozen=True)
 class MediaSettings:
     env_prefix: ClassVar[str] = "MEDIA_"
 
@@ -343,6 +373,7 @@ class Settings:
     timelines: TimelineSettings = field(default_factory=TimelineSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     rate: RateLimitSettings = field(default_factory=RateLimitSettings)
+    notify: NotificationSettings = field(default_factory=NotificationSettings)
     #: ``dev`` (the local stack's default) enables development-only conveniences such as
     #: the web app's sign-in endpoint; anything else is treated as production.
     env: Annotated[str, _normalised("lower")] = "dev"
@@ -387,6 +418,7 @@ class Settings:
             timelines=_read(TimelineSettings, environ),
             api=_read(ApiSettings, environ),
             rate=_read(RateLimitSettings, environ),
+            notify=_read(NotificationSettings, environ),
         )
 
 

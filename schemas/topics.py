@@ -273,6 +273,9 @@ FANOUT_WORKER_GROUP = ConsumerGroup("fanout-worker", "photostream-fanout-worker"
                                     (FANOUT_TASKS,))
 TRENDING_GROUP = ConsumerGroup("trending", "photostream-trending",
                                (MEDIA_PROCESSED, PHOTOS, LIKES, COMMENTS, USERS))
+NOTIFICATIONS_GROUP = ConsumerGroup("notifications", "photostream-notifications",
+                                    (FOLLOWS, LIKES, COMMENTS, MEDIA_PROCESSED, PHOTOS,
+                                     FANOUT_TASKS))
 
 #: Every processor's group. The order is the supervisor's: processor number ``i`` serves
 #: its metrics on ``metrics_port + 1 + i``, so append, never reorder.
@@ -284,6 +287,7 @@ CONSUMER_GROUPS: tuple[ConsumerGroup, ...] = (
     FANOUT_GROUP,
     FANOUT_WORKER_GROUP,
     TRENDING_GROUP,
+    NOTIFICATIONS_GROUP,
 )
 
 _BY_NAME = {t.name: t for t in TOPICS}

@@ -1,4 +1,6 @@
-"""``GET /v1/search?q=``: users by username prefix, photos by caption words or #hashtag.
+"""``GET /v1/search?q=``: users by username prefix, photos by caption words, #hashtag or
+@mention (photos whose caption or comments mention the user, as parsed by the
+notifications processor).
 
 Photo hits go through the same card hydration as every other list, so a private
 account's photos are found only by the account and its approved followers, and a
@@ -18,7 +20,7 @@ from api.cards import user_ref
 from api.deps import Service, Viewer
 from api.models import SearchResult
 from api.routes.common import ERRORS, JSON, ok
-from sinks import search
+from sinks import notifications, search, users
 from sinks.search_terms import normalize
 
 router = APIRouter(prefix="/v1", tags=["search"])
@@ -29,10 +31,14 @@ PHOTOS = 30
 USERS = 10
 
 Q = Annotated[str, Query(min_length=1, max_length=100,
-                         description="words, #tag or a username prefix")]
+                         description="words, #tag, @username (mentions) or a username prefix")]
 
 
 async def _photo_hits(session: Session, q: str) -> list[int]:
+    if q.startswith("@"):
+        mentioned = await users.user_id_for(session, q[1:].strip().lower())
+        return ([] if mentioned is None else
+                await notifications.photos_mentioning(session, mentioned, POOL))
     if q.startswith("#"):
         tag = q[1:].strip()
         return await search.photos_with_hashtag(session, tag, limit=POOL) if tag else []

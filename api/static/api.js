@@ -95,6 +95,9 @@ async function call(base, method, path, { params, body, anonymous = false } = {}
 /** GET from the read API (same origin). */
 export const read = (path, params) => call("", "GET", path, { params });
 
+/** A POST/DELETE to the read API itself (the notifications read mark). */
+export const readWrite = (method, path, body) => call("", method, path, { body });
+
 /** A write to ingest (POST/PATCH/DELETE with an optional JSON body). */
 export const write = (method, path, body) => call(config.ingest_url, method, path, { body });
 

@@ -4,7 +4,9 @@
 import { ApiError, forgetSession, loadConfig, session, signOut, whenUnauthorized } from "./api.js";
 import { h, icon, toast } from "./dom.js";
 import { searchHref } from "./components.js";
+import { badgeText, startLive, stopLive, unreadCount } from "./live.js";
 import { feedPage } from "./pages/feed.js";
+import { notificationsPage } from "./pages/notifications.js";
 import { photoPage } from "./pages/photo.js";
 import { profilePage } from "./pages/profile.js";
 import { oidcReturnPage, settingsPage, signinPage, signupPage } from "./pages/signin.js";
@@ -19,6 +21,7 @@ const ROUTES = [
   [/^\/p\/(\d+)$/, (m) => photoPage(m[1])],
   [/^\/u\/([^/]+)$/, (m) => profilePage(decodeURIComponent(m[1])), "profile"],
   [/^\/requests$/, () => requestsPage(), "requests"],
+  [/^\/notifications$/, (m, params) => notificationsPage(params), "notifications"],
   [/^\/search$/, (m, params) => searchPage(params)],
   [/^\/explore$/, () => explorePage(), "explore"],
   [/^\/upload$/, () => uploadPage(), "upload"],
@@ -46,11 +49,22 @@ function header() {
       link("#/", "home", "Home", "home"),
       link("#/explore", "explore", "Explore", "explore"),
       link("#/upload", "plus", "New post", "upload"),
+      bell(),
       link("#/requests", "inbox", "Requests", "requests"),
       link(`#/u/${encodeURIComponent(me.username)}`, "user", me.username, "profile"),
       link("#/settings", "gear", "Settings", "settings"),
-      h("button.nav-link.signout", { type: "button", title: "Sign out", "aria-label": "Sign out", onclick: async () => { await signOut(); location.hash = "#/signin"; route(); } },
+      h("button.nav-link.signout", { type: "button", title: "Sign out", "aria-label": "Sign out", onclick: async () => { stopLive(); await signOut(); location.hash = "#/signin"; route(); } },
         icon("logout"), h("span.nav-text", {}, "Sign out"))) : null);
+}
+
+/** The bell: the unread count from the live stream, kept across header re-renders. */
+function bell() {
+  const { count } = unreadCount();
+  return h("a.nav-link.bell", {
+    href: "#/notifications", title: "Notifications", dataset: { nav: "notifications" },
+    "aria-label": count ? `Notifications, ${badgeText()} unread` : "Notifications",
+  }, icon("bell"), h("span.bell-badge", { hidden: count === 0 }, badgeText()),
+  h("span.nav-text", {}, "Notifications"));
 }
 
 async function route() {
@@ -72,6 +86,7 @@ async function route() {
     show(signinPage(() => { location.hash = "#/"; route(); }, params));
     return;
   }
+  startLive();
   for (const [pattern, build, nav] of ROUTES) {
     const match = path.match(pattern);
     if (!match) continue;
@@ -103,6 +118,7 @@ function problemPage(error) {
 }
 
 whenUnauthorized((problem) => {
+  stopLive();
   forgetSession();
   toast(`Please sign in again (${problem.detail || "session expired"})`, "error");
   location.hash = "#/signin";

@@ -5,7 +5,8 @@ import { ApiError, read, write } from "./api.js";
 import { canvasFor } from "./blurhash.js";
 import { ago, fill, h, icon, toast } from "./dom.js";
 
-const HASHTAG = /#([\p{L}\p{N}_]+)/gu;
+// #hashtags and @mentions (usernames: a-z 0-9 . _, as the processor parses them).
+const LINKED = /#([\p{L}\p{N}_]+)|(?<![\w@.])@([A-Za-z0-9._]{0,29}[A-Za-z0-9_])/gu;
 
 export function avatar(user, size = "") {
   const hue = Number(BigInt(user.user_id || "0") % 360n);
@@ -21,13 +22,16 @@ export function userLink(user) {
   return h("a.user-link", { href: profileHref(user) }, avatar(user), h("span.username", {}, user.username));
 }
 
-/** Caption text with each #hashtag a link to its search. */
+/** Caption or comment text with each #hashtag a link to its search, each @mention to
+ * the profile. */
 export function captionNodes(text) {
   const nodes = [];
   let last = 0;
-  for (const match of text.matchAll(HASHTAG)) {
+  for (const match of text.matchAll(LINKED)) {
     if (match.index > last) nodes.push(text.slice(last, match.index));
-    nodes.push(h("a.hashtag", { href: searchHref(`#${match[1]}`) }, match[0]));
+    nodes.push(match[1] !== undefined
+      ? h("a.hashtag", { href: searchHref(`#${match[1]}`) }, match[0])
+      : h("a.mention", { href: `#/u/${encodeURIComponent(match[2].toLowerCase())}` }, match[0]));
     last = match.index + match[0].length;
   }
   if (last < text.length) nodes.push(text.slice(last));
@@ -170,7 +174,7 @@ export function infinite(list, load, render, { empty = "Nothing here yet." } = {
     try {
       const page = await load(cursor);
       for (const item of page.items) {
-        const key = item.photo_id || item.user_id || item.comment_id;
+        const key = item.photo_id || item.user_id || item.comment_id || item.id;
         if (seen.has(key)) continue;
         seen.add(key);
         list.append(render(item));

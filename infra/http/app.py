@@ -17,7 +17,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from infra.http import problems
-from infra.http.admission import Admission
+from infra.http.admission import EXEMPT, Admission
 from infra.http.headers import Policy, SecurityHeaders
 from infra.metrics_http import instrument
 from infra.settings import Settings
@@ -37,6 +37,7 @@ def service_app(
     cors_headers: Sequence[str] = ("Authorization", "Content-Type"),
     csp: Policy | None = None,
     max_in_flight: int | None = None,
+    long_lived: Sequence[str] = (),
 ) -> FastAPI:
     """The app of ``service`` (its metrics label) with ``routers`` mounted.
 
@@ -44,6 +45,9 @@ def service_app(
     ``cors_headers``. ``csp``: the Content-Security-Policy of its HTML answers (default:
     nothing may load, for a service without a web app). ``max_in_flight``: requests let
     in at once, the rest refused with 503 (:mod:`infra.http.admission`; None: no bound).
+    ``long_lived``: paths of streams that stay open for minutes (server-sent events);
+    they bound themselves, and counting them here would let 32 idle streams shut out
+    every page request.
     """
     app = FastAPI(title=title, version="1", summary=summary, lifespan=lifespan)
     app.state.settings = settings
@@ -58,7 +62,8 @@ def service_app(
             allow_headers=list(cors_headers), max_age=600)
     if max_in_flight is not None:  # outside routing and metrics: a refusal costs microseconds
         app.add_middleware(Admission, max_in_flight=max_in_flight, service=service,
-                           retry_after_seconds=settings.api.retry_after_seconds)
+                           retry_after_seconds=settings.api.retry_after_seconds,
+                           exempt=(*EXEMPT, *long_lived))
     if csp is None:
         app.add_middleware(SecurityHeaders)
     else:

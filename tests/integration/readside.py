@@ -163,12 +163,13 @@ class ReadWorld:
 
 
 @asynccontextmanager
-async def read_world(settings: Settings, *, celebrity_threshold: int = 3
-                     ) -> AsyncIterator[ReadWorld]:
-    """Processors + read API running for the duration of the block."""
+async def read_world(settings: Settings, *, celebrity_threshold: int = 3,
+                     extra: tuple[str, ...] = ()) -> AsyncIterator[ReadWorld]:
+    """Processors (:data:`PROCESSORS` and ``extra`` ones) + read API for the block."""
     settings = dataclasses.replace(settings, timelines=dataclasses.replace(
         settings.timelines, celebrity_threshold=celebrity_threshold))
-    runners = [Runner(build(name, settings), settings, backoff=0.1) for name in PROCESSORS]
+    runners = [Runner(build(name, settings), settings, backoff=0.1)
+               for name in PROCESSORS + extra]
     tasks = [asyncio.create_task(r.run()) for r in runners]
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,

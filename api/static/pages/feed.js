@@ -3,6 +3,7 @@
 import { read } from "../api.js";
 import { h } from "../dom.js";
 import { infinite, photoCard } from "../components.js";
+import { onLive } from "../live.js";
 import { storiesTray } from "../stories.js";
 
 export const FEED_PAGE = 10;
@@ -17,7 +18,17 @@ export function feedPage(params) {
   const scroller = infinite(list, (cursor) => read("/v1/feed", { limit: FEED_PAGE, cursor, mode }), photoCard, {
     empty: "Your feed is empty. Follow people from Explore or search to see their photos here.",
   });
-  const page = h("div.feed-page", {}, storiesTray(), toggle, list, scroller.nodes);
-  page.cleanup = scroller.stop;
+  // "N new posts": the live stream says when posts reach this feed; a click reloads it.
+  let fresh = 0;
+  const hint = h("button.new-posts", { type: "button", hidden: true,
+    onclick: () => window.dispatchEvent(new HashChangeEvent("hashchange")) });
+  const off = onLive((event, data) => {
+    if (event !== "feed") return;
+    fresh += data.new_posts;
+    hint.textContent = `${fresh} new post${fresh === 1 ? "" : "s"}`;
+    hint.hidden = false;
+  });
+  const page = h("div.feed-page", {}, hint, storiesTray(), toggle, list, scroller.nodes);
+  page.cleanup = () => { scroller.stop(); off(); };
   return page;
 }

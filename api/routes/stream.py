@@ -1,0 +1,206 @@
+"""``GET /v1/stream``: the caller's live events as server-sent events.
+
+Fed from the pipeline, not by polling Cassandra: the notifications processor appends to
+the user's Redis Stream (:mod:`sinks.notification_hot`) and wakes this process
+(:mod:`api.live`). Events:
+
+* ``unread`` ``{"count", "more"}`` - first on every connection, then after each batch
+  that changed it (the bell's badge);
+* ``notification`` - an entry created or changed, hydrated like ``GET /v1/notifications``
+  (a grouped entry whose count moves is sent again, with the same ``id`` in its data);
+* ``removed`` ``{"id"}`` - an entry withdrawn before it was seen;
+* ``feed`` ``{"new_posts": n}`` - n posts reached the home feed ("N new posts");
+* ``resync`` - the ``Last-Event-ID`` is older than what is kept: refetch the lists.
+
+Every event carries ``id:`` = the stream position, so a reconnecting client (browsers do
+it themselves with ``Last-Event-ID``) resumes exactly after the last event it got.
+Coalesced: a stream sends at most one batch per ``notify.coalesce_ms``, and a batch
+holds one event per entry (its newest state), so a photo liked 10 000 times a minute
+reaches its owner as a few events a second. A comment line every
+``notify.heartbeat_seconds`` keeps idle connections alive through proxies. At most
+``notify.max_streams`` per process: beyond, 503 + ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Header
+from fastapi.responses import StreamingResponse
+
+from api.deps import Service, Viewer
+from api.live import StreamsFull
+from api.routes.common import ERRORS
+from api.service import ReadService
+from infra.http.problems import Problem
+from sinks.notification_hot import keys
+from sinks.notifications import Entry
+
+router = APIRouter(prefix="/v1", tags=["stream"])
+#: The stream's path (long-lived: the admission bound does not count it, see api.app).
+PATH = "/v1/stream"
+
+_STREAM_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
+#: Stream entries read per batch (a longer backlog continues in the next batch).
+_BATCH = 500
+#: Failed reads in a row after which a stream ends (the client reconnects and resumes).
+_MAX_FAILURES = 5
+log = logging.getLogger(__name__)
+
+LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)]
+
+
+def _event(name: str, data: Any, event_id: str | None = None) -> bytes:
+    head = f"id: {event_id}\n" if event_id else ""
+    return f"{head}event: {name}\ndata: ".encode() + orjson.dumps(data) + b"\n\n"
+
+
+def _stream_id(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _newer(a: str, b: str) -> bool:
+    """Whether stream id ``a`` is after ``b``."""
+    ams, _, aseq = a.partition("-")
+    bms, _, bseq = b.partition("-")
+    return (int(ams), int(aseq)) > (int(bms), int(bseq))
+
+
+@router.get("/stream", responses={**ERRORS, 503: ERRORS[401]},
+            response_description="text/event-stream")
+async def stream(viewer: Viewer, svc: Service,
+                 last_event_id: LastEventId = None) -> StreamingResponse:
+    """The caller's live events (see the module doc), resumable with ``Last-Event-ID``."""
+    if last_event_id is not None and not _STREAM_ID.match(last_event_id):
+        raise Problem(422, "validation-error", "header.Last-Event-ID: not an event id",
+                      extra={"errors": [{"location": "header.Last-Event-ID",
+                                         "message": "not an event id"}]})
+    try:
+        svc.live.reserve()
+    except StreamsFull as exc:
+        retry = str(svc.settings.api.retry_after_seconds)
+        raise Problem(503, "overloaded", f"too many live streams: {exc}",
+                      headers={"Retry-After": retry}) from None
+    # Everything that can fail on a backend before the first byte happens here, so it
+    # is answered as such (503 + Retry-After by api.failsafe), not as a broken stream.
+    wake = None
+    try:
+        wake = await svc.live.subscribe(viewer)
+        first, position = await _opening(svc, viewer, last_event_id, wake)
+    except BaseException:
+        svc.live.release()
+        if wake is not None:
+            svc.live.unsubscribe(viewer, wake)
+        raise
+    return StreamingResponse(_events(svc, viewer, wake, first, position),
+                             media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def _opening(svc: ReadService, viewer: int, last_event_id: str | None,
+                   wake: asyncio.Event) -> tuple[list[bytes], str]:
+    """The first events (a resync if the resumed id is gone, the unread count) and the
+    stream position to read on from."""
+    key = keys(viewer)["s"]
+    newest = await svc.redis.xrevrange(key, count=1)
+    position = _stream_id(newest[0][0]) if newest else "0-0"
+    first = []
+    if last_event_id is not None:
+        oldest = await svc.redis.xrange(key, count=1)
+        if oldest and last_event_id != "0-0" and _newer(_stream_id(oldest[0][0]),
+                                                        last_event_id):
+            first.append(_event("resync", {}, position))
+        else:
+            position = last_event_id
+            wake.set()  # send what came after it at once
+    count, more = await svc.notifications.unread(viewer)
+    first.append(_event("unread", {"count": count, "more": more}, position))
+    return first, position
+
+
+async def _events(svc: ReadService, viewer: int, wake: asyncio.Event, first: list[bytes],
+                  position: str) -> AsyncIterator[bytes]:
+    cfg = svc.settings.notify
+    key = keys(viewer)["s"]
+    failures = 0
+    try:
+        for chunk in first:
+            yield chunk
+        sent_at = 0.0
+        while True:
+            try:
+                await asyncio.wait_for(wake.wait(), cfg.heartbeat_seconds)
+            except TimeoutError:
+                yield b": heartbeat\n\n"
+                continue
+            pause = sent_at + cfg.coalesce_ms / 1000 - time.monotonic()
+            if pause > 0:
+                await asyncio.sleep(pause)  # what arrives meanwhile joins this batch
+            wake.clear()
+            try:
+                rows = await svc.redis.xrange(key, min="(" + position, count=_BATCH)
+                chunks = await _batch(svc, viewer, rows, _stream_id(rows[-1][0])) if rows else []
+            except Exception as exc:
+                # A backend hiccup (Redis pool full, a timeout): try again from the same
+                # position; after a few in a row, end the stream (the client resumes).
+                failures += 1
+                if failures > _MAX_FAILURES:
+                    log.warning("stream of %d ends after %r", viewer, exc)
+                    return
+                wake.set()
+                await asyncio.sleep(min(5.0, 0.5 * failures))
+                continue
+            failures = 0
+            if not rows:
+                continue
+            position = _stream_id(rows[-1][0])
+            if len(rows) == _BATCH:
+                wake.set()  # more behind: the next batch follows after the pause
+            for chunk in chunks:
+                yield chunk
+            sent_at = time.monotonic()
+    finally:
+        svc.live.release()
+        svc.live.unsubscribe(viewer, wake)
+
+
+async def _batch(svc: ReadService, viewer: int, rows: list[Any], position: str) -> list[bytes]:
+    """One coalesced batch: the newest state per entry, removals, the feed hint, the count."""
+    changed: dict[int, Entry] = {}
+    removed: list[str] = []
+    new_posts = 0
+    counted = False
+    for _id, fields in rows:
+        kind = fields.get(b"k")
+        if kind == b"n":
+            entry = Entry.from_json(fields[b"e"])
+            changed[entry.notification_id] = entry
+            counted = True
+        elif kind == b"x":
+            nid = int(fields[b"i"])
+            changed.pop(nid, None)
+            removed.append(str(nid))
+            counted = True
+        elif kind == b"f":
+            new_posts += 1
+        elif kind == b"r":
+            counted = True
+    out: list[bytes] = []
+    if changed:
+        marker = int(await svc.redis.get(keys(viewer)["r"]) or 0)
+        ordered = sorted(changed.values(), key=lambda e: e.notification_id)
+        for item in await svc.notifications.hydrate(viewer, ordered, marker):
+            out.append(_event("notification", item, position))
+    out += [_event("removed", {"id": nid}, position) for nid in removed]
+    if new_posts:
+        out.append(_event("feed", {"new_posts": new_posts}, position))
+    if counted:
+        count, more = await svc.notifications.unread(viewer)
+        out.append(_event("unread", {"count": count, "more": more}, position))
+    return out
