@@ -55,6 +55,12 @@ def _trending() -> type[Processor]:
     return TrendingProcessor
 
 
+def _blocks() -> type[Processor]:
+    from processors.blocks import BlocksProcessor
+
+    return BlocksProcessor
+
+
 PROCESSORS: dict[str, Callable[[], type[Processor]]] = {
     "media": _media,
     "metadata": _metadata,
@@ -63,6 +69,7 @@ PROCESSORS: dict[str, Callable[[], type[Processor]]] = {
     "fanout": _fanout,
     "fanout-worker": _fanout_worker,
     "trending": _trending,
+    "blocks": _blocks,
 }
 
 
