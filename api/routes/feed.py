@@ -33,7 +33,7 @@ async def feed(viewer: Viewer, svc: Service, limit: Limit = 20, cursor: Cursor =
         return ok(await _top(svc, viewer, limit, cursor))
     state = read_cursor(cursor, "feed", {"b": int})
     page = await svc.feed.page(viewer, limit, state["b"] if state else None)
-    items = await svc.cards.cards(viewer, page.ids, following=page.following,
+    items = await svc.cards.cards(viewer, page.ids, social=(page.following, page.relations),
                                   photos=page.photos)
     more = not page.exhausted and page.last_seen is not None
     return ok({"items": items,
