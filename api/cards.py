@@ -9,7 +9,6 @@ no endpoint can forget the rule.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -20,6 +19,7 @@ import orjson
 from api.views import Json, Views
 from api.visibility import can_view_photo
 from schemas.ids import id_time
+from sinks.blocks import Relations
 from sinks.media_urls import MediaUrls
 
 
@@ -48,11 +48,12 @@ class Cards:
         self._prefixes: dict[tuple[bytes, bytes, bool, int], bytes] = {}
 
     async def cards(self, viewer: int, ids: Sequence[int], *,
-                    following: frozenset[int] | None = None,
+                    social: tuple[frozenset[int], Relations] | None = None,
                     photos: Mapping[int, Json] | None = None) -> list[Json]:
         """Cards of the ``ids`` ``viewer`` may see, in the order given.
 
-        ``following`` / ``photos``: what the caller already read (the feed has both).
+        ``social`` (whom the viewer follows, its blocks and mutes) / ``photos``: what the
+        caller already read (the feed has both).
         """
         rows = dict(photos or {})
         missing = [pid for pid in ids if pid not in rows]
@@ -60,18 +61,19 @@ class Cards:
             rows.update(await self.views.photos(missing))
         present = [pid for pid in ids if pid in rows and rows[pid]["status"] != "deleted"]
         owners = list({rows[pid]["owner"] for pid in present})
-        parts = self.views.card_parts(viewer, owners, present)
-        if following is None:
-            (profiles, counts, liked), followees = await asyncio.gather(
-                parts, self.views.following(viewer))
+        if social is None:
+            profiles, counts, liked, followees, relations = \
+                await self.views.card_parts_social(viewer, owners, present)
         else:
-            (profiles, counts, liked), followees = await parts, following
+            (profiles, counts, liked), (followees, relations) = \
+                await self.views.card_parts(viewer, owners, present), social
         now = time.time()
         out = []
         for pid in present:
             row = rows[pid]
             profile = profiles.get(row["owner"])
-            if can_view_photo(viewer, row, profile, followees) and profile is not None:
+            if can_view_photo(viewer, row, profile, followees, relations) \
+                    and profile is not None:
                 out.append(self.card(row, profile, counts.get(pid, (0, 0)), pid in liked,
                                      viewer, now))
         return out

@@ -32,10 +32,11 @@ from api import cursors
 from api.feed import SLACK, FeedReader, in_feed
 from api.service import ReadService
 from api.views import RECENT_WINDOW, Json
-from api.visibility import can_view_photo
+from api.visibility import can_view_photo, feed_authors
 from infra.connect.redis import Lane
 from infra.http.auth import TokenClaims, TokenError
 from sinks import photos
+from sinks.blocks import Relations
 from sinks.feed_reads import FeedReads, PageIds, PageParts
 from sinks.identity import decode as decode_identity
 from sinks.identity import refusal
@@ -50,6 +51,12 @@ def _json(raw: bytes) -> Any:
     """Decoded cache values by their bytes: the same row is parsed once per process.
     Callers must not mutate what they get."""
     return orjson.loads(raw)
+
+
+@lru_cache(maxsize=16_384)
+def _relations(raw: bytes) -> Relations:
+    """A reader's blocks and mutes from their cached bytes (parsed once per value)."""
+    return Relations.from_json(raw)
 
 
 @dataclass(frozen=True)
@@ -84,23 +91,25 @@ class FeedPages:
                                         await self.feed.pull_author_list())
         await self._check_identity(ids, claims)
         candidates = self._candidates(ids, NEW_POSTS_WINDOW, None)
-        if candidates is None or ids.following is None:
+        if candidates is None or ids.following is None or ids.relations is None:
             return None
         newer = [pid for pid in candidates if pid > since]
         if not newer:
             return False
         following = frozenset(_json(ids.following))
+        relations = _relations(ids.relations)
+        authors = feed_authors(viewer, following, relations)
         parts = await self.reads.page_parts(viewer, newer)
         views = self.svc.views
         missing = [pid for pid, raw in zip(newer, parts.rows, strict=True) if raw is None]
         filled = await views.photos(missing) if missing else {}
         for pid, row_raw, profile_raw in zip(newer, parts.rows, parts.profiles, strict=True):
             row = _json(row_raw) if row_raw is not None else filled.get(pid)
-            if row is None or not in_feed(row, following | {viewer}):
+            if row is None or not in_feed(row, authors):
                 continue
             profile = (_json(profile_raw) if profile_raw is not None
                        else (await views.profiles([row["owner"]])).get(row["owner"]))
-            if can_view_photo(viewer, row, profile, following):
+            if can_view_photo(viewer, row, profile, following, relations):
                 return True
         return False
 
@@ -125,12 +134,13 @@ class FeedPages:
                                         await self.feed.pull_author_list())
         await self._check_identity(ids, claims)
         candidates = self._candidates(ids, want, before)
-        if candidates is None or ids.following is None:
+        if candidates is None or ids.following is None or ids.relations is None:
             return None
         following = frozenset(_json(ids.following))
+        relations = _relations(ids.relations)
         parts = await self.reads.page_parts(viewer, candidates)
-        return await self._page(viewer, limit, candidates, len(candidates) < want, following,
-                                ids, parts, if_none_match)
+        return await self._page(viewer, limit, candidates, len(candidates) < want,
+                                following, relations, parts, if_none_match)
 
     def _candidates(self, ids: PageIds, want: int, before: int | None) -> list[int] | None:
         """The newest ``want`` ids over the timeline page and the pulled authors; None
@@ -157,13 +167,13 @@ class FeedPages:
         return sorted(found, reverse=True)[:want]
 
     async def _page(self, viewer: int, limit: int, candidates: list[int], exhausted: bool,
-                    following: frozenset[int], ids: PageIds, parts: PageParts,
+                    following: frozenset[int], relations: Relations, parts: PageParts,
                     if_none_match: str | None) -> Page | None:
         views = self.svc.views
         rows_raw = dict(zip(candidates, parts.rows, strict=True))
         missing = [pid for pid, raw in rows_raw.items() if raw is None]
         filled: dict[int, Json] = await views.photos(missing) if missing else {}
-        authors = following | {viewer}
+        authors = feed_authors(viewer, following, relations)
         shown: list[tuple[int, Json, bytes | None, bytes | None, bytes | None]] = []
         deleted: list[int] = []
         last_seen = None
@@ -184,12 +194,13 @@ class FeedPages:
             await self.feed.forget_deleted(viewer, deleted)
         # As on the general path: a full page always has a next cursor, a short one none.
         cursor = cursors.encode("feed", b=last_seen) if len(shown) >= limit else None
-        return await self._render(viewer, shown, following, parts, cursor, if_none_match)
+        return await self._render(viewer, shown, following, relations, parts, cursor,
+                                  if_none_match)
 
     async def _render(self, viewer: int, shown: list[tuple[int, Json, bytes | None,
                                                            bytes | None, bytes | None]],
-                      following: frozenset[int], parts: PageParts, cursor: str | None,
-                      if_none_match: str | None) -> Page:
+                      following: frozenset[int], relations: Relations, parts: PageParts,
+                      cursor: str | None, if_none_match: str | None) -> Page:
         views, cards = self.svc.views, self.svc.cards
         page_ids = [pid for pid, *_ in shown]
         profiles_missing = [row["owner"] for _, row, _, raw, _ in shown if raw is None]
@@ -204,7 +215,8 @@ class FeedPages:
         entries = []
         for pid, row, row_raw, profile_raw, count_raw in shown:
             profile = _json(profile_raw) if profile_raw is not None else profiles.get(row["owner"])
-            if profile is None or not can_view_photo(viewer, row, profile, following):
+            if profile is None or not can_view_photo(viewer, row, profile, following,
+                                                     relations):
                 continue
             count = (tuple(_json(count_raw)) if count_raw is not None
                      else counts.get(pid, (0, 0)))

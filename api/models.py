@@ -90,6 +90,9 @@ class Profile(BaseModel):
     counts: Counts
     follow_state: Literal["none", "requested", "following", "self"]
     can_view: bool
+    #: The caller blocked / muted this account (never says whether it blocked the caller).
+    blocking: bool
+    muting: bool
 
 
 class SearchResult(BaseModel):

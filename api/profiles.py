@@ -1,5 +1,6 @@
-"""Profiles as a viewer sees them: counts, the viewer's follow state, and whether the
-viewer may see the account's content (:func:`api.visibility.can_view_account`)."""
+"""Profiles as a viewer sees them: counts, the viewer's follow state, whether the viewer
+blocked or muted the account, and whether the viewer may see the account's content
+(:func:`api.visibility.can_view_account`)."""
 
 from __future__ import annotations
 
@@ -24,12 +25,13 @@ async def follow_state(views: Views, viewer: int, user_id: int,
 async def profile_view(views: Views, viewer: int, profile: Json) -> Json:
     """The Profile document of ``profile`` for ``viewer``."""
     uid = int(profile["id"])
-    following = await views.following(viewer)
+    following, relations = await views.social(viewer)
     counts, state = await asyncio.gather(views.user_counts(uid),
                                          follow_state(views, viewer, uid, following))
     return {
         "user_id": str(uid), "username": profile["username"],
         "display_name": profile["display_name"], "bio": profile["bio"],
         "private": bool(profile["private"]), "counts": counts, "follow_state": state,
-        "can_view": can_view_account(viewer, profile, following),
+        "can_view": can_view_account(viewer, profile, following, relations),
+        "blocking": uid in relations.blocked, "muting": uid in relations.muted,
     }

@@ -23,7 +23,8 @@ from cassandra.cluster import Session
 from infra import degraded
 from infra.connect.outages import REDIS
 from infra.connect.redis import RedisClient
-from sinks import cache, engagement, graph, photos, trending, users
+from sinks import blocks, cache, engagement, graph, photos, trending, users
+from sinks.blocks import Relations
 
 #: Newest photos of an author kept in the RECENT cache (deeper pages read Cassandra).
 RECENT_WINDOW = 200
@@ -96,11 +97,32 @@ class Views:
 
     async def following(self, user_id: int) -> frozenset[int]:
         """Whom ``user_id`` follows now (approved edges only)."""
-        async def load(missing: list[int]) -> Mapping[int, bytes]:
-            return {uid: orjson.dumps(await graph.following(self.session, uid))
-                    for uid in missing}
-        found = await cache.get_many(self.redis, cache.FOLLOWING, [user_id], load)
+        found = await cache.get_many(self.redis, cache.FOLLOWING, [user_id],
+                                     self._load_following)
         return frozenset(orjson.loads(found[user_id])) if user_id in found else frozenset()
+
+    async def relations(self, user_id: int) -> Relations:
+        """Whom ``user_id`` blocked, who blocked them, whom they muted."""
+        found = await cache.get_many(self.redis, cache.RELATIONS, [user_id],
+                                     self._load_relations)
+        return _relations(found, user_id)
+
+    async def social(self, user_id: int) -> tuple[frozenset[int], Relations]:
+        """:meth:`following` and :meth:`relations` in one round trip: what every
+        visibility decision for ``user_id`` needs."""
+        following, relations = await cache.get_multi(self.redis, [
+            (cache.FOLLOWING, [user_id], self._load_following),
+            (cache.RELATIONS, [user_id], self._load_relations)])
+        followees = (frozenset(orjson.loads(following[user_id])) if user_id in following
+                     else frozenset())
+        return followees, _relations(relations, user_id)
+
+    async def _load_following(self, missing: list[int]) -> Mapping[int, bytes]:
+        return {uid: orjson.dumps(await graph.following(self.session, uid))
+                for uid in missing}
+
+    async def _load_relations(self, missing: list[int]) -> Mapping[int, bytes]:
+        return await blocks.load_many(self.session, missing)
 
     async def engagement(self, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
         """(likes, comments) per photo id."""
@@ -124,6 +146,21 @@ class Views:
             (cache.ENGAGEMENT, ids, self._load_engagement),
             (cache.LIKED, [viewer], self._load_liked)])
         return _decode(profiles), _counts(counts), await self._liked(viewer, ids, liked)
+
+    async def card_parts_social(self, viewer: int, owners: Sequence[int], ids: Sequence[int]
+                                ) -> tuple[dict[int, Json], dict[int, tuple[int, int]],
+                                           set[int], frozenset[int], Relations]:
+        """:meth:`card_parts` and :meth:`social` together, still one round trip."""
+        profiles, counts, liked, following, relations = await cache.get_multi(self.redis, [
+            (cache.PROFILE, owners, self._load_profiles),
+            (cache.ENGAGEMENT, ids, self._load_engagement),
+            (cache.LIKED, [viewer], self._load_liked),
+            (cache.FOLLOWING, [viewer], self._load_following),
+            (cache.RELATIONS, [viewer], self._load_relations)])
+        followees = (frozenset(orjson.loads(following[viewer])) if viewer in following
+                     else frozenset())
+        return (_decode(profiles), _counts(counts), await self._liked(viewer, ids, liked),
+                followees, _relations(relations, viewer))
 
     async def _load_profiles(self, missing: list[int]) -> Mapping[int, bytes]:
         rows = await users.get_users(self.session, missing)
@@ -191,6 +228,10 @@ async def _empty() -> list[Any]:
 
 def _decode(found: Mapping[int, bytes]) -> dict[int, Json]:
     return {key: orjson.loads(value) for key, value in found.items()}
+
+
+def _relations(found: Mapping[int, bytes], user_id: int) -> Relations:
+    return Relations.from_json(found[user_id]) if user_id in found else blocks.NONE
 
 
 def _counts(found: Mapping[int, bytes]) -> dict[int, tuple[int, int]]:

@@ -14,7 +14,8 @@ dropped, so the account reads as unknown everywhere (404 profile, 401 tokens). T
 sweep (:mod:`processors.erasure`) publishes the per-item deletions of everything the
 person did, which every processor applies on its usual path. A follow involving a
 deleted account that was still in flight (or a request from it approved later) makes
-no edge.
+no edge, and neither does one across a block (:mod:`processors.blocks` publishes the
+unfollows of a block; a follow appended after them finds the stored block here).
 
 The fan-out processor consumes the follows topic itself, in its own group, and asks
 :func:`sinks.graph.is_following` whether an edge is active; nothing extra is published
@@ -33,7 +34,7 @@ from processors.stores import StoreProcessor
 from schemas.graph import FollowApproved, FollowRejected, FollowRemoved, FollowRequested
 from schemas.topics import GRAPH_GROUP
 from schemas.users import UserDeleted, UserProfileUpdated, UserRegistered, UserSessionsRevoked
-from sinks import cache, graph, identity, search, users
+from sinks import blocks, cache, graph, identity, search, users
 from sinks.statements import micros
 
 
@@ -104,6 +105,10 @@ class GraphProcessor(StoreProcessor):
                 or await users.is_deleted(session, p.followee_id)):
             await graph.drop_request(session, p.follower_id, p.followee_id)
             return  # an account at either end is gone (module doc)
+        if isinstance(p, FollowRequested | FollowApproved) and await blocks.blocked_durably(
+                session, p.follower_id, p.followee_id):
+            await graph.drop_request(session, p.follower_id, p.followee_id)
+            return  # across a block: never an edge (module doc)
         if isinstance(p, FollowRequested):
             if await users.is_private(session, p.followee_id):
                 await graph.request_follow(session, p.follower_id, p.followee_id, at)

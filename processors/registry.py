@@ -59,6 +59,10 @@ def _notifications() -> type[Processor]:
     from processors.notifications import NotificationsProcessor
 
     return NotificationsProcessor
+def _blocks() -> type[Processor]:
+    from processors.blocks import BlocksProcessor
+
+    return BlocksProcessor
 
 
 PROCESSORS: dict[str, Callable[[], type[Processor]]] = {
@@ -70,6 +74,7 @@ PROCESSORS: dict[str, Callable[[], type[Processor]]] = {
     "fanout-worker": _fanout_worker,
     "trending": _trending,
     "notifications": _notifications,
+    "blocks": _blocks,
 }
 
 

@@ -2,12 +2,13 @@
 
 Importing this module registers all payload classes (the definitions live in small
 per-domain modules: :mod:`schemas.media`, :mod:`schemas.users`, :mod:`schemas.graph`,
-:mod:`schemas.engagement`, :mod:`schemas.fanout`), which :func:`schemas.envelope.decode`
-relies on.
+:mod:`schemas.engagement`, :mod:`schemas.blocks`, :mod:`schemas.fanout`), which
+:func:`schemas.envelope.decode` relies on.
 """
 
 from __future__ import annotations
 
+from schemas.blocks import BlockAdded, BlockRemoved, MuteAdded, MuteRemoved
 from schemas.engagement import (
     CommentAdded,
     CommentDeleted,
@@ -36,6 +37,8 @@ from schemas.users import (
 )
 
 __all__ = [
+    "BlockAdded",
+    "BlockRemoved",
     "CommentAdded",
     "CommentDeleted",
     "Derivative",
@@ -46,6 +49,8 @@ __all__ = [
     "FollowRequested",
     "LikeAdded",
     "LikeRemoved",
+    "MuteAdded",
+    "MuteRemoved",
     "Payload",
     "PhotoCaptionEdited",
     "PhotoDeleted",

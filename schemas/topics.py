@@ -195,6 +195,26 @@ STORIES = Topic(
     why_this_key="user_id keeps an author's stories in posting order for their story ring.",
 )
 
+BLOCKS = Topic(
+    name=PREFIX + "blocks",
+    key="user_id",
+    partitions=DEFAULT_PARTITIONS,
+    cleanup_policy="delete",
+    retention_ms=7 * DAY_MS,
+    event_types=(ev.BlockAdded.TYPE, ev.BlockRemoved.TYPE, ev.MuteAdded.TYPE,
+                 ev.MuteRemoved.TYPE),
+    description="Blocks and mutes added and removed (by user_id, of target_id).",
+    why_this_key=(
+        "user_id, the account that blocks or mutes: one consumer is the single writer of "
+        "its block and mute lists and sees a block and its unblock in order. Not on the "
+        "follows topic: that is keyed by followee, and a block touches two follow edges "
+        "(each way) that live on two different followees' partitions, so no one "
+        "partition could order it against both; instead the blocks processor publishes "
+        "the two follow.removed events onto the follows topic, where each edge's single "
+        "writer applies one and keeps the counts exact."
+    ),
+)
+
 FANOUT_TASKS = Topic(
     name=PREFIX + "fanout.tasks",
     key="chunk_id",
@@ -238,6 +258,7 @@ TOPICS: tuple[Topic, ...] = (
     LIKES,
     COMMENTS,
     STORIES,
+    BLOCKS,
     FANOUT_TASKS,
     DEADLETTERS,
 )
@@ -276,6 +297,7 @@ TRENDING_GROUP = ConsumerGroup("trending", "photostream-trending",
 NOTIFICATIONS_GROUP = ConsumerGroup("notifications", "photostream-notifications",
                                     (FOLLOWS, LIKES, COMMENTS, MEDIA_PROCESSED, PHOTOS,
                                      FANOUT_TASKS))
+BLOCKS_GROUP = ConsumerGroup("blocks", "photostream-blocks", (BLOCKS,))
 
 #: Every processor's group. The order is the supervisor's: processor number ``i`` serves
 #: its metrics on ``metrics_port + 1 + i``, so append, never reorder.
@@ -288,6 +310,7 @@ CONSUMER_GROUPS: tuple[ConsumerGroup, ...] = (
     FANOUT_WORKER_GROUP,
     TRENDING_GROUP,
     NOTIFICATIONS_GROUP,
+    BLOCKS_GROUP,
 )
 
 _BY_NAME = {t.name: t for t in TOPICS}

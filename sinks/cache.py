@@ -100,6 +100,8 @@ ENGAGEMENT = CacheKind("engagement", 600)
 RECENT = CacheKind("recent", 600)
 #: The newest photos a user has liked (packed ids), for ``liked_by_me``.
 LIKED = CacheKind("liked", 600)
+#: Whom a user blocked, who blocked them, whom they muted (:mod:`sinks.blocks`).
+RELATIONS = CacheKind("relations", 3600)
 
 Loader = Callable[[list[int]], Awaitable[Mapping[int, bytes]]]
 

@@ -39,10 +39,11 @@ from sinks import cache
 from sinks.reader_activity import activity_key
 from sinks.redis_timelines import RedisTimelines
 
-# KEYS: identity, activity hash, timeline, following. ARGV: user id, packed "before" id
-# or "", want, cap, the pull authors' ids (decimal, comma-separated) and the recent-photos
-# key around an author id (prefix, suffix). Ids travel as one string, keys are built
-# here: redis-py spends ~5 us of Python encoding each argument, and there were dozens.
+# KEYS: identity, activity hash, timeline, following, relations (blocks and mutes).
+# ARGV: user id, packed "before" id or "", want, cap, the pull authors' ids (decimal,
+# comma-separated) and the recent-photos key around an author id (prefix, suffix). Ids
+# travel as one string, keys are built here: redis-py spends ~5 us of Python encoding
+# each argument, and there were dozens.
 _PAGE_IDS = """
 local out = {}
 out[1] = redis.call('GET', KEYS[1])
@@ -88,6 +89,7 @@ if following then
   end
 end
 out[6] = pulled
+out[8] = redis.call('GET', KEYS[5])
 return out
 """
 
@@ -141,6 +143,8 @@ class PageIds:
     following: bytes | None
     #: Followed pull author -> their cached recent photo ids (None: not cached).
     pulled: dict[int, bytes | None]
+    #: The reader's cached blocks and mutes (:mod:`sinks.blocks`; None: not cached).
+    relations: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -178,14 +182,16 @@ class FeedReads:
         """Round trip 1 (module docstring); ``pull_authors``: every known one, as decimal
         ids joined by commas."""
         keys = [self.identity.key(user_id), activity_key(self.hot, user_id),
-                self.hot.key(user_id), cache.FOLLOWING.key(user_id)]
+                self.hot.key(user_id), cache.FOLLOWING.key(user_id),
+                cache.RELATIONS.key(user_id)]
         packed = b"" if before is None else before.to_bytes(8, "big")
         args: list[bytes | str | int] = [user_id, packed, want, self.hot.cap,
                                          pull_authors, *_RECENT_AROUND]
         reply = cast(list[Any], await self._run(self._ids, keys, args))
-        identity, active, exists, pushed, following, pulled, size = reply
+        identity, active, exists, pushed, following, pulled, size, relations = reply
         return PageIds(identity, active, bool(exists), pushed or b"", int(size), following,
-                       {int(pulled[i]): pulled[i + 1] for i in range(0, len(pulled), 2)})
+                       {int(pulled[i]): pulled[i + 1] for i in range(0, len(pulled), 2)},
+                       relations)
 
     async def page_parts(self, user_id: int, ids: Sequence[int]) -> PageParts:
         """Round trip 2 (module docstring)."""

@@ -53,7 +53,7 @@ async def feed(viewer: Viewer, svc: Service, limit: Limit = 20, cursor: Cursor =
         return ok(await _top(svc, viewer, limit, cursor))
     state = read_cursor(cursor, "feed", {"b": int})
     page = await svc.feed.page(viewer, limit, state["b"] if state else None)
-    items = await svc.cards.cards(viewer, page.ids, following=page.following,
+    items = await svc.cards.cards(viewer, page.ids, social=(page.following, page.relations),
                                   photos=page.photos)
     more = not page.exhausted and page.last_seen is not None
     return ok({"items": items,
@@ -91,7 +91,8 @@ async def new_posts(viewer: Viewer, svc: Service,
     offer "new posts" instead of reloading the page)."""
     page = await svc.feed.page(viewer, NEW_POSTS_WINDOW)
     newer = [pid for pid in page.ids if pid > since]
-    cards = await svc.cards.cards(viewer, newer, following=page.following, photos=page.photos)
+    cards = await svc.cards.cards(viewer, newer, social=(page.following, page.relations),
+                                  photos=page.photos)
     return ok({"new_posts": bool(cards)})
 
 

@@ -1,6 +1,12 @@
-"""``/v1/photos/{id}``: one photo's card, its comments and its likers."""
+"""``/v1/photos/{id}``: one photo's card, its comments and its likers.
+
+Comments and likes of accounts blocked either way with the caller are left out
+(:func:`api.visibility.can_see_user`); the counts on the card stay the photo's own.
+"""
 
 from __future__ import annotations
+
+import asyncio
 
 from fastapi import APIRouter
 
@@ -10,6 +16,7 @@ from api.deps import Cursor, Limit, PhotoId, Service, Viewer
 from api.models import CommentPage, PhotoCard, UserPage
 from api.routes.common import ERRORS, JSON, not_found, ok, read_cursor
 from api.service import ReadService
+from api.visibility import can_see_user, visible_users
 from sinks import engagement
 
 router = APIRouter(prefix="/v1/photos", tags=["photos"])
@@ -35,14 +42,17 @@ async def comments(photo_id: PhotoId, viewer: Viewer, svc: Service, limit: Limit
     """Comments, newest first."""
     state = read_cursor(cursor, "comments", {"b": int})
     await _visible_card(svc, viewer, photo_id)
-    rows = await engagement.recent_comments(svc.session, photo_id, limit,
-                                            before=state["b"] if state else None)
+    rows, relations = await asyncio.gather(
+        engagement.recent_comments(svc.session, photo_id, limit,
+                                   before=state["b"] if state else None),
+        svc.views.relations(viewer))
     authors = await svc.views.profiles([c.user_id for c in rows])
     items = [{"comment_id": str(c.comment_id), "user": user_ref(authors[c.user_id]),
               "text": c.text,
               "created_at": c.created_at.isoformat().replace("+00:00", "Z")
               if c.created_at else None}
-             for c in rows if c.user_id in authors]
+             for c in rows
+             if c.user_id in authors and can_see_user(viewer, c.user_id, relations)]
     more = len(rows) == limit
     return ok({"items": items, "next_cursor":
                cursors.encode("comments", b=rows[-1].comment_id) if more else None})
@@ -54,8 +64,11 @@ async def likes(photo_id: PhotoId, viewer: Viewer, svc: Service, limit: Limit = 
     """Who likes the photo (by user id)."""
     state = read_cursor(cursor, "likes", {"a": int})
     await _visible_card(svc, viewer, photo_id)
-    ids = await engagement.likers(svc.session, photo_id, state["a"] if state else -1, limit)
+    ids, relations = await asyncio.gather(
+        engagement.likers(svc.session, photo_id, state["a"] if state else -1, limit),
+        svc.views.relations(viewer))
     profiles = await svc.views.profiles(ids)
     more = len(ids) == limit
-    return ok({"items": [user_ref(profiles[u]) for u in ids if u in profiles],
+    return ok({"items": [user_ref(profiles[u]) for u in visible_users(viewer, ids, relations)
+                         if u in profiles],
                "next_cursor": cursors.encode("likes", a=ids[-1]) if more else None})

@@ -5,7 +5,8 @@ notifications processor).
 Photo hits go through the same card hydration as every other list, so a private
 account's photos are found only by the account and its approved followers, and a
 deleted photo is never a hit (the index may lag a deletion by a moment; the card
-check does not).
+check does not). Accounts blocked either way with the caller are neither user hits nor
+authors of photo hits.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from api.cards import user_ref
 from api.deps import Service, Viewer
 from api.models import SearchResult
 from api.routes.common import ERRORS, JSON, ok
+from api.visibility import visible_users
 from sinks import notifications, search, users
 from sinks.search_terms import normalize
 
@@ -63,7 +65,9 @@ async def search_all(q: Q, viewer: Viewer, svc: Service) -> JSON:
         ids, people = await asyncio.gather(
             _photo_hits(session, q),
             search.users_with_prefix(session, q.lstrip("@"), limit=USERS))
-    cards = await svc.cards.cards(viewer, ids[:PHOTOS * 3])
-    profiles = await svc.views.profiles([uid for _, uid in people])
-    return ok({"users": [user_ref(profiles[uid]) for _, uid in people if uid in profiles],
+    cards, profiles, relations = await asyncio.gather(
+        svc.cards.cards(viewer, ids[:PHOTOS * 3]),
+        svc.views.profiles([uid for _, uid in people]), svc.views.relations(viewer))
+    shown = visible_users(viewer, [uid for _, uid in people], relations)
+    return ok({"users": [user_ref(profiles[uid]) for uid in shown if uid in profiles],
                "photos": cards[:PHOTOS]})

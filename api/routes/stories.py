@@ -1,8 +1,10 @@
 """``GET /v1/stories``: the tray of accounts the caller follows with live stories.
 
 Only the caller and accounts the caller follows (approved) appear, so a private
-account's stories never reach a non-follower. Liveness comes from Redis (one pipelined
-round trip over the followees); the media keys of the few live authors from Cassandra.
+account's stories never reach a non-follower; an account blocked either way never
+does, even in the moment before the block's unfollows are applied. Liveness comes
+from Redis (one pipelined round trip over the followees); the media keys of the few
+live authors from Cassandra.
 Redis unreachable: an empty tray, flagged ``X-Photostream-Degraded``.
 """
 
@@ -18,6 +20,7 @@ from api.cards import user_ref
 from api.deps import Service, Viewer
 from api.models import StoryTray
 from api.routes.common import ERRORS, JSON, ok
+from api.visibility import visible_users
 from sinks import engagement
 
 router = APIRouter(prefix="/v1", tags=["stories"])
@@ -32,7 +35,8 @@ def _iso(moment: datetime) -> str:
 @router.get("/stories", response_model=StoryTray, responses=ERRORS)
 async def stories(viewer: Viewer, svc: Service) -> JSON:
     """Followees with unexpired stories (the caller first), newest story first."""
-    followees = sorted(await svc.views.following(viewer))
+    following, relations = await svc.views.social(viewer)
+    followees = visible_users(viewer, sorted(following), relations)
     authors = await svc.views.live_story_authors([viewer, *followees])
     reels, profiles = await asyncio.gather(
         asyncio.gather(*(engagement.stories(svc.session, uid) for uid in authors)),

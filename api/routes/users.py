@@ -2,12 +2,15 @@
 
 A private account's grid and follower/following lists are empty pages to anyone but
 the account and its approved followers (the profile says ``can_view: false``), so the
-client can show "this account is private" without a second error path.
+client can show "this account is private" without a second error path. Across a block
+(either way) the grid and lists are empty the same way, and accounts blocked either way
+are left out of every user list the caller reads.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path
 
@@ -19,8 +22,8 @@ from api.profiles import profile_view
 from api.routes.common import ERRORS, JSON, not_found, ok, read_cursor
 from api.service import ReadService
 from api.views import Json
-from api.visibility import can_view_account
-from sinks import graph, photos, users
+from api.visibility import can_view_account, visible_users
+from sinks import blocks, graph, photos, users
 
 router = APIRouter(prefix="/v1", tags=["users"])
 
@@ -36,7 +39,8 @@ async def _profile(svc: ReadService, user_id: int) -> Json:
 
 async def _viewable(svc: ReadService, viewer: int, user_id: int) -> bool:
     profile = await _profile(svc, user_id)
-    return can_view_account(viewer, profile, await svc.views.following(viewer))
+    following, relations = await svc.views.social(viewer)
+    return can_view_account(viewer, profile, following, relations)
 
 
 @router.get("/me", response_model=Profile, responses=ERRORS)
@@ -73,10 +77,15 @@ async def grid(user_id: UserId, viewer: Viewer, svc: Service, limit: Limit = 24,
                "next_cursor": cursors.encode("grid", b=ids[-1]) if more else None})
 
 
-async def _user_page(svc: ReadService, ids: list[int], limit: int, kind: str) -> Json:
-    profiles = await svc.views.profiles(ids)
+async def _user_page(svc: ReadService, viewer: int, ids: list[int], limit: int,
+                     kind: str) -> Json:
+    """A page of user refs, without accounts blocked either way (the cursor still moves
+    past them)."""
+    profiles, relations = await asyncio.gather(svc.views.profiles(ids),
+                                               svc.views.relations(viewer))
+    shown = visible_users(viewer, ids, relations)
     more = len(ids) == limit
-    return {"items": [user_ref(profiles[u]) for u in ids if u in profiles],
+    return {"items": [user_ref(profiles[u]) for u in shown if u in profiles],
             "next_cursor": cursors.encode(kind, a=ids[-1]) if more else None}
 
 
@@ -88,7 +97,7 @@ async def followers(user_id: UserId, viewer: Viewer, svc: Service, limit: Limit 
         return ok({"items": [], "next_cursor": None})
     ids = await graph.followers_page(svc.session, user_id, state["a"] if state else None,
                                      limit)
-    return ok(await _user_page(svc, ids, limit, "followers"))
+    return ok(await _user_page(svc, viewer, ids, limit, "followers"))
 
 
 @router.get("/users/{user_id}/following", response_model=UserPage, responses=ERRORS)
@@ -99,13 +108,39 @@ async def following(user_id: UserId, viewer: Viewer, svc: Service, limit: Limit 
         return ok({"items": [], "next_cursor": None})
     ids = await graph.following_page(svc.session, user_id, state["a"] if state else -1,
                                      limit)
-    return ok(await _user_page(svc, ids, limit, "following"))
+    return ok(await _user_page(svc, viewer, ids, limit, "following"))
 
 
 @router.get("/follow-requests", response_model=UserPage, responses=ERRORS)
 async def follow_requests(viewer: Viewer, svc: Service) -> JSON:
     """People waiting for the caller's approval."""
     ids = await graph.pending_requests(svc.session, viewer)
-    profiles = await svc.views.profiles(ids)
-    return ok({"items": [user_ref(profiles[u]) for u in ids if u in profiles],
+    profiles, relations = await asyncio.gather(svc.views.profiles(ids),
+                                               svc.views.relations(viewer))
+    return ok({"items": [user_ref(profiles[u]) for u in visible_users(viewer, ids, relations)
+                         if u in profiles],
                "next_cursor": None})
+
+
+async def _relation_page(svc: ReadService, viewer: int, kind: Literal["blocks", "mutes"],
+                         limit: int, cursor: str | None) -> Json:
+    state = read_cursor(cursor, kind, {"a": int})
+    ids = await blocks.listed(svc.session, viewer, kind, state["a"] if state else -1, limit)
+    profiles = await svc.views.profiles(ids)  # blocked, yet listed: this is the list
+    more = len(ids) == limit
+    return {"items": [user_ref(profiles[u]) for u in ids if u in profiles],
+            "next_cursor": cursors.encode(kind, a=ids[-1]) if more else None}
+
+
+@router.get("/me/blocks", response_model=UserPage, responses=ERRORS)
+async def my_blocks(viewer: Viewer, svc: Service, limit: Limit = 50,
+                    cursor: Cursor = None) -> JSON:
+    """The accounts the caller blocked, by user id (for the settings page)."""
+    return ok(await _relation_page(svc, viewer, "blocks", limit, cursor))
+
+
+@router.get("/me/mutes", response_model=UserPage, responses=ERRORS)
+async def my_mutes(viewer: Viewer, svc: Service, limit: Limit = 50,
+                   cursor: Cursor = None) -> JSON:
+    """The accounts the caller muted, by user id."""
+    return ok(await _relation_page(svc, viewer, "mutes", limit, cursor))

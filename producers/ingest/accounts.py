@@ -18,7 +18,7 @@ from cassandra.cluster import Session
 from infra.http.auth import mint
 from infra.settings import Settings
 from producers.ingest.events import Emitter, invalid
-from producers.ingest.lookups import existing_user, not_found
+from producers.ingest.lookups import BlockGuard, existing_user, not_found
 from producers.ingest.registration import new_user_id, registration, wait_until_stored
 from schemas.graph import FollowApproved, FollowRejected, FollowRemoved, FollowRequested
 from schemas.ids import IdGenerator
@@ -48,8 +48,9 @@ class ProfileChange:
 
 class Accounts:
     def __init__(self, session: Session, emitter: Emitter, ids: IdGenerator,
-                 settings: Settings, identities: Identities) -> None:
+                 settings: Settings, identities: Identities, guard: BlockGuard) -> None:
         self.session = session
+        self.guard = guard
         self.emitter = emitter
         self.ids = ids
         self.settings = settings
@@ -59,6 +60,7 @@ class Accounts:
         if target == user:
             raise invalid("path.user_id", "you cannot follow yourself")
         await existing_user(self.session, target)
+        await self.guard.check(user, target, "follow")
         await self.emitter.emit(FollowRequested(follower_id=user, followee_id=target))
 
     async def unfollow(self, user: int, target: int) -> None:

@@ -4,15 +4,18 @@ Events carry facts the writer must look up (a like carries the photo's ``owner_i
 and a write to something the caller cannot see must fail exactly like a write to
 something that does not exist (404), following the read API's visibility rule
 (:mod:`api.visibility`): a deleted photo is gone for everyone, an unready one is the
-owner's alone, a private account's photos are for its approved followers.
+owner's alone, a private account's photos are for its approved followers. Across a
+block (either way) following, liking and commenting are refused with 403
+(:class:`BlockGuard`), after those checks, so a block never reveals a hidden photo.
 """
 
 from __future__ import annotations
 
 from cassandra.cluster import Session
 
+from infra.connect.redis import RedisClient
 from infra.http.problems import Problem
-from sinks import graph, photos, users
+from sinks import blocks, graph, photos, users
 from sinks.photos import Photo
 from sinks.users import User
 
@@ -58,3 +61,23 @@ async def existing_user(session: Session, user_id: int) -> User:
     if user is None:
         raise not_found("user")
     return user
+
+
+class BlockGuard:
+    """Refuses an interaction across a block (403), from the Redis-hot relations.
+
+    Redis-hot because it runs on every like and comment; the relations entry is
+    invalidated by the blocks processor, and with Redis unreachable the read goes to
+    Cassandra (:mod:`sinks.blocks`). A write racing a block past this check is
+    stopped downstream for follows (the graph processor refuses the edge); a like or
+    comment that slips through is hidden from both accounts by the read side.
+    """
+
+    def __init__(self, session: Session, redis: RedisClient) -> None:
+        self.session = session
+        self.redis = redis
+
+    async def check(self, user: int, other: int, action: str) -> None:
+        """403 if ``user`` and ``other`` blocked one another (either way)."""
+        if user != other and await blocks.between(self.redis, self.session, user, other):
+            raise forbidden(f"you cannot {action} across a block")

@@ -1,7 +1,8 @@
 """Writes about existing posts: likes, comments, caption edits and deletion.
 
 Each method checks what the caller may do against the stored state (404 for a photo
-they cannot see, 403 for an owner-only action), then publishes one event. The effect
+they cannot see, 403 for an owner-only action or a like or comment across a block),
+then publishes one event. The effect
 is applied by the stream processors, so a repeated like is harmless (counted once
 there) and the client updates optimistically.
 """
@@ -11,7 +12,13 @@ from __future__ import annotations
 from cassandra.cluster import Session
 
 from producers.ingest.events import Emitter
-from producers.ingest.lookups import forbidden, not_found, owned_photo, visible_photo
+from producers.ingest.lookups import (
+    BlockGuard,
+    forbidden,
+    not_found,
+    owned_photo,
+    visible_photo,
+)
 from schemas.engagement import CommentAdded, CommentDeleted, LikeAdded, LikeRemoved
 from schemas.ids import IdGenerator
 from schemas.media import PhotoCaptionEdited, PhotoDeleted
@@ -19,15 +26,20 @@ from sinks import engagement
 
 
 class Posts:
-    def __init__(self, session: Session, emitter: Emitter, ids: IdGenerator) -> None:
+    def __init__(self, session: Session, emitter: Emitter, ids: IdGenerator,
+                 guard: BlockGuard) -> None:
         self.session = session
         self.emitter = emitter
         self.ids = ids
+        self.guard = guard
 
     async def like(self, user: int, photo_id: int, *, liked: bool) -> None:
-        """``like.added`` (or ``like.removed``), carrying the photo's owner."""
+        """``like.added`` (or ``like.removed``), carrying the photo's owner. A like across
+        a block is refused; withdrawing one never is."""
         photo = await visible_photo(self.session, photo_id, user)
         assert photo.owner_id is not None  # visible_photo guarantees it
+        if liked:
+            await self.guard.check(user, photo.owner_id, "like")
         kind = LikeAdded if liked else LikeRemoved
         await self.emitter.emit(kind(photo_id=photo_id, user_id=user, owner_id=photo.owner_id))
 
@@ -35,6 +47,7 @@ class Posts:
         """Publish ``comment.added``; returns the new (time-ordered) comment id."""
         photo = await visible_photo(self.session, photo_id, user)
         assert photo.owner_id is not None
+        await self.guard.check(user, photo.owner_id, "comment")
         comment_id = await self.ids.anext_id(user)
         await self.emitter.emit(
             CommentAdded(comment_id=comment_id, photo_id=photo_id, owner_id=photo.owner_id,

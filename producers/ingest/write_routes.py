@@ -135,6 +135,36 @@ async def unfollow(user_id: UserId, user: CurrentUser, writes: WriteService) -> 
     return Accepted()
 
 
+@social.post("/users/{user_id}/block", status_code=202, dependencies=[per_user("follows")])
+async def block(user_id: UserId, user: CurrentUser, writes: WriteService) -> Accepted:
+    """Block an account (``block.added``): the follows between you go both ways, and
+    neither of you sees the other's posts, comments, likes or stories; following,
+    liking and commenting across the block answer 403."""
+    await writes.blocks.block(user, user_id, on=True)
+    return Accepted()
+
+
+@social.delete("/users/{user_id}/block", status_code=202, dependencies=[per_user("follows")])
+async def unblock(user_id: UserId, user: CurrentUser, writes: WriteService) -> Accepted:
+    """Unblock (``block.removed``): visible to each other again; the follows stay gone."""
+    await writes.blocks.block(user, user_id, on=False)
+    return Accepted()
+
+
+@social.post("/users/{user_id}/mute", status_code=202, dependencies=[per_user("follows")])
+async def mute(user_id: UserId, user: CurrentUser, writes: WriteService) -> Accepted:
+    """Mute an account (``mute.added``): its posts leave your home feed, nothing else."""
+    await writes.blocks.mute(user, user_id, on=True)
+    return Accepted()
+
+
+@social.delete("/users/{user_id}/mute", status_code=202, dependencies=[per_user("follows")])
+async def unmute(user_id: UserId, user: CurrentUser, writes: WriteService) -> Accepted:
+    """Unmute (``mute.removed``): its posts are back in your home feed."""
+    await writes.blocks.mute(user, user_id, on=False)
+    return Accepted()
+
+
 @social.post("/follow-requests/{follower_id}/approve", status_code=202,
              dependencies=[per_user("follows")])
 async def approve(follower_id: UserId, user: CurrentUser, writes: WriteService) -> Accepted:

@@ -14,7 +14,9 @@ from cassandra.cluster import Session
 from infra.connect.publisher import Publisher
 from infra.settings import Settings
 from producers.ingest.accounts import Accounts
+from producers.ingest.blocks import Blocks
 from producers.ingest.events import Emitter
+from producers.ingest.lookups import BlockGuard
 from producers.ingest.oidc_accounts import OidcAccounts
 from producers.ingest.password_accounts import PasswordAccounts
 from producers.ingest.passwords import Hasher
@@ -32,15 +34,18 @@ class Writes:
     stories: Stories
     passwords: PasswordAccounts
     oidc: OidcAccounts
+    blocks: Blocks
 
     @classmethod
     def create(cls, settings: Settings, publisher: Publisher, session: Session,
                media: Originals, ids: IdGenerator, identities: Identities) -> Writes:
         emitter = Emitter(publisher)
+        guard = BlockGuard(session, identities.redis)
         return cls(
-            posts=Posts(session, emitter, ids),
-            accounts=Accounts(session, emitter, ids, settings, identities),
+            posts=Posts(session, emitter, ids, guard),
+            accounts=Accounts(session, emitter, ids, settings, identities, guard),
             stories=Stories(media, emitter, ids),
             passwords=PasswordAccounts(session, emitter, ids, settings, identities, Hasher()),
             oidc=OidcAccounts(session, emitter, ids, settings),
+            blocks=Blocks(session, emitter),
         )

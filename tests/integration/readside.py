@@ -27,6 +27,7 @@ from infra.settings import Settings
 from operate.stack.base import free_port
 from processors.registry import build
 from processors.runtime import Runner
+from schemas.blocks import BlockAdded, BlockRemoved, MuteAdded, MuteRemoved
 from schemas.engagement import CommentAdded, LikeAdded, StoryPosted
 from schemas.envelope import make
 from schemas.graph import FollowApproved, FollowRemoved, FollowRequested
@@ -37,7 +38,8 @@ from sinks.media_keys import derivative_key
 from tests.integration.waiting import eventually
 from tests.support.ids import time_id
 
-PROCESSORS = ("graph", "metadata", "engagement", "fanout", "fanout-worker", "trending")
+PROCESSORS = ("graph", "metadata", "engagement", "fanout", "fanout-worker", "trending",
+              "blocks")
 DERIVATIVES: tuple[tuple[Literal["thumb", "small", "medium", "large"], int, int], ...] = (
     ("thumb", 150, 150), ("small", 320, 240), ("medium", 640, 480), ("large", 1080, 810))
 
@@ -95,6 +97,15 @@ class ReadWorld:
         await self.publish(FollowRemoved(follower_id=follower.user_id,
                                          followee_id=followee.user_id))
         await eventually(lambda: self.state(follower, followee, "none"))
+
+    async def block(self, who: Person, whom: Person, *, blocked: bool = True) -> None:
+        """Publish ``block.added`` (or ``block.removed``); does not wait for it."""
+        kind = BlockAdded if blocked else BlockRemoved
+        await self.publish(kind(user_id=who.user_id, target_id=whom.user_id))
+
+    async def mute(self, who: Person, whom: Person, *, muted: bool = True) -> None:
+        kind = MuteAdded if muted else MuteRemoved
+        await self.publish(kind(user_id=who.user_id, target_id=whom.user_id))
 
     async def state(self, viewer: Person, other: Person, want: str) -> bool:
         r = await self.get(f"/v1/users/{other.user_id}", viewer)

@@ -282,3 +282,37 @@ async def test_a_private_account_stays_hidden_in_degraded_mode(scene: Scene, sto
     finally:
         line.restore()
     await scene.recovered(before)
+
+
+@pytest.mark.parametrize("store", ["redis", "cassandra"])
+async def test_a_block_holds_in_degraded_mode(scene: Scene, store: str) -> None:
+    """The relations a block is decided by come from the cache or from Cassandra, never
+    a guess: with either store cut, the blocked account sees nothing of the blocker's
+    public photo, grid, story or search hit (a 404 or a 503, never the photo)."""
+    before = await _warm(scene)
+    world = scene.world
+    author, blocked = await world.user(), await world.user()
+    await world.follow(blocked, author)
+    secret = await world.photo(author, "failsafe blockhush")
+    story = await world.story(author, f"stories/{author.user_id}/blockhush.jpg")
+    await world.block(author, blocked)
+
+    async def applied() -> bool:
+        r = await scene.api.get(f"/v1/photos/{secret}", headers=blocked.auth)
+        return r.status_code == 404
+    await world.until(applied)
+    paths = [f"/v1/photos/{secret}", f"/v1/users/{author.user_id}/photos",
+             "/v1/search?q=blockhush", "/v1/stories", "/v1/feed"]
+    for path in paths:  # the caches hold whatever these answers read
+        assert (await scene.api.get(path, headers=blocked.auth)).status_code in (200, 404)
+    line = scene.redis if store == "redis" else scene.cassandra
+    line.cut()
+    try:
+        for path in paths:
+            r = await scene.api.get(path, headers=blocked.auth)
+            assert r.status_code in (200, 404, 503), f"{path}: {r.status_code} {r.text}"
+            for hidden in (str(secret), str(story), "blockhush.jpg"):
+                assert hidden not in r.text, f"{path} showed {hidden} in degraded mode"
+    finally:
+        line.restore()
+    await scene.recovered(before)

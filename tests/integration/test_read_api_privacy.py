@@ -192,3 +192,138 @@ async def test_explore_shows_public_trends_and_never_a_private_photo(
         r = await world.get("/v1/explore", viewer)
         assert str(scene.photo_id) not in r.text
         assert "secrettag" not in r.text
+
+
+# -- blocks: the same rule, between two accounts that can otherwise see each other -----
+
+
+@dataclass
+class BlockScene:
+    blocker: Person
+    blocked: Person
+    friend: Person
+    """Follows both and engages with both: a third party, unaffected by the block."""
+    blocker_photo: int
+    blocked_photo: int
+    friend_photo: int
+    blocked_story: str
+    blocker_story: str
+    tag: str
+
+
+@pytest.fixture(scope="module")
+async def blocked(world: ReadWorld) -> BlockScene:
+    """Two public accounts that follow each other, with photos, comments, likes and a
+    story each way and on a friend's photo; then one blocks the other."""
+    blocker, target, friend = [await world.user(prefix=p) for p in ("bkr", "bkd", "frd")]
+    for a, b in ((blocker, target), (target, blocker), (friend, blocker), (friend, target),
+                 (blocker, friend), (target, friend)):
+        await world.follow(a, b)
+    tag = f"blk{target.user_id:x}"[:20]
+    blocker_photo = await world.photo(blocker, f"mine #{tag} blockword")
+    blocked_photo = await world.photo(target, f"theirs #{tag} blockword")
+    friend_photo = await world.photo(friend, "the friend's")
+    for who, pid, owner in ((target, blocker_photo, blocker), (blocker, blocked_photo, target),
+                            (target, friend_photo, friend), (blocker, friend_photo, friend),
+                            (friend, blocked_photo, target)):
+        await world.like(who, pid, owner)
+        await world.comment(who, pid, owner, f"comment by {who.username}")
+    story, own_story = derivative_key(blocked_photo, "large"), derivative_key(blocker_photo,
+                                                                                "large")
+    await world.story(target, story)
+    await world.story(blocker, own_story)
+
+    async def before_the_block() -> bool:  # everyone sees everything, explore included
+        trending = (await world.get("/v1/explore", friend)).text
+        tray = (await world.get("/v1/stories", blocker)).text
+        their_tray = (await world.get("/v1/stories", target)).text
+        return (blocked_photo in await world.feed_ids(blocker)
+                and blocker_photo in await world.feed_ids(target)
+                and str(blocked_photo) in trending and story in tray
+                and own_story in their_tray)
+    await world.until(before_the_block)
+    # Warm the caches the block must invalidate, as both sides.
+    for viewer, other, pid in ((blocker, target, blocked_photo),
+                               (target, blocker, blocker_photo)):
+        for path in (f"/v1/photos/{pid}", f"/v1/users/{other.user_id}/photos",
+                     f"/v1/photos/{friend_photo}/comments", f"/v1/search?q=%23{tag}"):
+            assert (await world.get(path, viewer)).status_code == 200
+    await world.block(blocker, target)
+
+    async def applied() -> bool:
+        return (await world.get(f"/v1/photos/{blocked_photo}", blocker)).status_code == 404
+    await world.until(applied)
+    return BlockScene(blocker, target, friend, blocker_photo, blocked_photo, friend_photo,
+                      story, own_story, tag)
+
+
+def _block_paths(s: BlockScene, other: Person, pid: int) -> list[str]:
+    o = other.user_id
+    return [f"/v1/photos/{pid}", f"/v1/photos/{pid}/comments", f"/v1/photos/{pid}/likes",
+            f"/v1/users/{o}/photos", f"/v1/users/{o}/followers", f"/v1/users/{o}/following",
+            f"/v1/search?q=%23{s.tag}", "/v1/search?q=blockword",
+            f"/v1/search?q={other.username[:8]}", "/v1/stories", "/v1/feed",
+            "/v1/feed?mode=top", "/v1/explore", f"/v1/photos/{s.friend_photo}/comments",
+            f"/v1/photos/{s.friend_photo}/likes", f"/v1/users/{s.friend.user_id}/followers",
+            f"/v1/users/{s.friend.user_id}/following"]
+
+
+@pytest.mark.parametrize("side", ["blocker", "blocked"])
+async def test_across_a_block_neither_side_sees_the_other_on_any_endpoint(
+        world: ReadWorld, blocked: BlockScene, side: str) -> None:
+    viewer = blocked.blocker if side == "blocker" else blocked.blocked
+    other = blocked.blocked if side == "blocker" else blocked.blocker
+    pid = blocked.blocked_photo if side == "blocker" else blocked.blocker_photo
+    story = blocked.blocked_story if side == "blocker" else blocked.blocker_story
+    for path in _block_paths(blocked, other, pid):
+        r = await world.get(path, viewer)
+        assert r.status_code in (200, 404), (path, r.status_code, r.text)
+        for secret in (str(pid), str(other.user_id), other.username, story):
+            assert secret not in r.text, f"{path} showed the {side} {secret!r}"
+    for path in _block_paths(blocked, other, pid)[:3]:
+        assert (await world.get(path, viewer)).status_code == 404
+    profile = (await world.get(f"/v1/users/{other.user_id}", viewer)).json()
+    assert profile["can_view"] is False and profile["follow_state"] == "none"
+    assert profile["blocking"] is (side == "blocker")
+    own = (await world.get("/v1/search", viewer, q=f"#{blocked.tag}")).json()["photos"]
+    mine = blocked.blocker_photo if side == "blocker" else blocked.blocked_photo
+    assert [p["photo_id"] for p in own] == [str(mine)]  # their own hit stays
+
+
+async def test_a_third_party_still_sees_both_sides(world: ReadWorld,
+                                                   blocked: BlockScene) -> None:
+    f = blocked.friend
+    ids = await world.feed_ids(f)
+    assert blocked.blocker_photo in ids and blocked.blocked_photo in ids
+    comments = (await world.get(f"/v1/photos/{blocked.friend_photo}/comments", f)).text
+    assert blocked.blocker.username in comments and blocked.blocked.username in comments
+    likes = (await world.get(f"/v1/photos/{blocked.friend_photo}/likes", f)).text
+    assert str(blocked.blocker.user_id) in likes and str(blocked.blocked.user_id) in likes
+    assert blocked.blocked_story in (await world.get("/v1/stories", f)).text
+
+
+async def test_the_blocks_list_and_unblocking_restores_visibility_not_the_follows(
+        world: ReadWorld, blocked: BlockScene) -> None:
+    blocker, target = blocked.blocker, blocked.blocked
+    listed = (await world.get("/v1/me/blocks", blocker)).json()["items"]
+    assert [u["user_id"] for u in listed] == [str(target.user_id)]
+    assert (await world.get("/v1/me/blocks", target)).json()["items"] == []
+    await world.block(blocker, target, blocked=False)
+
+    async def visible_again() -> bool:
+        return (await world.get(f"/v1/photos/{blocked.blocked_photo}",
+                                blocker)).status_code == 200
+    await world.until(visible_again)
+    assert (await world.get(f"/v1/photos/{blocked.blocker_photo}", target)).status_code == 200
+    grid = (await world.get(f"/v1/users/{target.user_id}/photos", blocker)).json()
+    assert str(blocked.blocked_photo) in {i["photo_id"] for i in grid["items"]}
+    assert (await world.get("/v1/me/blocks", blocker)).json()["items"] == []
+    for a, b in ((blocker, target), (target, blocker)):  # the follows stay removed
+        assert (await world.get(f"/v1/users/{b.user_id}", a)).json()["follow_state"] == "none"
+        assert blocked.blocked_photo not in await world.feed_ids(blocker)
+    await world.block(blocker, target)  # the module's later tests expect the block
+    await world.until(lambda: _hidden(world, blocked))
+
+
+async def _hidden(world: ReadWorld, s: BlockScene) -> bool:
+    return (await world.get(f"/v1/photos/{s.blocked_photo}", s.blocker)).status_code == 404

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from schemas.envelope import InvalidEvent, decode, encode, make
 from schemas.events import (
+    BlockAdded,
+    BlockRemoved,
     CommentAdded,
     CommentDeleted,
     Derivative,
@@ -23,6 +25,8 @@ from schemas.events import (
     FollowRequested,
     LikeAdded,
     LikeRemoved,
+    MuteAdded,
+    MuteRemoved,
     Payload,
     PhotoCaptionEdited,
     PhotoDeleted,
@@ -86,6 +90,10 @@ SAMPLES: list[Any] = [
     CommentAdded(comment_id=9, photo_id=5, owner_id=7, user_id=6, text="nice!"),
     CommentDeleted(comment_id=9, photo_id=5, owner_id=7, user_id=6),
     StoryPosted(story_id=3, user_id=7, media_key="stories/3.jpg", posted_at=T0),
+    BlockAdded(user_id=1, target_id=2),
+    BlockRemoved(user_id=1, target_id=2),
+    MuteAdded(user_id=1, target_id=2),
+    MuteRemoved(user_id=1, target_id=2),
     FanoutChunk(
         chunk_id=chunk_id(5, "add", 0),
         action="add",

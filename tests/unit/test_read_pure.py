@@ -9,8 +9,9 @@ from minio import Minio
 
 from api import cursors
 from api.ranking import rank, score
-from api.visibility import can_view_account, can_view_photo
+from api.visibility import can_view_account, can_view_photo, feed_authors, visible_users
 from schemas.ids import EPOCH_MS, make_id
+from sinks.blocks import NONE, Relations
 from sinks.media_urls import MediaUrls
 
 
@@ -52,23 +53,46 @@ PRIVATE = {"id": 2, "private": True}
 
 
 def test_account_visibility() -> None:
-    assert can_view_account(9, PUBLIC, frozenset())
-    assert not can_view_account(9, PRIVATE, frozenset())
-    assert can_view_account(9, PRIVATE, frozenset({2}))
-    assert can_view_account(2, PRIVATE, frozenset())
-    assert not can_view_account(9, None, frozenset({2}))  # unknown account: private
+    assert can_view_account(9, PUBLIC, frozenset(), NONE)
+    assert not can_view_account(9, PRIVATE, frozenset(), NONE)
+    assert can_view_account(9, PRIVATE, frozenset({2}), NONE)
+    assert can_view_account(2, PRIVATE, frozenset(), NONE)
+    assert not can_view_account(9, None, frozenset({2}), NONE)  # unknown account: private
 
 
 def test_photo_visibility() -> None:
     ready = {"owner": 2, "status": "ready"}
-    assert not can_view_photo(9, ready, PRIVATE, frozenset())
-    assert can_view_photo(9, ready, PRIVATE, frozenset({2}))
+    assert not can_view_photo(9, ready, PRIVATE, frozenset(), NONE)
+    assert can_view_photo(9, ready, PRIVATE, frozenset({2}), NONE)
     processing = {"owner": 2, "status": "processing"}
-    assert can_view_photo(2, processing, PRIVATE, frozenset())
-    assert not can_view_photo(9, processing, PRIVATE, frozenset({2}))
+    assert can_view_photo(2, processing, PRIVATE, frozenset(), NONE)
+    assert not can_view_photo(9, processing, PRIVATE, frozenset({2}), NONE)
     deleted = {"owner": 2, "status": "deleted"}
-    assert not can_view_photo(2, deleted, PRIVATE, frozenset())
-    assert not can_view_photo(9, None, PUBLIC, frozenset())
+    assert not can_view_photo(2, deleted, PRIVATE, frozenset(), NONE)
+    assert not can_view_photo(9, None, PUBLIC, frozenset(), NONE)
+
+
+def test_a_block_hides_either_way_even_a_followed_public_account() -> None:
+    blocked_it, blocked_by_it = Relations(blocked=frozenset({1})), Relations(
+        blocked_by=frozenset({1}))
+    for relations in (blocked_it, blocked_by_it):
+        assert not can_view_account(9, PUBLIC, frozenset({1}), relations)
+        assert not can_view_photo(9, {"owner": 1, "status": "ready"}, PUBLIC,
+                                  frozenset({1}), relations)
+        assert visible_users(9, [1, 3, 9], relations) == [3, 9]
+    assert can_view_account(1, PUBLIC, frozenset(), blocked_by_it)  # one's own account
+    muted = Relations(muted=frozenset({1}))
+    assert can_view_account(9, PUBLIC, frozenset({1}), muted)  # a mute hides nothing here
+    assert visible_users(9, [1], muted) == [1]
+
+
+def test_feed_authors_leave_out_blocked_and_muted_accounts() -> None:
+    following = frozenset({1, 2, 3, 4})
+    relations = Relations(blocked=frozenset({1}), blocked_by=frozenset({2}),
+                          muted=frozenset({3}))
+    assert feed_authors(9, following, relations) == {4, 9}
+    assert feed_authors(9, following, NONE) == {1, 2, 3, 4, 9}
+    assert Relations.from_json(relations.to_json()) == relations
 
 
 def test_presigned_url_matches_the_sdk_byte_for_byte() -> None:

@@ -1,5 +1,6 @@
 // Profile: header with counts and the follow / requested / following button, the grid
-// (hidden for a private account until the caller's request is approved), own-profile edit.
+// (hidden for a private account until the caller's request is approved), own-profile edit,
+// and on someone else's profile Mute / Block (and Unmute / Unblock).
 
 import { read, write } from "../api.js";
 import { fill, h, toast } from "../dom.js";
@@ -19,16 +20,55 @@ export async function profilePage(username) {
     const body = profile.can_view
       ? (scroller = infinite(grid, (cursor) => read(`/v1/users/${profile.user_id}/photos`, { limit: 18, cursor }), gridTile,
         { empty: "No photos yet." }), [grid, scroller.nodes])
-      : h("div.private-note", { role: "note" }, h("h2", {}, "This account is private"),
-        h("p.muted", {}, profile.follow_state === "requested"
-          ? "Your request is waiting for approval." : "Follow this account to see their photos."));
+      : hiddenNote();
     fill(page, header(), body);
   };
+
+  const hiddenNote = () => {
+    if (profile.blocking) {
+      return h("div.private-note.blocked-note", { role: "note" }, h("h2", {}, "You blocked this account"),
+        h("p.muted", {}, "Neither of you sees the other's photos, comments or stories. Unblock to see them again."));
+    }
+    if (!profile.private) {
+      return h("div.private-note", { role: "note" }, h("h2", {}, "These photos are not available"));
+    }
+    return h("div.private-note", { role: "note" }, h("h2", {}, "This account is private"),
+      h("p.muted", {}, profile.follow_state === "requested"
+        ? "Your request is waiting for approval." : "Follow this account to see their photos."));
+  };
+
+  // Mute and block: optimistic like the follow button, undone if ingest refuses.
+  const toggle = (key, path, labels, apply) => h(`button.${key === "blocking" ? "danger" : "secondary"}.${key}`, {
+    type: "button", "aria-pressed": String(profile[key]),
+    onclick: async () => {
+      const before = profile;
+      const on = !profile[key];
+      profile = apply({ ...profile, [key]: on }, on);
+      render();
+      try {
+        await write(on ? "POST" : "DELETE", `/v1/users/${profile.user_id}/${path}`);
+        toast(`${on ? labels[2] : labels[3]} ${profile.username}`);
+      } catch (error) {
+        profile = before;
+        render();
+        toast(error.message, "error");
+      }
+    },
+  }, profile[key] ? labels[1] : labels[0]);
+
+  const relationButtons = () => profile.follow_state === "self" ? null : [
+    toggle("muting", "mute", ["Mute", "Unmute", "Muted", "Unmuted"], (p) => p),
+    // A block removes the follows both ways; unblocking shows the posts again (public).
+    toggle("blocking", "block", ["Block", "Unblock", "Blocked", "Unblocked"], (p, on) => on
+      ? { ...p, follow_state: "none", can_view: false }
+      : { ...p, can_view: !p.private }),
+  ];
 
   const followButton = () => {
     if (profile.follow_state === "self") {
       return h("button.secondary", { type: "button", onclick: () => page.prepend(editForm()) }, "Edit profile");
     }
+    if (profile.blocking) return null;
     const state = profile.follow_state;
     return h(`button.${state === "none" ? "primary" : "secondary"}.follow`, {
       type: "button", "aria-pressed": String(state !== "none"), dataset: { state },
@@ -52,7 +92,7 @@ export async function profilePage(username) {
   const header = () => h("header.profile-head", {},
     avatar(profile, "huge"),
     h("div.profile-info", {},
-      h("div.profile-title", {}, h("h1", {}, profile.username), profile.private ? h("span.badge", {}, "Private") : null, followButton()),
+      h("div.profile-title", {}, h("h1", {}, profile.username), profile.private ? h("span.badge", {}, "Private") : null, followButton(), relationButtons()),
       h("ul.counts", {},
         [["photos", "posts"], ["followers", "followers"], ["following", "following"]].map(([key, label]) =>
           h("li", {}, h("strong", {}, String(profile.counts[key])), ` ${label}`))),

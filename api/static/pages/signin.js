@@ -4,6 +4,7 @@
 
 import { changePassword, deleteAccount, devSignIn, getConfig, knownUsernames, passwordSignIn, remember, session, signUp } from "../api.js";
 import { h, toast } from "../dom.js";
+import { relationsSection } from "./relations.js";
 
 /** A form whose submit runs ``action`` with the submit button disabled, showing its error. */
 function form(className, fields, label, action) {
@@ -111,7 +112,7 @@ export function settingsPage() {
   if (getConfig().auth_mode === "oidc") {
     return h("section.settings", {}, h("h1", {}, "Settings"),
       h("p.muted", {}, "Your password is managed by your organisation's identity provider."),
-      deleteForm());
+      relationsSection(), deleteForm());
   }
   const [old, oldField] = field("old-password", "Current password", { type: "password", autocomplete: "current-password", maxlength: "128" });
   const [fresh, freshField] = field("new-password", "New password", { type: "password", autocomplete: "new-password", minlength: "10", maxlength: "128" });
@@ -122,7 +123,7 @@ export function settingsPage() {
     fresh.value = "";
     toast("Password changed. Other sessions were signed out.");
   });
-  return h("div.signin-page", {}, element, deleteForm());
+  return h("div.signin-page", {}, element, relationsSection(), deleteForm());
 }
 
 /** The OIDC callback's landing: keep the session from the fragment, then open the feed. */
