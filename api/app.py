@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from api import failsafe
-from api.routes import explore, feed, health, naive, photos, search, stories, users, web
+from api.routes import explore, feed, health, naive, photos, posts, search, stories, users, web
 from api.service import ReadService
 from infra.http.app import service_app
 from infra.settings import Settings, get_settings
@@ -32,7 +32,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await service.close()
 
-    routers = [module.router for module in (health, feed, photos, users, search, explore, stories)]
+    routers = [module.router for module in (health, feed, photos, posts, users, search, explore,
+                                            stories)]
     if settings.api.naive_feed:
         routers.append(naive.router)
     app = service_app(

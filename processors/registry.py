@@ -55,6 +55,12 @@ def _trending() -> type[Processor]:
     return TrendingProcessor
 
 
+def _albums() -> type[Processor]:
+    from processors.albums import AlbumsProcessor
+
+    return AlbumsProcessor
+
+
 PROCESSORS: dict[str, Callable[[], type[Processor]]] = {
     "media": _media,
     "metadata": _metadata,
@@ -63,6 +69,7 @@ PROCESSORS: dict[str, Callable[[], type[Processor]]] = {
     "fanout": _fanout,
     "fanout-worker": _fanout_worker,
     "trending": _trending,
+    "albums": _albums,
 }
 
 

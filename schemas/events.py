@@ -18,7 +18,9 @@ from schemas.engagement import (
 from schemas.fanout import FanoutChunk
 from schemas.graph import FollowApproved, FollowRejected, FollowRemoved, FollowRequested
 from schemas.media import (
+    AlbumPosted,
     Derivative,
+    PhotoAltTextEdited,
     PhotoCaptionEdited,
     PhotoDeleted,
     PhotoFailed,
@@ -36,6 +38,7 @@ from schemas.users import (
 )
 
 __all__ = [
+    "AlbumPosted",
     "CommentAdded",
     "CommentDeleted",
     "Derivative",
@@ -47,6 +50,7 @@ __all__ = [
     "LikeAdded",
     "LikeRemoved",
     "Payload",
+    "PhotoAltTextEdited",
     "PhotoCaptionEdited",
     "PhotoDeleted",
     "PhotoFailed",

@@ -51,6 +51,7 @@ EXPECTED = {
     "photostream.stories": "user_id",
     "photostream.fanout.tasks": "chunk_id",
     "photostream.deadletters": None,
+    "photostream.posts": "post_id",
 }
 
 
