@@ -17,7 +17,8 @@ export function feedPage(params) {
   const scroller = infinite(list, (cursor) => read("/v1/feed", { limit: FEED_PAGE, cursor, mode }), photoCard, {
     empty: "Your feed is empty. Follow people from Explore or search to see their photos here.",
   });
-  const page = h("div.feed-page", {}, storiesTray(), toggle, list, scroller.nodes);
+  const page = h("div.feed-page", {}, h("h1.sr-only", {}, mode === "top" ? "Home feed, top posts" : "Home feed"),
+    storiesTray(), toggle, list, scroller.nodes);
   page.cleanup = scroller.stop;
   return page;
 }
