@@ -100,7 +100,9 @@ class AlbumsProcessor(StoreProcessor):
         event = message.event
         p = event.payload
         if isinstance(p, AlbumPosted):
-            await posts.create(self.session, p)  # ingest wrote it; a replay writes it again
+            if await photos.photo_status(self.session, p.post_id) == photos.STATUS_DELETED:
+                return  # its request was answered with an error (aborted), or deleted
+            await posts.create(self.session, p)  # safe to repeat
             await self._assemble(p.post_id)
         elif isinstance(p, PhotoProcessed) and p.detached:
             post_id = await posts.post_of(self.session, p.photo_id)

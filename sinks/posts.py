@@ -1,10 +1,11 @@
 """Album posts: their assembly state (``posts``), media claims and the pending list.
 
-A post of several media is made in two places that Kafka does not order against each
-other: ingest writes the post (``pending``) and claims its media, then publishes
-``album.posted``; the items' ``photo.processed`` / ``photo.failed`` arrive on another
-topic under their own ids. So the albums processor decides from these rows, not from
-event order, and every step is a compare-and-set that exactly one writer wins:
+A post of several media is made from events that Kafka does not order against each
+other: ingest claims the media, then publishes ``album.posted``, from which the albums
+processor writes the post (``pending``); the items' ``photo.processed`` /
+``photo.failed`` arrive on another topic under their own ids. So the processor decides
+from these rows, not from event order, and every step is a compare-and-set that exactly
+one writer wins:
 
 - ``pending`` -> ``publishing`` (:func:`settle`) fixes which items made it and which
   failed, once; whoever wins publishes, and a redelivery publishes the same thing again.
@@ -81,8 +82,8 @@ class Post:
 async def create(session: Session, post: AlbumPosted) -> None:
     """Write the pending post and list it for the sweep; safe to repeat.
 
-    Written ``USING TIMESTAMP`` of the post time, so a retried request can never roll a
-    settled post back to ``pending`` (every later write is an LWT, timestamped now).
+    Written ``USING TIMESTAMP`` of the post time, so a redelivered ``album.posted`` can
+    never roll a settled post back to ``pending`` (every later write is an LWT, "now").
     """
     statement = await prepared(session, _CREATE)
     await execute(session, statement, (

@@ -7,10 +7,11 @@ processor (:mod:`processors.albums`) makes the post visible once they are proces
 
 The write contract is the upload's (:mod:`producers.ingest.uploads`): ``album.posted``
 acknowledged by Kafka is the commit point and the last step; before it, everything is
-idempotent and invisible (the media claims, the pending ``posts`` row, the post's
-``processing`` photo row). A failed publish is aborted: the post's row is tombstoned by
-the same compare-and-set as an upload's, its claims released, unless a processor had
-already made it ready, in which case the post is accepted after all. A retry with the
+idempotent and invisible (the media claims, the post's ``processing`` photo row; the
+``posts`` row is the processor's, written from the event). A failed publish is aborted:
+the post's row is tombstoned by the same compare-and-set as an upload's, and the albums
+processor drops an event that meets that tombstone; its claims are released, unless a
+processor had already made it ready, in which case the post is accepted after all. A retry with the
 same ``Idempotency-Key`` gets the same post id (the claim table of uploads, under its own
 key space).
 
@@ -103,7 +104,14 @@ class Albums:
 
     async def _create(self, post_id: int, owner_id: int, media_ids: Sequence[int],
                       details: Details) -> None:
+        """Claims and the post's pre-commit row, then ``album.posted`` (the commit point).
+
+        Nothing here makes the post: the albums processor does, from the event (it writes
+        the ``posts`` row), so a request that fails before the publish leaves only the
+        invisible ``processing`` row and gives its claims back.
+        """
         await self._check_media(owner_id, media_ids)
+        event = self._event(post_id, owner_id, media_ids, details)
         claimed: list[int] = []
         try:
             for media_id in media_ids:
@@ -113,21 +121,21 @@ class Albums:
                                   f"media {media_id} is already in post {holder}",
                                   extra={"media_id": str(media_id), "post_id": str(holder)})
                 claimed.append(media_id)
+            await self.ingest.photos.record_post(event.payload)
         except BaseException:
             with contextlib.suppress(Exception):
                 await posts.release_media(self.session, claimed, post_id)
             raise
-        event = self._event(post_id, owner_id, media_ids, details)
-        await posts.create(self.session, event.payload)
-        await self.ingest.photos.record_post(event.payload)
         try:
             await self.ingest.publisher.publish(event)
         except PublishError:
+            # Ambiguous: the event may have landed. The tombstone makes the processor
+            # drop it (and every processor ignore the post) unless it was made already.
             outcome = await self.ingest.photos.abort(post_id)
             if outcome.processed:
                 return  # the event landed and the post is already made
-            await posts.mark_deleted(self.session, post_id, datetime.now(UTC))
-            await posts.release_media(self.session, media_ids, post_id)
+            with contextlib.suppress(Exception):
+                await posts.release_media(self.session, media_ids, post_id)
             raise
 
     async def _check_media(self, owner_id: int, media_ids: Sequence[int]) -> None:
