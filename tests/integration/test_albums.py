@@ -8,10 +8,11 @@ through the read API as a follower sees them.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -21,7 +22,7 @@ from minio import Minio
 from infra.connect import cassandra
 from infra.settings import Settings
 from producers.ingest.photos import PhotoRows
-from schemas.media import PhotoUploaded
+from schemas.media import AlbumPosted, PhotoUploaded
 from sinks.photo_objects import derivatives_prefix
 from tests.integration.readside import Person, ReadWorld, read_world
 from tests.integration.test_ingest_writes import _client, problem
@@ -294,3 +295,30 @@ async def test_alt_text_content_warning_and_edits_through_the_api(
         return ([c["photo_id"] for c in new] == [str(photo_id)]
                 and str(photo_id) not in [c["photo_id"] for c in old])
     await eventually(search_follows, timeout=30)
+
+
+async def test_an_album_posted_whose_request_was_aborted_never_appears(
+        world: ReadWorld, ingest: httpx.AsyncClient) -> None:
+    """The publish failed, ingest aborted (tombstoned the post's row) and answered an
+    error, but the event had landed after all: the albums processor drops it."""
+    alice = await world.user(prefix="alx")
+    good = await detached(ingest, alice, 11)
+    await until_ready(world, good, alice)
+    post_id = time_id()
+    now = datetime.now(UTC)
+    event = AlbumPosted(post_id=post_id, owner_id=alice.user_id, media_ids=(good,),
+                        caption="never", title="", location=None, sensitive=False,
+                        content_warning="", posted_at=now, ready_by=now + timedelta(seconds=2))
+    session = cassandra.connect(world.settings)
+    try:
+        rows = await PhotoRows.create(session)
+        await rows.record_post(event)
+        assert (await rows.abort(post_id)).aborted
+    finally:
+        session.cluster.shutdown()
+    await world.publish(event)
+    await asyncio.sleep(BOUND_SECONDS)  # past its bound and the processor's sweep
+    assert await card_of(world, post_id, alice) is None
+    assert (await world.get(f"/v1/posts/{post_id}", alice)).status_code == 404
+    assert post_id not in [int(c["photo_id"]) for c in (await world.get(
+        f"/v1/users/{alice.user_id}/photos", alice)).json()["items"]]
