@@ -9,8 +9,8 @@ timelines exist. Each round, as a phone app does it:
 1. **album**: the items are uploaded detached, ``--concurrency`` at a time (the media
    processor starts on each as soon as it is stored), and the post is made the moment
    the last upload is accepted (``POST /v1/posts``); timed until the post is in the
-   follower's home timeline (what ``/v1/feed`` reads). Printed: post -> feed (the
-   target: within 8 s) and first upload -> feed.
+   follower's home timeline (what ``/v1/feed`` reads), and checked to hold every item.
+   Printed: post -> feed (the target: within 8 s) and first upload -> feed.
 2. **baseline, same run**: one photo of the same kind uploaded as a post of its own
    (``POST /v1/media``), upload accepted -> in the follower's feed.
 
@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import httpx
+from cassandra.cluster import Session
 from PIL import Image
 
 from bench.ingest import start
@@ -43,6 +44,7 @@ from infra.settings import get_settings
 from operate.processes import stop_processes
 from operate.stack import manager
 from operate.stack.base import free_port
+from sinks import posts
 from sinks.redis_timelines import RedisTimelines
 
 PROCESS_GROUPS = (["media"], ["metadata", "graph", "fanout", "fanout-worker", "albums"])
@@ -102,9 +104,11 @@ async def upload(client: httpx.AsyncClient, auth: dict[str, str], data: bytes, m
         return int(r.json()["photo_id"])
 
 
-async def album_round(client: httpx.AsyncClient, auth: dict[str, str], photos: list[bytes],
-                      mime: str, follower: Follower, concurrency: int) -> tuple[float, float]:
-    """(post -> feed, first upload -> feed) seconds of one album."""
+async def album_round(client: httpx.AsyncClient, session: Session, auth: dict[str, str],
+                      photos: list[bytes], mime: str, follower: Follower,
+                      concurrency: int) -> tuple[float, float]:
+    """(post -> feed, first upload -> feed) seconds of one album; fails unless every
+    item made it (a post published early with failed items would flatter the figure)."""
     began = time.monotonic()
     gate = asyncio.Semaphore(concurrency)
 
@@ -118,7 +122,13 @@ async def album_round(client: httpx.AsyncClient, auth: dict[str, str], photos: l
                           json={"media_ids": [str(m) for m in media],
                                 "caption": "bench album #bench"})
     r.raise_for_status()
-    seen = await follower.until(int(r.json()["post_id"]))
+    post_id = int(r.json()["post_id"])
+    seen = await follower.until(post_id)
+    post = await posts.get(session, post_id)
+    if post is None or len(post.ready_items) != len(photos):
+        made = "no post row" if post is None else f"{len(post.ready_items)} items"
+        raise AssertionError(f"album {post_id}: {made} of {len(photos)}; failed: "
+                             f"{post.failed_items if post else '?'}")
     return seen - posted, seen - began
 
 
@@ -157,7 +167,7 @@ async def run(args: argparse.Namespace) -> None:
         for number in range(1, args.rounds + 1):
             load = os.getloadavg()[0]
             single = await single_round(client, auth, photos[-1], mime, follower)
-            post, total = await album_round(client, auth, photos[:args.items], mime,
+            post, total = await album_round(client, session, auth, photos[:args.items], mime,
                                             follower, args.concurrency)
             singles.append(single)
             posts.append(post)

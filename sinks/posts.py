@@ -118,16 +118,6 @@ async def post_of(session: Session, media_id: int) -> int | None:
     return int(rows[0]["post_id"]) if rows and rows[0]["post_id"] is not None else None
 
 
-async def posts_of(session: Session, media_ids: Sequence[int]) -> dict[int, int]:
-    """:func:`post_of` for several media ids: media id -> post id (unclaimed: absent)."""
-    found = {}
-    for media_id in media_ids:
-        post_id = await post_of(session, media_id)
-        if post_id is not None:
-            found[media_id] = post_id
-    return found
-
-
 async def get(session: Session, post_id: int, *, serial: bool = False) -> Post | None:
     """The post's row (``serial``: linearizable with the compare-and-sets)."""
     statement = await prepared(session, _GET, consistency=SERIAL if serial else QUORUM)
