@@ -22,6 +22,7 @@ from api.routes import (
     naive,
     notifications,
     photos,
+    posts,
     search,
     stories,
     stream,
@@ -47,8 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await pages.close()
             await service.close()
 
-    routers = [module.router for module in (health, feed, photos, users, search, explore, stories,
-                                            notifications, stream)]
+    routers = [module.router for module in (health, feed, photos, posts, users, search, explore,
+                                            stories, notifications, stream)]
     if settings.api.naive_feed:
         routers.append(naive.router)
     app = service_app(

@@ -49,11 +49,15 @@ class Cards:
 
     async def cards(self, viewer: int, ids: Sequence[int], *,
                     social: tuple[frozenset[int], Relations] | None = None,
-                    photos: Mapping[int, Json] | None = None) -> list[Json]:
+                    photos: Mapping[int, Json] | None = None,
+                    with_items: bool = False) -> list[Json]:
         """Cards of the ``ids`` ``viewer`` may see, in the order given.
 
         ``social`` (whom the viewer follows, its blocks and mutes) / ``photos``: what the
-        caller already read (the feed has both).
+        caller already read (the feed has both). An album's card is its cover (first
+        item) with ``item_count``; ``with_items`` (the photo page) adds every item. The
+        items' rows are one more batched read, made only for pages that hold albums, and
+        only for their covers unless ``with_items``.
         """
         rows = dict(photos or {})
         missing = [pid for pid in ids if pid not in rows]
@@ -76,7 +80,41 @@ class Cards:
                     and profile is not None:
                 out.append(self.card(row, profile, counts.get(pid, (0, 0)), pid in liked,
                                      viewer, now))
+        await self._albums(out, rows, with_items, now)
         return out
+
+    async def _albums(self, cards: list[Json], rows: Mapping[int, Json], with_items: bool,
+                      now: float) -> None:
+        """Fill the album parts of visible cards: the cover's alt text, and the items.
+
+        The items are shown because their post is (the visibility rule was applied to
+        the post); an item not ready (failed, deleted) is left out.
+        """
+        albums = [(card, rows[int(card["photo_id"])]["items"]) for card in cards
+                  if rows[int(card["photo_id"])].get("items")]
+        if not albums:
+            return
+        wanted = [mid for _, items in albums for mid in (items if with_items else items[:1])]
+        found = await self.views.photos(wanted)
+        for card, items in albums:
+            shown = [found[mid] for mid in items
+                     if mid in found and found[mid]["status"] == "ready"]
+            if shown and int(shown[0]["id"]) == items[0]:
+                card["alt_text"] = shown[0].get("alt") or ""
+            if with_items:
+                card["items"] = [self.item(row, now) for row in shown]
+
+    def item(self, row: Json, now: float) -> Json:
+        """One media item of an album (no author or counts: those are the post's)."""
+        return {
+            "media_id": str(row["id"]),
+            "media_kind": row["kind"] or "photo",
+            "width": row["w"], "height": row["h"],
+            "placeholder": {"color": row["color"], "blurhash": row["blurhash"]},
+            "images": {name: {"url": self.urls.url(key, now=now), "width": w, "height": h}
+                       for name, key, w, h in row["d"]},
+            "alt_text": row.get("alt") or "",
+        }
 
     def card(self, row: Json, profile: Json, counts: tuple[int, int], liked: bool,
              viewer: int, now: float) -> Json:
@@ -96,6 +134,11 @@ class Cards:
             "images": {name: {"url": self.urls.url(key, now=now), "width": w, "height": h}
                        for name, key, w, h in row["d"]},
             "like_count": counts[0], "comment_count": counts[1], "liked_by_me": liked,
+            "item_count": len(row.get("items") or ()) or 1,
+            "alt_text": row.get("alt") or "",
+            "sensitive": bool(row.get("sensitive")),
+            "content_warning": row.get("cw") or "",
+            "items": None,
         }
 
 

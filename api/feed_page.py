@@ -8,13 +8,13 @@ general path answers it with the same result. It never decides visibility by its
 the feed's membership test is :func:`api.feed.in_feed` and every card passes
 :func:`api.visibility.can_view_photo`, exactly as on the general path.
 
-Handed back: a cluster Redis (:mod:`sinks.feed_reads` needs one server), a cache entry
-missing that decides the page (the timeline, the following list, a pulled author's
-recent photos: the general path rebuilds or fills them), the hourly activity write, a
-page that needs more candidates than one round gave, or a timeline that may continue in
-Cassandra past its cap. Missing card parts (a photo row, profile, counts, the likes
-window) are filled here through :class:`api.views.Views` and the page still served.
-"""
+Handed back: a page holding an album (its cover card needs the items' rows), a cluster
+Redis (:mod:`sinks.feed_reads` needs one server), a cache entry missing that decides the
+page (the timeline, the following list, a pulled author's recent photos: the general
+path rebuilds or fills them), the hourly activity write, a page that needs more
+candidates than one round gave, or a timeline that may continue in Cassandra past its
+cap. Missing card parts (a photo row, profile, counts, the likes window) are filled here
+through :class:`api.views.Views` and the page still served. """
 
 from __future__ import annotations
 
@@ -183,6 +183,8 @@ class FeedPages:
             if row is None:
                 continue
             if in_feed(row, authors):
+                if row.get("items"):
+                    return None  # an album: its cover's parts are the general path's
                 if len(shown) < limit:
                     shown.append((pid, row, row_raw, profile_raw, count_raw))
                     last_seen = pid

@@ -30,6 +30,18 @@ class Placeholder(BaseModel):
     blurhash: str | None
 
 
+class MediaItem(BaseModel):
+    """One photo or video of an album post, in the author's order."""
+
+    media_id: str
+    media_kind: str
+    width: int | None
+    height: int | None
+    placeholder: Placeholder
+    images: dict[str, Image]
+    alt_text: str
+
+
 class PhotoCard(BaseModel):
     photo_id: str
     author: UserRef
@@ -47,6 +59,29 @@ class PhotoCard(BaseModel):
     like_count: int
     comment_count: int
     liked_by_me: bool
+    item_count: int
+    """How many media the post holds (1: a single photo; more: an album)."""
+    alt_text: str
+    """The shown image's alt text (an album's: its cover's)."""
+    sensitive: bool
+    content_warning: str
+    items: list[MediaItem] | None
+    """Every item of an album, on ``GET /v1/photos/{id}`` only (null elsewhere)."""
+
+
+class PostItemState(BaseModel):
+    media_id: str
+    status: Literal["processing", "ready", "failed"]
+    reason: str | None
+
+
+class PostState(BaseModel):
+    """An album post's assembly, for its owner: which items made it and why not."""
+
+    post_id: str
+    status: Literal["pending", "publishing", "published", "failed"]
+    ready_by: str | None
+    items: list[PostItemState]
 
 
 class PhotoPage(BaseModel):

@@ -49,6 +49,8 @@ def _photo_json(p: photos.Photo) -> bytes:
         "caption": p.caption, "title": p.title, "location": p.location,
         "failure": p.failure_reason,
         "d": [[d["name"], d["key"], d["width"], d["height"]] for d in p.derivatives],
+        "items": p.items, "detached": p.detached, "alt": p.alt_text,
+        "sensitive": p.sensitive, "cw": p.content_warning,
     })
 
 

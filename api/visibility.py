@@ -3,7 +3,9 @@
 A private account's photos, grid, stories, follower lists, search hits and media URLs
 are visible only to the account itself and its *approved* followers (a pending request
 is not enough). A photo that is not ready is visible to its owner only (so the uploader
-can watch it process); a deleted one to nobody. Endpoints answer anything invisible
+can watch it process); a deleted one to nobody. An album's media item (``detached``) is
+never a photo of its own to anyone but its owner: others see it inside its post, which
+this same rule admits or hides. Endpoints answer anything invisible
 exactly like something that does not exist (404, or absent from a list), so neither
 the existence of a private photo nor that of a deleted one leaks.
 
@@ -54,6 +56,8 @@ def can_view_photo(viewer: int, photo: Mapping[str, Any] | None,
         return False
     if photo["owner"] == viewer:
         return True
+    if photo.get("detached"):
+        return False  # an album item: seen through its post (api.cards), never alone
     return photo["status"] == READY and can_view_account(viewer, profile, following,
                                                          relations)
 

@@ -329,6 +329,21 @@ class MediaSettings:
 
 
 @dataclass(frozen=True)
+class AlbumSettings:
+    """Posts of several media (``POST /v1/posts``, the albums processor)."""
+
+    env_prefix: ClassVar[str] = "ALBUM_"
+
+    #: Media per post (the schema allows up to 50).
+    max_items: Annotated[int, Field(ge=1, le=50)] = 10
+    #: A post waits at most this long after it was made for its items to be processed;
+    #: then it is published with the ready ones and the others are named as failed.
+    ready_timeout_seconds: Annotated[float, Field(gt=0)] = 120.0
+    #: How often the albums processor looks for posts past that bound.
+    sweep_seconds: Annotated[float, Field(gt=0)] = 1.0
+
+
+@dataclass(frozen=True)
 class TimelineSettings:
     env_prefix: ClassVar[str] = ""
 
@@ -370,6 +385,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
+    albums: AlbumSettings = field(default_factory=AlbumSettings)
     timelines: TimelineSettings = field(default_factory=TimelineSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     rate: RateLimitSettings = field(default_factory=RateLimitSettings)
@@ -415,6 +431,7 @@ class Settings:
             auth=_read(AuthSettings, environ),
             ingest=_read(IngestSettings, environ),
             media=_read(MediaSettings, environ),
+            albums=_read(AlbumSettings, environ),
             timelines=_read(TimelineSettings, environ),
             api=_read(ApiSettings, environ),
             rate=_read(RateLimitSettings, environ),

@@ -12,6 +12,7 @@ STAMP="$VENV/.pyproject.sha256"
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 
 need_apt=()
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
@@ -40,4 +41,18 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; 
   "$VENV/bin/python" -m pip install -q --upgrade pip
   "$VENV/bin/python" -m pip install -q -e '.[dev]'
   echo "$want" > "$STAMP"
+fi
+
+# The browser tests' JavaScript test dependencies (axe-core, for the accessibility audit),
+# exactly as locked in tests/browser/package-lock.json: npm ci from the registry, and only
+# when the lock changed; nothing is fetched at test time.
+if command -v npm >/dev/null 2>&1; then
+  lock="$(sha256sum tests/browser/package-lock.json | cut -d' ' -f1)"
+  if [ "$(cat tests/browser/node_modules/.lock.sha256 2>/dev/null)" != "$lock" ]; then
+    echo "bootstrap: npm ci in tests/browser (axe-core)"
+    npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+    echo "$lock" > tests/browser/node_modules/.lock.sha256
+  fi
+else
+  echo "bootstrap: npm not found: the browser tests' accessibility audit will fail" >&2
 fi

@@ -107,7 +107,7 @@ class FanoutPlanner(_FanoutBase):
     async def handle(self, message: Message) -> None:
         event = message.event
         p = event.payload
-        if isinstance(p, PhotoProcessed):
+        if isinstance(p, PhotoProcessed) and not p.detached:  # album items are no posts
             async with self.lock(p.photo_id):
                 await self._posted(p, event.occurred_at)
         elif isinstance(p, PhotoDeleted):

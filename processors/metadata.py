@@ -23,7 +23,13 @@ from typing import ClassVar
 from processors.runtime import Message
 from processors.stores import StoreProcessor
 from schemas.envelope import make
-from schemas.media import PhotoCaptionEdited, PhotoDeleted, PhotoFailed, PhotoProcessed
+from schemas.media import (
+    PhotoAltTextEdited,
+    PhotoCaptionEdited,
+    PhotoDeleted,
+    PhotoFailed,
+    PhotoProcessed,
+)
 from schemas.topics import METADATA_GROUP
 from sinks import cache, photos, search, users
 from sinks.objects import ObjectStore
@@ -44,7 +50,7 @@ class MetadataProcessor(StoreProcessor):
         event = message.event
         payload = event.payload
         if not isinstance(payload, PhotoProcessed | PhotoFailed | PhotoDeleted
-                          | PhotoCaptionEdited):
+                          | PhotoCaptionEdited | PhotoAltTextEdited):
             return  # another event type on these topics: not ours
         if (isinstance(payload, PhotoProcessed | PhotoFailed)
                 and await users.is_deleted(self.session, payload.owner_id)):
@@ -62,6 +68,9 @@ class MetadataProcessor(StoreProcessor):
                 await photos.mark_deleted(self.session, payload.photo_id, payload.owner_id,
                                           event.occurred_at)
                 await remove_photo_objects(self.store, self.settings, payload.photo_id)
+            elif isinstance(payload, PhotoAltTextEdited):
+                await photos.set_alt_text(self.session, payload.photo_id, payload.alt_text,
+                                          event.occurred_at)
             else:
                 await photos.set_caption(self.session, payload.photo_id, payload.caption,
                                          payload.title, event.occurred_at)

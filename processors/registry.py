@@ -59,10 +59,18 @@ def _notifications() -> type[Processor]:
     from processors.notifications import NotificationsProcessor
 
     return NotificationsProcessor
+
+
 def _blocks() -> type[Processor]:
     from processors.blocks import BlocksProcessor
 
     return BlocksProcessor
+
+
+def _albums() -> type[Processor]:
+    from processors.albums import AlbumsProcessor
+
+    return AlbumsProcessor
 
 
 PROCESSORS: dict[str, Callable[[], type[Processor]]] = {
@@ -75,6 +83,7 @@ PROCESSORS: dict[str, Callable[[], type[Processor]]] = {
     "trending": _trending,
     "notifications": _notifications,
     "blocks": _blocks,
+    "albums": _albums,
 }
 
 

@@ -14,12 +14,13 @@ its events within this process.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
 from processors.runtime import Message
 from processors.stores import StoreProcessor
 from schemas.engagement import CommentAdded, CommentDeleted, LikeAdded, LikeRemoved
-from schemas.media import PhotoDeleted, PhotoProcessed
+from schemas.media import PhotoCaptionEdited, PhotoDeleted, PhotoProcessed
 from schemas.topics import TRENDING_GROUP
 from schemas.users import UserProfileUpdated, UserRegistered
 from sinks import photos, trending, users
@@ -36,9 +37,12 @@ class TrendingProcessor(StoreProcessor):
 
     async def handle(self, message: Message) -> None:
         p = message.event.payload
-        if isinstance(p, PhotoProcessed):
+        if isinstance(p, PhotoProcessed) and not p.detached:  # album items are no posts
             async with self.lock(p.photo_id):
                 await self._ready(p)
+        elif isinstance(p, PhotoCaptionEdited):
+            async with self.lock(p.photo_id):
+                await self._recaptioned(p, message.event.occurred_at)
         elif isinstance(p, PhotoDeleted):
             async with self.lock(p.photo_id):
                 await self._deleted(p.photo_id, p.owner_id)
@@ -68,6 +72,26 @@ class TrendingProcessor(StoreProcessor):
         if after is not None and after.deleted:
             # Deleted by another instance (a rebalance overlap) while we counted.
             await trending.uncount_photo(self.redis, p.photo_id, tags)
+
+    async def _recaptioned(self, p: PhotoCaptionEdited, at: datetime) -> None:
+        """Hashtags follow a caption edit: uncount the tags the edit removed, count new ones.
+
+        The stored caption decides (last writer wins by event time, the same LWT the
+        metadata processor runs, applied here first so this group need not wait for it),
+        so edits handled out of order still converge on the newest caption's tags.
+        """
+        known = await trending.counted(self.session, p.photo_id)
+        if known is None or known.deleted:
+            return  # never counted (private, old, not ready yet): nothing to move
+        await photos.set_caption(self.session, p.photo_id, p.caption, p.title, at)
+        text = await photos.photo_text(self.session, p.photo_id)
+        if text is None or text.status != photos.STATUS_READY:
+            return
+        tags = hashtags(text.caption, text.title)
+        await trending.record_tags(self.session, p.photo_id, p.owner_id, tags)
+        await trending.uncount_tags(self.redis, p.photo_id,
+                                    [tag for tag in known.tags if tag not in tags])
+        await trending.count_photo(self.redis, p.photo_id, tags)
 
     async def _deleted(self, photo_id: int, owner_id: int) -> None:
         await trending.tombstone(self.session, photo_id, owner_id)

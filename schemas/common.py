@@ -25,6 +25,10 @@ MediaKind = Literal["photo", "video"]
 Caption = Annotated[str, Meta(max_length=2200, description="at most 2200 characters")]
 Title = Annotated[str, Meta(max_length=200)]
 Location = Annotated[str, Meta(max_length=200)]
+AltText = Annotated[str, Meta(max_length=1500, description="what the image shows, for people "
+                                                         "who cannot see it (at most 1500)")]
+ContentWarning = Annotated[str, Meta(max_length=500, description="why a post is hidden "
+                                                                "behind a click-through")]
 ObjectKey = Annotated[
     str,
     Meta(min_length=1, max_length=1024, description="object key in the bucket named by the event"),

@@ -19,7 +19,9 @@ from schemas.engagement import (
 from schemas.fanout import FanoutChunk
 from schemas.graph import FollowApproved, FollowRejected, FollowRemoved, FollowRequested
 from schemas.media import (
+    AlbumPosted,
     Derivative,
+    PhotoAltTextEdited,
     PhotoCaptionEdited,
     PhotoDeleted,
     PhotoFailed,
@@ -37,6 +39,7 @@ from schemas.users import (
 )
 
 __all__ = [
+    "AlbumPosted",
     "BlockAdded",
     "BlockRemoved",
     "CommentAdded",
@@ -52,6 +55,7 @@ __all__ = [
     "MuteAdded",
     "MuteRemoved",
     "Payload",
+    "PhotoAltTextEdited",
     "PhotoCaptionEdited",
     "PhotoDeleted",
     "PhotoFailed",

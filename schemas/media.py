@@ -12,8 +12,10 @@ from typing import Annotated, ClassVar, Literal
 from msgspec import Meta
 
 from schemas.common import (
+    AltText,
     Caption,
     ContentType,
+    ContentWarning,
     Count,
     Dimension,
     DurationMs,
@@ -41,6 +43,9 @@ StageName = Annotated[
         description="machine-readable stage name",
     ),
 ]
+#: The most media one album may hold (the setting ``PHOTOSTREAM_ALBUM_MAX_ITEMS`` is at most this).
+MAX_ALBUM_ITEMS = 50
+
 Reason = Annotated[
     str, Meta(min_length=1, max_length=2000, description="human-readable explanation")
 ]
@@ -63,6 +68,12 @@ class PhotoUploaded(Payload, frozen=True):
     title: Title
     location: Location | None
     uploaded_at: Time
+    alt_text: AltText = ""
+    #: An album item (``POST /v1/media?detached=true``): processed as usual, but shown
+    #: only through the post that lists it (``album.posted``), never as a post itself.
+    detached: bool = False
+    sensitive: bool = False
+    content_warning: ContentWarning = ""
 
     TIMES: ClassVar[tuple[str, ...]] = ("uploaded_at",)
     def __post_init__(self) -> None:
@@ -105,6 +116,15 @@ class PhotoProcessed(Payload, frozen=True):
     caption: Caption
     title: Title
     location: Location | None
+    alt_text: AltText = ""
+    detached: bool = False
+    """An album item: its own row is made ready, but it is no post (see PhotoUploaded)."""
+    sensitive: bool = False
+    content_warning: ContentWarning = ""
+    items: Annotated[tuple[Id, ...], Meta(max_length=MAX_ALBUM_ITEMS)] = ()
+    """An album post (published by the albums processor, ``photo_id`` is the post id):
+    its ready media ids in the author's order, the first being the cover whose
+    derivatives this event carries. Empty for a single-photo post."""
 
 
 @register
@@ -142,3 +162,42 @@ class PhotoCaptionEdited(Payload, frozen=True):
     owner_id: Id
     caption: Caption
     title: Title
+
+
+@register
+class PhotoAltTextEdited(Payload, frozen=True):
+    """The owner replaced one media item's alt text (last write wins by event time)."""
+
+    TYPE: ClassVar[str] = "photo.alt_text_edited"
+    VERSION: ClassVar[int] = 1
+
+    photo_id: Id
+    owner_id: Id
+    alt_text: AltText
+
+
+@register
+class AlbumPosted(Payload, frozen=True):
+    """The author made a post of media uploaded before (detached), in this order.
+
+    The albums processor makes it a post (a ``photo.processed`` of ``post_id`` listing
+    the ready items) once every item is processed, or at ``ready_by`` with what is ready.
+    """
+
+    TYPE: ClassVar[str] = "album.posted"
+    VERSION: ClassVar[int] = 1
+
+    post_id: Id
+    owner_id: Id
+    media_ids: Annotated[tuple[Id, ...], Meta(min_length=1, max_length=MAX_ALBUM_ITEMS)]
+    caption: Caption
+    title: Title
+    location: Location | None
+    sensitive: bool
+    content_warning: ContentWarning
+    posted_at: Time
+    ready_by: Time
+
+    TIMES: ClassVar[tuple[str, ...]] = ("posted_at", "ready_by")
+    def __post_init__(self) -> None:
+        read_times(self)

@@ -91,13 +91,30 @@ PHOTOS = Topic(
     partitions=HIGH_VOLUME_PARTITIONS,
     cleanup_policy="delete",
     retention_ms=7 * DAY_MS,
-    event_types=(ev.PhotoDeleted.TYPE, ev.PhotoCaptionEdited.TYPE),
-    description="Owner edits of existing posts: caption/title changes and deletions.",
+    event_types=(ev.PhotoDeleted.TYPE, ev.PhotoCaptionEdited.TYPE,
+                 ev.PhotoAltTextEdited.TYPE),
+    description=("Owner edits of existing posts and media: caption/title and alt-text "
+                 "changes and deletions."),
     why_this_key=(
         "photo_id keeps a photo's edits and its deletion in order (an edit is never applied "
         "after the delete it preceded) and co-partitions them with media.processed; across "
         "topics there is no order, so deletion is a tombstone that a late photo.processed "
         "must respect."
+    ),
+)
+
+POSTS = Topic(
+    name=PREFIX + "posts",
+    key="post_id",
+    partitions=HIGH_VOLUME_PARTITIONS,
+    cleanup_policy="delete",
+    retention_ms=7 * DAY_MS,
+    event_types=(ev.AlbumPosted.TYPE,),
+    description="Posts made of media uploaded before (albums), waiting for their items.",
+    why_this_key=(
+        "post_id: a post's own id, co-partitioned with the photo topics (the post becomes "
+        "a photo.processed of that id). Its items' events arrive on media.processed under "
+        "their own ids, so the albums processor is commutative across them (sinks.posts)."
     ),
 )
 
@@ -261,6 +278,7 @@ TOPICS: tuple[Topic, ...] = (
     BLOCKS,
     FANOUT_TASKS,
     DEADLETTERS,
+    POSTS,
 )
 
 
@@ -298,6 +316,7 @@ NOTIFICATIONS_GROUP = ConsumerGroup("notifications", "photostream-notifications"
                                     (FOLLOWS, LIKES, COMMENTS, MEDIA_PROCESSED, PHOTOS,
                                      FANOUT_TASKS))
 BLOCKS_GROUP = ConsumerGroup("blocks", "photostream-blocks", (BLOCKS,))
+ALBUMS_GROUP = ConsumerGroup("albums", "photostream-albums", (POSTS, MEDIA_PROCESSED, PHOTOS))
 
 #: Every processor's group. The order is the supervisor's: processor number ``i`` serves
 #: its metrics on ``metrics_port + 1 + i``, so append, never reorder.
@@ -311,6 +330,7 @@ CONSUMER_GROUPS: tuple[ConsumerGroup, ...] = (
     TRENDING_GROUP,
     NOTIFICATIONS_GROUP,
     BLOCKS_GROUP,
+    ALBUMS_GROUP,
 )
 
 _BY_NAME = {t.name: t for t in TOPICS}

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -51,7 +51,8 @@ PHOTOS_BY_USER = CountedTable("photos_by_user", "owner_id", "photo_id", "photo_c
 _READY_SET = (
     "UPDATE photos SET owner_id = ?, media_kind = ?, status = 'ready', failure_reason = null, "
     "width = ?, height = ?, duration_ms = ?, derivatives = ?, dominant_color = ?, "
-    "blurhash = ?, location = ?, updated_at = ?"
+    "blurhash = ?, location = ?, album_items = ?, detached = ?, sensitive = ?, "
+    "content_warning = ?, updated_at = ?"
 )
 _READY = f"{_READY_SET} WHERE photo_id = ? IF status != 'deleted'"
 #: The common case in one Paxos round: no caption stored yet (``caption_at`` null), so
@@ -73,6 +74,11 @@ _CAPTION = (
     "WHERE photo_id = ? IF status != 'deleted' AND caption_at = ?"
 )
 _CAPTION_STATE = "SELECT status, caption_at FROM photos WHERE photo_id = ?"
+_ALT = (
+    "UPDATE photos SET alt_text = ?, alt_at = ? "
+    "WHERE photo_id = ? IF status != 'deleted' AND alt_at = ?"
+)
+_ALT_STATE = "SELECT status, alt_at FROM photos WHERE photo_id = ?"
 _STATUS = "SELECT status FROM photos WHERE photo_id = ?"
 _OWNER_STATUS = "SELECT owner_id, status FROM photos WHERE photo_id = ?"
 _TEXT = "SELECT owner_id, status, caption, title FROM photos WHERE photo_id = ?"
@@ -103,6 +109,13 @@ class Photo:
     failure_reason: str | None
     uploaded_at: datetime | None
     updated_at: datetime | None
+    items: list[int] = field(default_factory=list)
+    """An album post's media ids in the author's order (empty: a single photo)."""
+    detached: bool = False
+    """An album item: shown through its post only."""
+    alt_text: str = ""
+    sensitive: bool = False
+    content_warning: str = ""
 
     @property
     def ready(self) -> bool:
@@ -139,7 +152,8 @@ async def mark_processed(session: Session, photo: PhotoProcessed, at: datetime) 
     ]).decode()
     ready = (photo.owner_id, photo.media_kind, photo.original_width, photo.original_height,
              photo.duration_ms, derivatives, photo.placeholder.dominant_color,
-             photo.placeholder.blurhash, photo.location, at)
+             photo.placeholder.blurhash, photo.location, list(photo.items) or None,
+             photo.detached, photo.sensitive, photo.content_warning, at)
     captioned_at = id_time(photo.photo_id)
     statement = await prepared(session, _READY_CAPTIONED)
     rows = await execute(session, statement,
@@ -157,6 +171,11 @@ async def mark_processed(session: Session, photo: PhotoProcessed, at: datetime) 
         if stored is None or stored < _ms(captioned_at):
             await set_caption(session, photo.photo_id, photo.caption, photo.title,
                               captioned_at)
+    if photo.alt_text:
+        await set_alt_text(session, photo.photo_id, photo.alt_text, captioned_at)
+    if photo.detached:
+        # An album item is no post: never in its owner's grid, count or timelines.
+        return True
     await add_edge(session, PHOTOS_BY_USER, photo.owner_id, photo.photo_id)
     if await _serial_status(session, photo.photo_id) != STATUS_READY:
         # Deleted (or failed) while we listed it: the deleter may have run its removal
@@ -200,6 +219,27 @@ async def set_caption(session: Session, photo_id: int, caption: str, title: str,
             return False
         result = await execute(session, write, (caption, title, at, photo_id,
                                                 rows[0]["caption_at"] if rows else None))
+        if applied(result):
+            return True
+
+
+async def set_alt_text(session: Session, photo_id: int, alt_text: str, at: datetime) -> bool:
+    """Store one media item's alt text written at ``at`` unless a newer one is there.
+
+    Last writer wins by event time, as for captions (:func:`set_caption`): the alt text
+    given at upload counts as written at the upload, so it never undoes a later edit.
+    """
+    state = await prepared(session, _ALT_STATE, consistency=SERIAL)
+    write = await prepared(session, _ALT)
+    while True:
+        rows = await execute(session, state, (photo_id,))
+        if not rows:
+            return False  # no row: no write has made the media known yet
+        status = rows[0]["status"]
+        stored = as_utc(rows[0]["alt_at"])
+        if status == STATUS_DELETED or (stored is not None and stored >= _ms(at)):
+            return False
+        result = await execute(session, write, (alt_text, at, photo_id, rows[0]["alt_at"]))
         if applied(result):
             return True
 
@@ -270,6 +310,9 @@ def _photo(row: dict[str, Any]) -> Photo:
         caption=row["caption"] or "", title=row["title"] or "", location=row["location"],
         failure_reason=row["failure_reason"], uploaded_at=as_utc(row["uploaded_at"]),
         updated_at=as_utc(row["updated_at"]),
+        items=list(row.get("album_items") or ()), detached=bool(row.get("detached")),
+        alt_text=row.get("alt_text") or "", sensitive=bool(row.get("sensitive")),
+        content_warning=row.get("content_warning") or "",
     )
 
 

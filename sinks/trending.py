@@ -170,6 +170,11 @@ async def count_photo(redis: RedisClient, photo_id: int, tags: Iterable[str]) ->
     await _count(redis, photo_id, sorted(tags), add=True)
 
 
+async def uncount_tags(redis: RedisClient, photo_id: int, tags: Iterable[str]) -> None:
+    """Take the photo out of these tags' counts only (a caption edit dropped them)."""
+    await _count(redis, photo_id, sorted(tags), add=False)
+
+
 async def uncount_photo(redis: RedisClient, photo_id: int, tags: Iterable[str]) -> None:
     """Take the photo out of its tags' counts and out of the popular ranking."""
     await _count(redis, photo_id, sorted(tags), add=False)

@@ -22,8 +22,9 @@ from sinks import engagement
 router = APIRouter(prefix="/v1/photos", tags=["photos"])
 
 
-async def _visible_card(svc: ReadService, viewer: int, photo_id: int) -> dict:
-    cards = await svc.cards.cards(viewer, [photo_id])
+async def _visible_card(svc: ReadService, viewer: int, photo_id: int, *,
+                        with_items: bool = False) -> dict:
+    cards = await svc.cards.cards(viewer, [photo_id], with_items=with_items)
     if not cards:
         raise not_found("photo")
     return cards[0]
@@ -32,8 +33,9 @@ async def _visible_card(svc: ReadService, viewer: int, photo_id: int) -> dict:
 @router.get("/{photo_id}", response_model=PhotoCard, responses=ERRORS)
 async def photo(photo_id: PhotoId, viewer: Viewer, svc: Service) -> JSON:
     """One photo. 404 when deleted, unknown, or not visible to the caller (a private
-    account's photo to a non-follower); the owner also sees it while it processes."""
-    return ok(await _visible_card(svc, viewer, photo_id))
+    account's photo to a non-follower); the owner also sees it while it processes.
+    An album's card lists every item (``items``) in the author's order."""
+    return ok(await _visible_card(svc, viewer, photo_id, with_items=True))
 
 
 @router.get("/{photo_id}/comments", response_model=CommentPage, responses=ERRORS)

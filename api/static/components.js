@@ -1,5 +1,7 @@
 // Pieces shared by the pages: avatars, captions with #hashtags, images with placeholders,
-// feed cards, grid tiles, the like button, and the watcher that turns "processing" ready.
+// feed cards, grid tiles, the like button, and the watcher that turns "processing" ready;
+// for posts as people make them: albums (count, marker, carousel), alt text on demand and
+// the content-warning gate.
 
 import { ApiError, read, write } from "./api.js";
 import { canvasFor } from "./blurhash.js";
@@ -38,8 +40,48 @@ export function captionNodes(text) {
   return nodes;
 }
 
+/** The image's alt: the author's alt text, else the caption or title, else who posted it. */
 export const altText = (card) =>
-  card.caption?.trim() || card.title?.trim() || `Photo by ${card.author?.username || "someone"}`;
+  card.alt_text?.trim() || card.caption?.trim() || card.title?.trim() || `Photo by ${card.author?.username || "someone"}`;
+
+/** Posts revealed by this viewer in this tab: a revealed warning stays revealed. */
+const revealed = new Set();
+
+/**
+ * The content-warning gate: while ``card`` is sensitive and not revealed, only its
+ * BlurHash placeholder and the warning show, with a button that reveals it (a real
+ * button: Enter and Space work). ``render()`` builds what is behind the gate.
+ */
+export function gated(card, render, { square = false } = {}) {
+  if (!card.sensitive || revealed.has(card.photo_id)) return render();
+  const holder = h("div.media-wrap");
+  const warning = card.content_warning?.trim() || "Sensitive content";
+  const button = h("button", { type: "button", "aria-label": "Show sensitive content",
+    onclick: () => {
+      revealed.add(card.photo_id);
+      const shown = render();
+      holder.replaceWith(shown);
+      shown.querySelector("a, button, [tabindex]")?.focus();
+    } }, "Show");
+  holder.append(media({ ...card, status: "placeholder" }, { square }),
+    square ? null : h("div.cw", {}, h("p", {}, warning), button));
+  return holder;
+}
+
+/** An "ALT" button that shows the alt text under the image on demand. */
+export function altToggle(text, after) {
+  if (!text?.trim()) return null;
+  const note = h("p.alt-text", { hidden: true }, text);
+  const button = h("button.alt-toggle", { type: "button", "aria-expanded": "false", "aria-label": "Show alt text",
+    onclick: () => {
+      const open = note.hidden;
+      note.hidden = !open;
+      button.setAttribute("aria-expanded", String(open));
+      button.setAttribute("aria-label", open ? "Hide alt text" : "Show alt text");
+    } }, "ALT");
+  after.append(note);
+  return button;
+}
 
 /** srcset over the rendered derivatives (thumb is a square crop, so it is left out). */
 function srcset(images) {
@@ -53,7 +95,7 @@ function srcset(images) {
  * The image of a card at its own aspect ratio: colour, then the BlurHash, then the
  * image fading in when loaded. ``square`` crops to the thumb (grids).
  */
-export function media(card, { sizes = "(max-width: 640px) 100vw, 600px", square = false } = {}) {
+export function media(card, { sizes = "(max-width: 640px) 100vw, 600px", square = false, alt } = {}) {
   const box = h(`div.media${square ? ".square" : ""}`, {
     style: {
       aspectRatio: square ? "1" : `${card.width || 4} / ${card.height || 3}`,
@@ -64,6 +106,7 @@ export function media(card, { sizes = "(max-width: 640px) 100vw, 600px", square 
     const canvas = canvasFor(card.placeholder.blurhash);
     if (canvas) box.append(Object.assign(canvas, { className: "blur", ariaHidden: "true" }));
   }
+  if (card.status === "placeholder") return box;  // behind a content warning
   if (card.status !== "ready") {
     const label = card.status === "failed" ? `Failed: ${card.failure_reason || "could not process"}` : "Processing…";
     box.append(h(`div.status.${card.status}`, { role: "status" }, label));
@@ -71,7 +114,7 @@ export function media(card, { sizes = "(max-width: 640px) 100vw, 600px", square 
   }
   const images = card.images || {};
   const img = h("img", {
-    alt: altText(card),
+    alt: alt ?? altText(card),
     loading: "lazy",
     decoding: "async",
     src: (square ? images.thumb || images.small : images.medium || images.small || images.large)?.url,
@@ -118,9 +161,17 @@ export function photoCard(card) {
   const el = h("article.card", { dataset: { photoId: card.photo_id }, "aria-label": `Post by ${card.author.username}` });
   const draw = () => {
     const { button, count } = likeButton(card);
+    const notes = h("div.notes");
+    const album = card.item_count > 1
+      ? h("span.album-count", {}, h("span", { "aria-hidden": "true" }, `1/${card.item_count}`),
+        h("span.sr-only", {}, `Album: photo 1 of ${card.item_count}`))
+      : null;
+    const shown = () => h("div.media-wrap", {},
+      h("a.media-link", { href: photoHref(card), "aria-label": card.item_count > 1 ? `Open album of ${card.item_count} photos` : "Open photo" }, media(card)),
+      album, card.status === "ready" ? altToggle(card.alt_text, notes) : null);
     fill(el, 
       h("header.card-head", {}, userLink(card.author), h("a.when", { href: photoHref(card) }, h("time", { datetime: card.created_at }, ago(card.created_at)))),
-      h("a.media-link", { href: photoHref(card), "aria-label": "Open photo" }, media(card)),
+      gated(card, shown), notes,
       h("div.actions", {}, button,
         h("a.action.comments", { href: photoHref(card) }, icon("comment"), h("span.sr-only", {}, "Comments"),
           h("span.comment-count", {}, String(card.comment_count)))),
@@ -136,10 +187,81 @@ export function photoCard(card) {
   return el;
 }
 
-/** A square tile of a photo grid, linking to the photo page. */
+/** A square tile of a photo grid, linking to the photo page; an album is one tile with
+ * a marker, a sensitive post its placeholder only. */
 export function gridTile(card) {
-  return h("a.tile", { href: photoHref(card), dataset: { photoId: card.photo_id } }, media(card, { square: true }),
+  const album = card.item_count > 1;
+  const by = card.author?.username || "someone";
+  const label = card.sensitive
+    ? `Sensitive post by ${by}: ${card.content_warning || "content warning"}`
+    : album ? `Album of ${card.item_count} photos by ${by}` : undefined;
+  // The label is text inside the link, not an aria-label: the link's name must contain
+  // its visible text (axe label-content-name-mismatch); the image is then decorative.
+  return h("a.tile", { href: photoHref(card), dataset: { photoId: card.photo_id } },
+    card.sensitive ? media({ ...card, status: "placeholder" }, { square: true })
+      : media(card, { square: true, alt: label ? "" : undefined }),
+    label ? h("span.sr-only", {}, label) : null,
+    album ? h("span.album-marker", { "aria-hidden": "true" }, icon("album")) : null,
     h("span.tile-stats", { "aria-hidden": "true" }, `♥ ${card.like_count}  💬 ${card.comment_count}`));
+}
+
+/**
+ * An album's items, one at a time: Previous / Next buttons, the arrow keys (and Home /
+ * End) on the focused carousel, and a horizontal swipe with a finger or a mouse.
+ * Each slide's image carries its own alt text, with the ALT button to read it.
+ */
+export function carousel(card, { sizes = "(max-width: 1080px) 100vw, 1080px" } = {}) {
+  const items = card.items;
+  const total = items.length;
+  let index = 0;
+  const notes = h("div.notes");
+  const slides = items.map((item, i) => {
+    const alt = item.alt_text?.trim() || `Photo ${i + 1} of ${total} by ${card.author.username}`;
+    return h("div.slide", { role: "group", "aria-roledescription": "slide", "aria-label": `${i + 1} of ${total}`,
+      dataset: { mediaId: item.media_id }, hidden: i !== 0 },
+    media({ ...item, status: "ready", alt_text: alt }, { sizes }), altToggle(item.alt_text, notes));
+  });
+  const position = h("p.carousel-position", { "aria-live": "polite" });
+  const dots = h("ol.carousel-dots", { "aria-hidden": "true" }, items.map(() => h("li")));
+  const step = (by) => () => show(index + by);
+  const prev = h("button.carousel-nav.prev", { type: "button", "aria-label": "Previous photo", onclick: step(-1) }, "‹");
+  const next = h("button.carousel-nav.next", { type: "button", "aria-label": "Next photo", onclick: step(1) }, "›");
+  const show = (wanted) => {
+    index = Math.max(0, Math.min(total - 1, wanted));
+    slides.forEach((slide, i) => { slide.hidden = i !== index; });
+    [...dots.children].forEach((dot, i) => dot.toggleAttribute("aria-current", i === index));
+    // aria-disabled, not disabled: a focused button that disabled itself would drop the
+    // keyboard focus out of the carousel at its last photo.
+    prev.setAttribute("aria-disabled", String(index === 0));
+    next.setAttribute("aria-disabled", String(index === total - 1));
+    position.textContent = `${index + 1} of ${total}`;
+    for (const note of notes.children) note.hidden = true;
+  };
+  const strip = h("div.slides", {}, slides);
+  let startX = null;
+  // No native image drag (it would swallow the pointerup), and the pointer is captured so
+  // a swipe that ends outside the strip still counts.
+  for (const img of strip.querySelectorAll("img")) img.draggable = false;
+  strip.addEventListener("pointerdown", (event) => {
+    startX = event.clientX;
+    strip.setPointerCapture?.(event.pointerId);
+  });
+  strip.addEventListener("pointerup", (event) => {
+    if (startX === null) return;
+    const moved = event.clientX - startX;
+    startX = null;
+    if (Math.abs(moved) > 40) show(index + (moved < 0 ? 1 : -1));
+  });
+  strip.addEventListener("pointercancel", () => { startX = null; });
+  const region = h("section.carousel", { "aria-roledescription": "carousel", "aria-label": `Album, ${total} photos`, tabindex: "0",
+    onkeydown: (event) => {
+      const keys = { ArrowRight: index + 1, ArrowLeft: index - 1, Home: 0, End: total - 1 };
+      if (!(event.key in keys)) return;
+      event.preventDefault();
+      show(keys[event.key]);
+    } }, strip, prev, next, position, dots);
+  show(0);
+  return h("div.album", {}, region, notes);
 }
 
 /** Poll GET /v1/photos/{id} until the media processor is done; ``onSettled(card)`` then. */

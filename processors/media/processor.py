@@ -169,6 +169,10 @@ class MediaProcessor(Processor):
             caption=upload.caption,
             title=upload.title,
             location=upload.location,
+            alt_text=upload.alt_text,
+            detached=upload.detached,
+            sensitive=upload.sensitive,
+            content_warning=upload.content_warning,
         )
 
     async def _render_photo(self, upload: PhotoUploaded) -> Rendition:

@@ -23,6 +23,8 @@ from infra.http.ratelimit import RateLimiter
 from infra.settings import Settings, get_settings
 from producers.ingest import outages
 from producers.ingest.account_routes import accounts, sessions
+from producers.ingest.album_routes import media_edits, posts
+from producers.ingest.albums import Albums
 from producers.ingest.backlog import Backlog
 from producers.ingest.claims import Claims
 from producers.ingest.oidc import OidcProvider
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
                 photos=await PhotoRows.create(session),
                 ids=ids,
             )
+            app.state.albums = Albums(app.state.ingest)
             app.state.backlog = backlog = Backlog(settings)
             await backlog.start()
             stack.push_async_callback(backlog.stop)
@@ -73,7 +76,7 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
                 Originals(s3.client(settings), settings.s3.media_bucket), ids, identities)
             yield
 
-    routers = [health, media, photos, social, stories, sessions]
+    routers = [health, media, photos, social, stories, sessions, posts, media_edits]
     # password: accounts owned here; oidc: the provider holds the passwords.
     routers.append(accounts if settings.auth.mode == "password" else oidc)
     if settings.dev:  # the sign-in shortcut must not exist in production

@@ -35,6 +35,17 @@ def too_large(limit: int) -> Problem:
                    extra={"max_bytes": limit})
 
 
+def form_flag(value: str | None, name: str) -> bool:
+    """A boolean form field: true/1/on or false/0/off/empty; anything else is a 422."""
+    text = (value or "").strip().lower()
+    if text in ("true", "1", "on", "yes"):
+        return True
+    if text in ("", "false", "0", "off", "no"):
+        return False
+    raise Problem(422, "invalid-field", f"{name}: expected true or false",
+                  extra={"field": name})
+
+
 @dataclass
 class UploadForm:
     """A parsed upload: the spooled file, its size and first bytes, and the text fields."""
@@ -61,9 +72,11 @@ class _Abort(Exception):
 class _FormCollector:
     """Parser callbacks: route part bytes to the spool (file) or a small buffer (fields)."""
 
-    def __init__(self, file_field: str, max_file_bytes: int) -> None:
+    def __init__(self, file_field: str, max_file_bytes: int, max_files: int = 1) -> None:
         self.file_field = file_field
         self.max_file_bytes = max_file_bytes
+        self.max_files = max_files
+        self.max_fields = MAX_FIELDS + 2 * max_files  # an album's alt texts, one per file
         # Closed by UploadForm.close() (or on error): it outlives this constructor.
         self.spool: IO[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115
             max_size=SPOOL_MAX_BYTES
@@ -73,7 +86,11 @@ class _FormCollector:
         self.file_size = 0
         self.head = b""
         self.filename: str | None = None
+        self.done: list[UploadForm] = []
+        """Files before the current one (several only when ``max_files`` > 1)."""
         self.fields: dict[str, str] = {}
+        self.repeated: dict[str, list[str]] = {}
+        self.field_count = 0
         self.finished = False
         self._headers: dict[bytes, bytes] = {}
         self._header_field = b""
@@ -113,8 +130,14 @@ class _FormCollector:
         _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
         name = options.get(b"name", b"").decode("latin-1")
         if name == self.file_field:
+            if self.file_seen and len(self.done) + 1 >= self.max_files:
+                if self.max_files == 1:
+                    raise _Abort(Problem(400, "bad-form", f"more than one '{name}' part"))
+                raise _Abort(Problem(422, "too-many-files",
+                                     f"at most {self.max_files} '{name}' parts",
+                                     extra={"max_files": self.max_files}))
             if self.file_seen:
-                raise _Abort(Problem(400, "bad-form", f"more than one '{name}' part"))
+                self._next_file()
             self.file_seen = True
             self._target = "file"
             raw_name = options.get(b"filename")
@@ -122,7 +145,8 @@ class _FormCollector:
         elif b"filename" in options or not name:
             self._target = None  # stray file parts and nameless parts are ignored
         else:
-            if len(self.fields) >= MAX_FIELDS:
+            self.field_count += 1
+            if self.field_count > self.max_fields:
                 raise _Abort(Problem(400, "bad-form", "too many form fields"))
             self._target = name
 
@@ -144,7 +168,9 @@ class _FormCollector:
     def on_part_end(self) -> None:
         if self._target is not None and self._target != "file":
             try:
-                self.fields[self._target] = self._buffer.decode("utf-8")
+                value = self._buffer.decode("utf-8")
+                self.fields[self._target] = value
+                self.repeated.setdefault(self._target, []).append(value)
             except UnicodeDecodeError:
                 raise _Abort(Problem(400, "bad-form",
                                      f"form field {self._target!r} is not UTF-8")) from None
@@ -152,6 +178,24 @@ class _FormCollector:
 
     def on_end(self) -> None:
         self.finished = True
+
+    def _next_file(self) -> None:
+        """Put the finished file aside and spool the next one (bytes flushed first)."""
+        if self.pending:
+            self.spool.write(b"".join(self.pending))
+            self.pending = []
+        self.spool.seek(0)
+        self.done.append(UploadForm(file=self.spool, size=self.file_size, head=self.head,
+                                    filename=self.filename))
+        self.spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES)  # noqa: SIM115
+        self.file_size = 0
+        self.head = b""
+        self.filename = None
+
+    def close(self) -> None:
+        self.spool.close()
+        for form in self.done:
+            form.close()
 
     async def flush(self) -> None:
         """Move parsed file bytes into the spool; disk writes leave the event loop."""
@@ -169,6 +213,47 @@ async def read_upload_form(
     request: Request, *, max_file_bytes: int, file_field: str = "file"
 ) -> UploadForm:
     """Parse the multipart body of ``request``; Problem (400/413/415/422) if unusable."""
+    collector = await _collect(request, max_file_bytes=max_file_bytes, file_field=file_field,
+                               max_files=1)
+    collector.spool.seek(0)
+    return UploadForm(
+        file=collector.spool,
+        size=collector.file_size,
+        head=collector.head,
+        filename=collector.filename,
+        fields=collector.fields,
+    )
+
+
+@dataclass
+class AlbumForm:
+    """Several files in one body (a one-shot album), with the text fields; a field sent
+    once per file (``alt_text``) is in ``repeated`` in the order sent."""
+
+    files: list[UploadForm]
+    fields: dict[str, str]
+    repeated: dict[str, list[str]]
+
+    def close(self) -> None:
+        for form in self.files:
+            form.close()
+
+
+async def read_album_form(request: Request, *, max_file_bytes: int, max_files: int,
+                          file_field: str = "file") -> AlbumForm:
+    """Like :func:`read_upload_form`, for 1..``max_files`` file parts of the same name;
+    each file is held to ``max_file_bytes``, the body to their sum."""
+    collector = await _collect(request, max_file_bytes=max_file_bytes, file_field=file_field,
+                               max_files=max_files)
+    collector.spool.seek(0)
+    last = UploadForm(file=collector.spool, size=collector.file_size, head=collector.head,
+                      filename=collector.filename)
+    return AlbumForm(files=[*collector.done, last], fields=collector.fields,
+                     repeated=collector.repeated)
+
+
+async def _collect(request: Request, *, max_file_bytes: int, file_field: str,
+                   max_files: int) -> _FormCollector:
     ctype, options = parse_options_header(request.headers.get("content-type"))
     if ctype != b"multipart/form-data":
         raise Problem(415, "unsupported-media-type",
@@ -176,12 +261,12 @@ async def read_upload_form(
     boundary = options.get(b"boundary")
     if not boundary:
         raise Problem(400, "bad-form", "multipart/form-data without a boundary")
-    max_body = max_file_bytes + FORM_OVERHEAD_BYTES
+    max_body = max_file_bytes * max_files + FORM_OVERHEAD_BYTES
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdecimal() and int(declared) > max_body:
         raise too_large(max_file_bytes)  # refuse before reading a single byte
 
-    collector = _FormCollector(file_field, max_file_bytes)
+    collector = _FormCollector(file_field, max_file_bytes, max_files)
     try:
         parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
         received = 0
@@ -194,28 +279,21 @@ async def read_upload_form(
         parser.finalize()
         await collector.flush()
     except _Abort as exc:
-        collector.spool.close()
+        collector.close()
         raise exc.problem from None
     except MultipartParseError as exc:
-        collector.spool.close()
+        collector.close()
         raise Problem(400, "bad-form", f"malformed multipart body: {exc}") from None
     except ClientDisconnect:
-        collector.spool.close()
+        collector.close()
         raise Problem(400, "bad-form", "client disconnected during upload") from None
     except BaseException:
-        collector.spool.close()
+        collector.close()
         raise
     if not collector.finished:
-        collector.spool.close()
+        collector.close()
         raise Problem(400, "bad-form", "multipart body ended before its closing boundary")
     if not collector.file_seen:
-        collector.spool.close()
+        collector.close()
         raise Problem(422, "missing-file", f"the form has no '{file_field}' part")
-    collector.spool.seek(0)
-    return UploadForm(
-        file=collector.spool,
-        size=collector.file_size,
-        head=collector.head,
-        filename=collector.filename,
-        fields=collector.fields,
-    )
+    return collector

@@ -32,7 +32,7 @@ from cassandra.query import PreparedStatement
 
 from infra.connect.cassandra import execute
 from schemas.ids import id_time
-from schemas.media import PhotoUploaded
+from schemas.media import AlbumPosted, PhotoUploaded
 from sinks.photos import status_and_reason
 from sinks.statements import QUORUM, SERIAL, micros
 
@@ -43,8 +43,13 @@ ABORTED = "upload aborted"
 
 _INSERT = (
     "INSERT INTO photos (photo_id, owner_id, media_kind, status, original_key, content_type, "
-    "size_bytes, caption, title, location, uploaded_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+    "size_bytes, caption, title, location, detached, sensitive, content_warning, uploaded_at, "
+    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+)
+_INSERT_POST = (
+    "INSERT INTO photos (photo_id, owner_id, media_kind, status, caption, title, location, "
+    "album_items, detached, sensitive, content_warning, uploaded_at, updated_at) "
+    "VALUES (?, ?, 'photo', ?, ?, ?, ?, ?, false, ?, ?, ?, ?) USING TIMESTAMP ?"
 )
 _ABORT = (
     "UPDATE photos SET status = 'deleted', failure_reason = ?, updated_at = ? "
@@ -80,8 +85,10 @@ class PhotoRows:
     @classmethod
     async def create(cls, session: Session) -> PhotoRows:
         def prepare() -> dict[str, PreparedStatement]:
-            statements = {"insert": session.prepare(_INSERT), "abort": session.prepare(_ABORT)}
+            statements = {"insert": session.prepare(_INSERT), "abort": session.prepare(_ABORT),
+                          "post": session.prepare(_INSERT_POST)}
             statements["insert"].consistency_level = QUORUM
+            statements["post"].consistency_level = QUORUM
             statements["abort"].consistency_level = QUORUM
             statements["abort"].serial_consistency_level = SERIAL
             return statements
@@ -93,8 +100,18 @@ class PhotoRows:
         await execute(self.session, self._st["insert"], (
             upload.photo_id, upload.owner_id, upload.media_kind, STATUS_PROCESSING,
             upload.object_key, upload.content_type, upload.size_bytes, upload.caption,
-            upload.title, upload.location, upload.uploaded_at, upload.uploaded_at,
+            upload.title, upload.location, upload.detached, upload.sensitive,
+            upload.content_warning, upload.uploaded_at, upload.uploaded_at,
             micros(id_time(upload.photo_id)),
+        ))
+
+    async def record_post(self, post: AlbumPosted) -> None:
+        """The album post's invisible pre-commit row (``processing``), like an upload's:
+        the owner sees it waiting, delete and caption edits find it; safe to repeat."""
+        await execute(self.session, self._st["post"], (
+            post.post_id, post.owner_id, STATUS_PROCESSING, post.caption, post.title,
+            post.location, list(post.media_ids), post.sensitive, post.content_warning,
+            post.posted_at, post.posted_at, micros(id_time(post.post_id)),
         ))
 
     async def abort(self, photo_id: int) -> RowState:

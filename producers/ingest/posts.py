@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from cassandra.cluster import Session
 
+from infra.http.problems import Problem
 from producers.ingest.events import Emitter
 from producers.ingest.lookups import (
     BlockGuard,
@@ -21,8 +22,9 @@ from producers.ingest.lookups import (
 )
 from schemas.engagement import CommentAdded, CommentDeleted, LikeAdded, LikeRemoved
 from schemas.ids import IdGenerator
-from schemas.media import PhotoCaptionEdited, PhotoDeleted
+from schemas.media import PhotoAltTextEdited, PhotoCaptionEdited, PhotoDeleted
 from sinks import engagement
+from sinks.posts import post_of
 
 
 class Posts:
@@ -70,8 +72,21 @@ class Posts:
                                                owner_id=photo.owner_id, user_id=comment.user_id))
 
     async def delete(self, user: int, photo_id: int) -> None:
-        await owned_photo(self.session, photo_id, user)
+        """Delete a post (an album's items go with it: :mod:`processors.albums`).
+
+        One item of an album is not deleted on its own (409): the post shows its cover's
+        renditions, and the author's order is the post's."""
+        photo = await owned_photo(self.session, photo_id, user)
+        if photo.detached and await post_of(self.session, photo_id) is not None:
+            raise Problem(409, "media-in-post",
+                          "this media is part of a post: delete the post instead")
         await self.emitter.emit(PhotoDeleted(photo_id=photo_id, owner_id=user))
+
+    async def edit_alt_text(self, user: int, media_id: int, alt_text: str) -> None:
+        """``photo.alt_text_edited`` for one of the caller's media (any state but deleted)."""
+        await owned_photo(self.session, media_id, user)
+        await self.emitter.emit(PhotoAltTextEdited(photo_id=media_id, owner_id=user,
+                                                   alt_text=alt_text))
 
     async def edit(self, user: int, photo_id: int, caption: str | None,
                    title: str | None) -> None:

@@ -16,7 +16,7 @@ from infra.http.problems import PROBLEM_JSON, Problem
 from producers.ingest.backlog import Backlog, Queue
 from producers.ingest.deps import Admission, CurrentUser, IdempotencyKey, Service
 from producers.ingest.limits import per_user
-from producers.ingest.multipart import read_upload_form
+from producers.ingest.multipart import form_flag, read_upload_form
 from producers.ingest.uploads import Details
 
 health = APIRouter(tags=["health"])
@@ -101,6 +101,11 @@ _UPLOAD_BODY = {
                 "caption": {"type": "string", "maxLength": 2200},
                 "title": {"type": "string", "maxLength": 200},
                 "location": {"type": "string", "maxLength": 200},
+                "alt_text": {"type": "string", "maxLength": 1500},
+                "sensitive": {"type": "boolean"},
+                "content_warning": {"type": "string", "maxLength": 500},
+                "detached": {"type": "boolean", "description":
+                             "an album item: shown once POST /v1/posts lists it"},
             },
         }}},
     }
@@ -115,13 +120,19 @@ async def upload_media(
     backlog: Admission,
 ) -> Accepted:
     """Upload a photo or video as ``multipart/form-data``: ``file`` plus optional
-    ``caption``, ``title``, ``location``. Send ``Idempotency-Key`` to retry safely."""
+    ``caption``, ``title``, ``location``, ``alt_text``, ``sensitive``, ``content_warning``
+    and ``detached`` (an album item, posted later with ``POST /v1/posts``). Send
+    ``Idempotency-Key`` to retry safely."""
     form = await read_upload_form(request, max_file_bytes=service.max_bytes)
     try:
         details = Details(
             caption=form.fields.get("caption", ""),
             title=form.fields.get("title", ""),
             location=form.fields.get("location") or None,
+            alt_text=form.fields.get("alt_text", ""),
+            sensitive=form_flag(form.fields.get("sensitive"), "sensitive"),
+            content_warning=form.fields.get("content_warning", ""),
+            detached=form_flag(form.fields.get("detached"), "detached"),
         )
         photo_id = await service.upload(user, form, details, key)
     finally:

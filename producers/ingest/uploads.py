@@ -60,6 +60,11 @@ class Details:
     caption: str = ""
     title: str = ""
     location: str | None = None
+    alt_text: str = ""
+    sensitive: bool = False
+    content_warning: str = ""
+    detached: bool = False
+    """An album item: processed now, shown once a post lists it (``POST /v1/posts``)."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,10 @@ class IngestService:
                     title=details.title,
                     location=details.location,
                     uploaded_at=datetime.now(UTC),
+                    alt_text=details.alt_text,
+                    detached=details.detached,
+                    sensitive=details.sensitive,
+                    content_warning=details.content_warning,
                 ),
                 producer=PRODUCER,
                 event_id=event_id_for(photo_id),
@@ -151,7 +160,7 @@ class IngestService:
             log.warning("publishing upload %s failed, but the event landed and was "
                         "processed: accepted", event.payload.photo_id)
 
-    async def _mark_committed(self, mark: Awaitable[None]) -> None:
+    async def mark_committed(self, mark: Awaitable[None]) -> None:
         """Record a claim as committed. The event is the commit, so a failure here
         only costs a later retry some redone, idempotent work: log it, answer 202."""
         try:
@@ -184,7 +193,7 @@ class IngestService:
             with contextlib.suppress(Exception):
                 await self.claims.release(owner_id, idempotency_key, claim.lease)
             raise
-        await self._mark_committed(self.claims.commit(owner_id, idempotency_key))
+        await self.mark_committed(self.claims.commit(owner_id, idempotency_key))
         return claim.photo_id
 
     async def _store_and_commit(self, photo_id: int, owner_id: int, form: UploadForm,
@@ -227,7 +236,7 @@ class IngestService:
                           "begin a new direct upload")
         if not state.processed:
             await self._commit(await self._checked_event(owner_id, photo_id, key, details))
-        await self._mark_committed(self.claims.commit_presigned(owner_id, photo_id))
+        await self.mark_committed(self.claims.commit_presigned(owner_id, photo_id))
         return photo_id
 
     async def _checked_event(self, owner_id: int, photo_id: int, key: str,

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from schemas.envelope import InvalidEvent, decode, encode, make
 from schemas.events import (
+    AlbumPosted,
     BlockAdded,
     BlockRemoved,
     CommentAdded,
@@ -28,6 +29,7 @@ from schemas.events import (
     MuteAdded,
     MuteRemoved,
     Payload,
+    PhotoAltTextEdited,
     PhotoCaptionEdited,
     PhotoDeleted,
     PhotoFailed,
@@ -77,6 +79,10 @@ SAMPLES: list[Any] = [
     PhotoFailed(photo_id=1, owner_id=2, reason="image has 80000000 pixels", stage="decode"),
     PhotoDeleted(photo_id=1, owner_id=2),
     PhotoCaptionEdited(photo_id=1, owner_id=2, caption="new", title="new title"),
+    PhotoAltTextEdited(photo_id=1, owner_id=2, alt_text="a dog on a beach"),
+    AlbumPosted(post_id=9, owner_id=2, media_ids=(3, 1, 2), caption="#trip", title="",
+                location=None, sensitive=True, content_warning="spiders", posted_at=T0,
+                ready_by=T0),
     UserRegistered(user_id=7, username="ana.s_1", display_name="Ana", bio="", private=False),
     UserProfileUpdated(user_id=7, username="ana", display_name="Ana S", bio="hi", private=True),
     UserSessionsRevoked(user_id=7, tokens_valid_after=T0),
@@ -151,6 +157,10 @@ def test_wire_form_is_plain_json():
         "title": "",
         "location": None,
         "uploaded_at": "2024-05-01T12:00:00.123456Z",
+        "alt_text": "",
+        "detached": False,
+        "sensitive": False,
+        "content_warning": "",
     }
 
 

@@ -52,6 +52,7 @@ EXPECTED = {
     "photostream.fanout.tasks": "chunk_id",
     "photostream.deadletters": None,
     "photostream.blocks": "user_id",
+    "photostream.posts": "post_id",
 }
 
 

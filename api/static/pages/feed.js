@@ -28,7 +28,8 @@ export function feedPage(params) {
     hint.textContent = `${fresh} new post${fresh === 1 ? "" : "s"}`;
     hint.hidden = false;
   });
-  const page = h("div.feed-page", {}, hint, storiesTray(), toggle, list, scroller.nodes);
+  const page = h("div.feed-page", {}, h("h1.sr-only", {}, mode === "top" ? "Home feed, top posts" : "Home feed"),
+    hint, storiesTray(), toggle, list, scroller.nodes);
   page.cleanup = () => { scroller.stop(); off(); };
   return page;
 }

@@ -2,7 +2,20 @@
 
 import { read, session, write } from "../api.js";
 import { ago, fill, h, toast } from "../dom.js";
-import { captionNodes, infinite, likeButton, media, profileHref, userLink, watchProcessing } from "../components.js";
+import { altToggle, captionNodes, carousel, gated, infinite, likeButton, media, profileHref, userLink, watchProcessing } from "../components.js";
+
+const SIZES = "(max-width: 1080px) 100vw, 1080px";
+
+/** The post's media: a carousel for an album, else the one image; both behind the
+ * content-warning gate when the post is sensitive. */
+function postMedia(card) {
+  if (card.items?.length > 1) return gated(card, () => carousel(card, { sizes: SIZES }));
+  return gated(card, () => {
+    const notes = h("div.notes");
+    return h("div.media-wrap", {}, media(card, { sizes: SIZES }),
+      card.status === "ready" ? altToggle(card.alt_text, notes) : null, notes);
+  });
+}
 
 function commentItem(comment, pending = false) {
   return h(`li.comment${pending ? ".pending" : ""}`, { dataset: { commentId: comment.comment_id || "" } },
@@ -16,9 +29,9 @@ export async function photoPage(photoId) {
   const comments = h("ul.comments", { "aria-label": "Comments" });
   const likers = h("p.likers.muted");
   const { button, count } = likeButton(card);
-  const mediaBox = h("div.photo-media", {}, media(card, { sizes: "(max-width: 1080px) 100vw, 1080px" }));
+  const mediaBox = h("div.photo-media", {}, postMedia(card));
   if (card.status === "processing") {
-    watchProcessing(card.photo_id, (next) => mediaBox.replaceChildren(media(next, { sizes: "100vw" })), { alive: () => mediaBox.isConnected });
+    watchProcessing(card.photo_id, (next) => mediaBox.replaceChildren(postMedia(next)), { alive: () => mediaBox.isConnected });
   }
   const input = h("input#comment-text", { name: "text", placeholder: "Add a comment…", maxlength: "2200", required: true, autocomplete: "off" });
   const form = h("form.comment-form", {
@@ -63,7 +76,8 @@ export async function photoPage(photoId) {
     mediaBox,
     h("div.photo-side", {},
       h("header.card-head", {}, userLink(card.author), remove),
-      card.title ? h("h1.photo-title", {}, card.title) : null,
+      card.title ? h("h1.photo-title", {}, card.title)
+        : h("h1.sr-only", {}, `${card.item_count > 1 ? "Album" : "Photo"} by ${card.author.username}`),
       card.caption ? h("p.caption", {}, captionNodes(card.caption)) : null,
       card.location ? h("p.muted", {}, card.location) : null,
       h("p.muted", {}, h("time", { datetime: card.created_at }, new Date(card.created_at).toLocaleString())),

@@ -16,7 +16,7 @@ export async function profilePage(username) {
 
   const render = () => {
     scroller?.stop();
-    const grid = h("div.grid", { "aria-label": "Photos" });
+    const grid = h("section.grid", { "aria-label": "Photos" });
     const body = profile.can_view
       ? (scroller = infinite(grid, (cursor) => read(`/v1/users/${profile.user_id}/photos`, { limit: 18, cursor }), gridTile,
         { empty: "No photos yet." }), [grid, scroller.nodes])

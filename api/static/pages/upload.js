@@ -33,6 +33,9 @@ export function uploadPage() {
     if (e.dataTransfer.files[0]) choose(e.dataTransfer.files[0]);
   });
   const caption = h("textarea#caption", { name: "caption", rows: "3", maxlength: "2200", placeholder: "Write a caption… #hashtags welcome" });
+  const alt = h("textarea#alt-text", { name: "alt_text", rows: "2", maxlength: "1500", placeholder: "Describe the photo for people who cannot see it" });
+  const warning = h("input#content-warning", { name: "content_warning", maxlength: "500", placeholder: "Content warning (shown before the photo)" });
+  const sensitive = h("input#sensitive", { type: "checkbox", name: "sensitive" });
   const progress = h("progress#upload-progress", { max: "1", value: "0", hidden: true, "aria-label": "Upload progress" });
   const percent = h("span.percent", { "aria-live": "polite" });
   const error = h("p.error", { role: "alert" });
@@ -47,7 +50,9 @@ export function uploadPage() {
       progress.hidden = false;
       progress.value = 0;
       try {
-        const answer = await upload("/v1/media", file, { caption: caption.value }, (fraction) => {
+        const fields = { caption: caption.value, alt_text: alt.value, sensitive: String(sensitive.checked || !!warning.value.trim()),
+          content_warning: warning.value };
+        const answer = await upload("/v1/media", file, fields, (fraction) => {
           progress.value = fraction;
           percent.textContent = `${Math.round(fraction * 100)}%`;
         });
@@ -59,7 +64,8 @@ export function uploadPage() {
           caption: caption.value, title: "", created_at: new Date().toISOString(), width: 4, height: 3,
           placeholder: { color: "#ddd", blurhash: null }, images: {}, like_count: 0, comment_count: 0, liked_by_me: false,
         }));
-        caption.value = "";
+        caption.value = alt.value = warning.value = "";
+        sensitive.checked = false;
         choose(null);
       } catch (e) {
         error.textContent = e.message;
@@ -72,6 +78,9 @@ export function uploadPage() {
   },
   h("h1", {}, "New post"), drop,
   h("label", { for: "caption" }, "Caption"), caption,
+  h("label", { for: "alt-text" }, "Alt text"), alt,
+  h("label.check", { for: "sensitive" }, sensitive, "Sensitive: hide behind a warning"),
+  h("label", { for: "content-warning" }, "Content warning"), warning,
   h("div.row", {}, submit, progress, percent), error);
   return h("section.upload-page", {}, form, result);
 }
