@@ -1,0 +1,124 @@
+"""Videos, animated GIFs and phone-format photos for media tests, generated on the spot.
+
+Clips come from ffmpeg's lavfi sources (nothing on disk in the repository), shaped like
+what phones and apps upload: an iPhone-style HEVC QuickTime with a rotation and a GPS
+position, an H.264/AAC MP4 that already is web-safe, and the broken and oversized files
+the pipeline must fail cleanly on.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from pathlib import Path
+
+from PIL import Image
+
+from tests.support.images import encoded
+
+#: ISO 6709 position the phone clips carry; no rendition may contain it.
+GPS = "+37.7749-122.4194+010.000/"
+GPS_MARKER = b"37.7749"
+
+
+def ffmpeg(*args: str, timeout: float = 120) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args],
+                   check=True, timeout=timeout)
+
+
+def _source(seconds: float, size: str, rate: int, *, audio: bool) -> list[str]:
+    video = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
+    sound = ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}"] if audio else []
+    return [*video, *sound]
+
+
+def phone_mov(path: Path, *, seconds: float = 2, size: str = "1280x720", rate: int = 30,
+              rotate: int = 90) -> Path:
+    """An iPhone-style clip: HEVC in QuickTime, landscape pixels plus a display rotation
+    (a portrait recording), AAC sound and the phone's GPS position in its metadata atoms."""
+    raw = path.with_suffix(".raw.mov")
+    ffmpeg(*_source(seconds, size, rate, audio=True),
+           "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error",
+           "-tag:v", "hvc1", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+           "-movflags", "+use_metadata_tags",
+           "-metadata", f"com.apple.quicktime.location.ISO6709={GPS}",
+           "-metadata", f"location={GPS}", "-metadata", "com.apple.quicktime.make=Apple",
+           "-f", "mov", str(raw))
+    # The rotation as a display matrix, set the way ffmpeg 5 (Debian 12) does it.
+    ffmpeg("-i", str(raw), "-map", "0", "-c", "copy", "-map_metadata", "0",
+           "-movflags", "+use_metadata_tags", "-metadata:s:v:0", f"rotate={rotate}",
+           "-f", "mov", str(path))
+    raw.unlink()
+    return path
+
+
+def web_mp4(path: Path, *, seconds: float = 2, size: str = "640x360", rate: int = 30,
+            kbps: int = 1000, audio: bool = True, gps: bool = True) -> Path:
+    """H.264 High 4:2:0 + AAC-LC in MP4 under the bitrate cap: only needs a remux (it
+    still carries a GPS position, which the remux must drop)."""
+    ffmpeg(*_source(seconds, size, rate, audio=audio),
+           "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high",
+           "-b:v", f"{kbps}k", "-maxrate", f"{kbps}k", "-bufsize", f"{2 * kbps}k",
+           "-pix_fmt", "yuv420p", *(["-c:a", "aac", "-shortest"] if audio else []),
+           *(["-metadata", f"location={GPS}"] if gps else []), str(path))
+    return path
+
+
+def tiny_clip(path: Path, *, seconds: float, size: str = "64x48") -> Path:
+    """A small, fast to make clip of any length or shape (for the caps)."""
+    ffmpeg("-f", "lavfi", "-i", f"color=c=teal:size={size}:rate=5:duration={seconds}",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path))
+    return path
+
+
+def truncated_mp4(path: Path) -> bytes:
+    """A faststart MP4 (index first) cut in half: the index promises frames that are gone."""
+    source = path.with_suffix(".whole.mp4")
+    ffmpeg(*_source(3, "640x360", 30, audio=True), "-c:v", "libx264", "-preset",
+           "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+           "-movflags", "+faststart", str(source))
+    data = source.read_bytes()
+    source.unlink()
+    return data[: len(data) // 2]
+
+
+def audio_only_m4a(path: Path) -> bytes:
+    """Sound in an MP4 container: passes the MP4 sniff, has no picture."""
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:a", "aac",
+           "-f", "mp4", str(path))
+    return path.read_bytes()
+
+
+def animated_gif(frames: int = 12, size: tuple[int, int] = (160, 120),
+                 delay_ms: int = 80) -> bytes:
+    """A looping GIF of distinct frames (Pillow merges identical ones)."""
+    images = [Image.new("RGB", size, ((i * 53) % 256, (i * 101) % 256, 180))
+              for i in range(frames)]
+    return encoded(images[0], "GIF", save_all=True, append_images=images[1:],
+                   duration=delay_ms, loop=0)
+
+
+def still_gif(size: tuple[int, int] = (160, 120)) -> bytes:
+    """A GIF of one frame: a still image, not an animation."""
+    return encoded(Image.new("RGB", size, "purple"), "GIF")
+
+
+def gif_with_frames(count: int) -> bytes:
+    """A GIF with ``count`` frames, made by repeating one frame's blocks (Pillow would take
+    minutes to encode 10 000 frames and merge the duplicates)."""
+    two = animated_gif(2, (8, 8), 20)
+    trailer = two.rindex(b"\x3b")
+    # The second frame: from its graphic control extension to the trailer.
+    second = two.rindex(b"\x21\xf9", 0, trailer)
+    frame = two[second:trailer]
+    return two[:second] + frame * (count - 1) + b"\x3b"
+
+
+def heic_bytes(image: Image.Image, **options: object) -> bytes:
+    """``image`` as HEIC, through pillow-heif (a real dependency)."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    buf = io.BytesIO()
+    image.save(buf, "HEIF", **options)
+    return buf.getvalue()
