@@ -18,6 +18,7 @@ from typing import Any
 from api.views import Json, Views
 from api.visibility import can_view_photo
 from schemas.ids import id_time
+from sinks.media_keys import VIDEO_DERIVATIVES
 from sinks.media_urls import MediaUrls
 
 
@@ -84,7 +85,25 @@ class Cards:
             "width": row["w"], "height": row["h"],
             "placeholder": {"color": row["color"], "blurhash": row["blurhash"]},
             "images": {name: {"url": self.urls.url(key, now=now), "width": w, "height": h}
-                       for name, key, w, h in row["d"]},
+                       for name, key, w, h in row["d"] if name not in VIDEO_DERIVATIVES},
+            "video": self.video(row, now),
             "like_count": counts[0], "comment_count": counts[1], "liked_by_me": liked,
+        }
+
+    def video(self, row: Json, now: float) -> Json | None:
+        """The MP4 renditions of a video or animated GIF (None for a photo): the main one,
+        the small one for slow connections when there is one, and whether it loops (an
+        animated GIF does, muted, like the GIF it was; a video plays once)."""
+        found = {name: (key, w, h) for name, key, w, h in row["d"] if name in VIDEO_DERIVATIVES}
+        if "video" not in found:
+            return None
+        key, width, height = found["video"]
+        small = found.get("video_small")
+        return {
+            "url": self.urls.url(key, now=now), "width": width, "height": height,
+            "small": None if small is None else {
+                "url": self.urls.url(small[0], now=now), "width": small[1], "height": small[2]},
+            "duration_ms": row.get("dur"),
+            "loop": row["kind"] != "video",
         }
 

@@ -46,7 +46,7 @@ def _photo_json(p: photos.Photo) -> bytes:
         "id": p.photo_id, "owner": p.owner_id, "status": p.status, "kind": p.media_kind,
         "w": p.width, "h": p.height, "color": p.dominant_color, "blurhash": p.blurhash,
         "caption": p.caption, "title": p.title, "location": p.location,
-        "failure": p.failure_reason,
+        "failure": p.failure_reason, "dur": p.duration_ms,
         "d": [[d["name"], d["key"], d["width"], d["height"]] for d in p.derivatives],
     })
 

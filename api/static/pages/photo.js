@@ -16,9 +16,9 @@ export async function photoPage(photoId) {
   const comments = h("ul.comments", { "aria-label": "Comments" });
   const likers = h("p.likers.muted");
   const { button, count } = likeButton(card);
-  const mediaBox = h("div.photo-media", {}, media(card, { sizes: "(max-width: 1080px) 100vw, 1080px" }));
+  const mediaBox = h("div.photo-media", {}, media(card, { sizes: "(max-width: 1080px) 100vw, 1080px", player: true }));
   if (card.status === "processing") {
-    watchProcessing(card.photo_id, (next) => mediaBox.replaceChildren(media(next, { sizes: "100vw" })), { alive: () => mediaBox.isConnected });
+    watchProcessing(card.photo_id, (next) => mediaBox.replaceChildren(media(next, { sizes: "100vw", player: true })), { alive: () => mediaBox.isConnected });
   }
   const input = h("input#comment-text", { name: "text", placeholder: "Add a comment…", maxlength: "2200", required: true, autocomplete: "off" });
   const form = h("form.comment-form", {
