@@ -60,6 +60,7 @@ _PILLOW_FORMATS = {
     media_formats.WEBP: ["WEBP"],
     media_formats.HEIC: ["HEIF"],
     media_formats.HEIF: ["HEIF"],
+    media_formats.AVIF: ["AVIF"],
 }
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 # EXIF orientation -> the transpose that displays the stored image upright.
@@ -137,6 +138,8 @@ def render_photo(
         raise MediaRejected("not an image: cannot identify image file")
     if mime in (media_formats.HEIC, media_formats.HEIF) and not media_formats.heif_available():
         raise MediaRejected(f"unsupported image format: {mime} (no HEIF decoder installed)")
+    if mime == media_formats.AVIF and not media_formats.avif_available():
+        raise MediaRejected(f"unsupported image format: {mime} (no AVIF decoder installed)")
     allowed = _PILLOW_FORMATS[mime]
 
     with warnings.catch_warnings():

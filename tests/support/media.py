@@ -122,3 +122,30 @@ def heic_bytes(image: Image.Image, **options: object) -> bytes:
     buf = io.BytesIO()
     image.save(buf, "HEIF", **options)
     return buf.getvalue()
+
+
+#: Colour of the corner that is top-left as stored; upright, it is top-right (orientation 6).
+MARK = (230, 20, 20)
+
+
+def phone_photo(fmt: str, size: tuple[int, int] = (1200, 800)) -> bytes:
+    """A photo as a phone stores a portrait shot: landscape pixels, EXIF orientation 6
+    (turn 90 degrees clockwise to display), the camera's make and a GPS position, and a
+    red block in the stored top-left corner to tell which way it was turned.
+
+    ``fmt``: HEIF (pillow-heif turns the orientation into the container's rotation, as
+    iPhones do), AVIF, WEBP, PNG (an eXIf chunk) or JPEG.
+    """
+    width, height = size
+    im = Image.linear_gradient("L").resize(size).convert("RGB")
+    im.paste(MARK, (0, 0, width // 6, height // 6))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation
+    exif[0x010F] = "Apple"
+    exif[0x0110] = "iPhone 15"
+    gps = exif.get_ifd(0x8825)
+    gps.update({1: "N", 2: (37.0, 46.0, 29.64), 3: "W", 4: (122.0, 25.0, 9.84)})
+    if fmt == "HEIF":
+        return heic_bytes(im, exif=exif.tobytes(), quality=80)
+    options: dict[str, object] = {"quality": 80} if fmt != "PNG" else {}
+    return encoded(im, fmt, exif=exif.tobytes(), **options)
