@@ -86,6 +86,8 @@ PASSTHROUGH_MAX_QUALITY = 92
 _ANNEX_K_LUMA_SUM = 3710
 
 T = TypeVar("T")
+_BROKEN_HEIF = ("corrupt image: no decodable picture in this HEIC (a broken tile grid or a "
+                "cut-short file)")
 
 
 class MediaRejected(Exception):
@@ -145,7 +147,14 @@ def render_photo(
     with warnings.catch_warnings():
         # Pillow's own bomb guard warns below 2x MAX_IMAGE_PIXELS; we want a verdict, not a log.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        _guarded(lambda: _verify(data, allowed, max_pixels))
+        try:
+            _guarded(lambda: _verify(data, allowed, max_pixels))
+        except MediaRejected as exc:
+            if mime in (media_formats.HEIC, media_formats.HEIF) and exc.reason.startswith(
+                    "not an image"):
+                # libheif found no picture it can decode: the file says HEIC, so tell why.
+                raise MediaRejected(_BROKEN_HEIF) from exc
+            raise
         im, orientation = _guarded(lambda: _open_for_decode(data, allowed))
         ow, oh = _oriented_size(im.size, orientation)
         plan = _plan(ow, oh)

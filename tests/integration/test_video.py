@@ -4,7 +4,8 @@ Every accepted video must play in any browser: H.264 4:2:0 + AAC in an MP4 whose
 comes first, at most 1080p, plus a small rendition; a clip that already is all that is
 remuxed (its video packets kept bit for bit); an animated GIF becomes a looping MP4; and
 nothing of a phone's metadata (its GPS position) survives. Every broken or oversized
-input ends as ``photo.failed`` with its reason: never a post stuck in processing.
+input ends as ``photo.failed`` with its reason: never a post stuck in processing. (HEIC
+grids are here too: a broken one is the photo-side case of the same rule.)
 """
 
 from __future__ import annotations
@@ -92,6 +93,9 @@ def build_cases(tmp: Path) -> dict[str, Case]:
                                          size="4200x64").read_bytes()),
         "audio_only": Case(media.audio_only_m4a(tmp / "sound.m4a")),
         "gif_10k": Case(media.gif_with_frames(10_000), kind="photo", content_type="image/gif"),
+        "heic_grid": Case(media.heic_grid(), kind="photo", content_type="image/heic"),
+        "heic_broken_grid": Case(media.heic_grid(drop_tile=True), kind="photo",
+                                 content_type="image/heic"),
     }
 
 
@@ -203,12 +207,18 @@ async def test_a_one_frame_gif_is_a_still_photo(outcomes: Outcomes) -> None:
     assert photo.duration_ms is None
 
 
+async def test_an_iphone_style_tiled_heic_is_assembled(outcomes: Outcomes) -> None:
+    photo = outcomes.processed("heic_grid")  # 2 x 2 tiles of 256 px, as iPhones tile
+    assert (photo.original_width, photo.original_height) == (512, 512)
+
+
 @pytest.mark.parametrize(("case", "stage", "reason"), [
     ("truncated", "video", "truncated video"),
     ("too_long", "video", "video too long: 181 s exceeds the 180 s limit"),
     ("too_wide", "video", "video too large: 4200x64 exceeds the 4096 px limit"),
     ("audio_only", "video", "not a video: an audio-only file"),
     ("gif_10k", "render", "animated GIF has too many frames"),
+    ("heic_broken_grid", "render", "corrupt image: no decodable picture in this HEIC"),
 ])
 async def test_bad_input_fails_with_its_reason(outcomes: Outcomes, case: str, stage: str,
                                                reason: str) -> None:

@@ -9,6 +9,7 @@ the pipeline must fail cleanly on.
 from __future__ import annotations
 
 import io
+import struct
 import subprocess
 from pathlib import Path
 
@@ -149,3 +150,94 @@ def phone_photo(fmt: str, size: tuple[int, int] = (1200, 800)) -> bytes:
         return heic_bytes(im, exif=exif.tobytes(), quality=80)
     options: dict[str, object] = {"quality": 80} if fmt != "PNG" else {}
     return encoded(im, fmt, exif=exif.tobytes(), **options)
+
+
+# --------------------------------------------------------------------------- HEIC grids
+
+
+def _box(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I4s", 8 + len(body), kind) + body
+
+
+def _full_box(kind: bytes, version: int, body: bytes, flags: int = 0) -> bytes:
+    return _box(kind, struct.pack(">I", (version << 24) | flags) + body)
+
+
+def _children(data: bytes, start: int, end: int) -> dict[bytes, tuple[int, int]]:
+    """Box type -> (body start, box end) of the boxes between ``start`` and ``end``."""
+    found, pos = {}, start
+    while pos + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        found.setdefault(kind, (pos + 8, pos + size))
+        pos += size
+    return found
+
+
+def _hevc_tile(image: Image.Image) -> tuple[bytes, bytes]:
+    """(hvcC box, coded picture) of ``image`` encoded alone by pillow-heif."""
+    data = heic_bytes(image, quality=70)
+    meta_start, meta_end = _children(data, 0, len(data))[b"meta"]
+    meta = _children(data, meta_start + 4, meta_end)
+    ipco_start, ipco_end = _children(data, *meta[b"iprp"])[b"ipco"]
+    hvcc_start, hvcc_end = _children(data, ipco_start, ipco_end)[b"hvcC"]
+    iloc_start, _ = meta[b"iloc"]
+    version = data[iloc_start]
+    sizes = data[iloc_start + 4:iloc_start + 6]
+    offset_size, length_size = sizes[0] >> 4, sizes[0] & 0x0F
+    base_size = sizes[1] >> 4
+    pos = iloc_start + 6 + 2 + 2 + (2 if version in (1, 2) else 0) + 2
+    base = int.from_bytes(data[pos:pos + base_size], "big")
+    pos += base_size
+    assert int.from_bytes(data[pos:pos + 2], "big") == 1, "one extent expected"
+    pos += 2
+    offset = base + int.from_bytes(data[pos:pos + offset_size], "big")
+    length = int.from_bytes(data[pos + offset_size:pos + offset_size + length_size], "big")
+    return data[hvcc_start - 8:hvcc_end], data[offset:offset + length]
+
+
+def heic_grid(rows: int = 2, cols: int = 2, tile: int = 256, *,
+              drop_tile: bool = False) -> bytes:
+    """A HEIC laid out as an iPhone writes one: a ``grid`` image of ``rows`` x ``cols``
+    HEVC tiles (pillow-heif cannot write grids, so the boxes are assembled here).
+
+    ``drop_tile``: the grid still says rows x cols but references one tile fewer: a
+    broken grid, as a cut-short transfer or a buggy editor leaves it.
+    """
+    colours = [((i * 70) % 256, (i * 150) % 256, 200) for i in range(rows * cols)]
+    tiles = [_hevc_tile(Image.new("RGB", (tile, tile), c)) for c in colours]
+    refs = list(range(2, 2 + len(tiles)))[: len(tiles) - 1 if drop_tile else None]
+    grid = struct.pack(">BBBBHH", 0, 0, rows - 1, cols - 1, cols * tile, rows * tile)
+    infe = [_full_box(b"infe", 2, struct.pack(">HH4s", 1, 0, b"grid") + b"\0")]
+    # Tiles are hidden items (flags 1): only the grid is an image of its own.
+    infe += [_full_box(b"infe", 2, struct.pack(">HH4s", i, 0, b"hvc1") + b"\0", flags=1)
+             for i in range(2, 2 + len(tiles))]
+    ipco = _box(b"ipco", b"".join(hvcc for hvcc, _ in tiles)
+                + _full_box(b"ispe", 0, struct.pack(">II", tile, tile))
+                + _full_box(b"ispe", 0, struct.pack(">II", cols * tile, rows * tile)))
+    tile_ispe, grid_ispe = len(tiles) + 1, len(tiles) + 2
+    ipma = struct.pack(">I", 1 + len(tiles)) + struct.pack(">HBB", 1, 1, grid_ispe)
+    for index in range(len(tiles)):
+        ipma += struct.pack(">HBBB", 2 + index, 2, 0x80 | (index + 1), tile_ispe)
+
+    def meta(mdat_body_at: int) -> bytes:
+        extents, pos = [(1, mdat_body_at, len(grid))], mdat_body_at + len(grid)
+        for index, (_, coded) in enumerate(tiles):
+            extents.append((2 + index, pos, len(coded)))
+            pos += len(coded)
+        iloc = _full_box(b"iloc", 0, bytes([0x44, 0x00]) + struct.pack(">H", len(extents))
+                         + b"".join(struct.pack(">HHHII", item, 0, 1, offset, length)
+                                    for item, offset, length in extents))
+        return _full_box(b"meta", 0, b"".join([
+            _full_box(b"hdlr", 0, struct.pack(">I4s", 0, b"pict") + bytes(12) + b"\0"),
+            _full_box(b"pitm", 0, struct.pack(">H", 1)),
+            iloc,
+            _full_box(b"iinf", 0, struct.pack(">H", len(infe)) + b"".join(infe)),
+            _full_box(b"iref", 0, _box(b"dimg", struct.pack(">HH", 1, len(refs))
+                                       + b"".join(struct.pack(">H", r) for r in refs))),
+            _box(b"iprp", ipco + _full_box(b"ipma", 0, ipma)),
+        ]))
+
+    ftyp = _box(b"ftyp", b"heic" + bytes(4) + b"mif1heicmiaf")
+    head = ftyp + meta(0)
+    head = ftyp + meta(len(head) + 8)
+    return head + _box(b"mdat", grid + b"".join(coded for _, coded in tiles))
