@@ -165,7 +165,8 @@ def _full_box(kind: bytes, version: int, body: bytes, flags: int = 0) -> bytes:
 
 def _children(data: bytes, start: int, end: int) -> dict[bytes, tuple[int, int]]:
     """Box type -> (body start, box end) of the boxes between ``start`` and ``end``."""
-    found, pos = {}, start
+    found: dict[bytes, tuple[int, int]] = {}
+    pos = start
     while pos + 8 <= end:
         size, kind = struct.unpack(">I4s", data[pos:pos + 8])
         found.setdefault(kind, (pos + 8, pos + size))
