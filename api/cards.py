@@ -18,7 +18,7 @@ from typing import Any
 from api.views import Json, Views
 from api.visibility import can_view_photo
 from schemas.ids import id_time
-from sinks.media_keys import VIDEO_DERIVATIVES
+from sinks.media_keys import AVIF_DERIVATIVES, VIDEO_DERIVATIVES
 from sinks.media_urls import MediaUrls
 
 
@@ -84,11 +84,27 @@ class Cards:
             "created_at": created_at(pid),
             "width": row["w"], "height": row["h"],
             "placeholder": {"color": row["color"], "blurhash": row["blurhash"]},
-            "images": {name: {"url": self.urls.url(key, now=now), "width": w, "height": h}
-                       for name, key, w, h in row["d"] if name not in VIDEO_DERIVATIVES},
+            "images": self.images(row, now),
             "video": self.video(row, now),
             "like_count": counts[0], "comment_count": counts[1], "liked_by_me": liked,
         }
+
+    def images(self, row: Json, now: float) -> Json:
+        """The JPEG derivatives by name; the large and medium ones with the URL of their
+        AVIF twin (``avif``) when it exists, for clients that decode AVIF (the web app
+        offers both in a ``<picture>``, so the browser picks by what it accepts)."""
+        images: Json = {}
+        twins: list[tuple[str, str]] = []
+        for name, key, width, height in row["d"]:
+            if name in AVIF_DERIVATIVES:
+                twins.append((name.removesuffix("_avif"), key))
+            elif name not in VIDEO_DERIVATIVES:
+                images[name] = {"url": self.urls.url(key, now=now), "width": width,
+                                "height": height}
+        for name, key in twins:
+            if name in images:
+                images[name]["avif"] = self.urls.url(key, now=now)
+        return images
 
     def video(self, row: Json, now: float) -> Json | None:
         """The MP4 renditions of a video or animated GIF (None for a photo): the main one,

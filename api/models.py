@@ -23,6 +23,7 @@ class Image(BaseModel):
     url: str
     width: int
     height: int
+    avif: str | None = None  # the same image as AVIF (large and medium), about half the bytes
 
 
 class Video(BaseModel):

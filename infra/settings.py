@@ -285,6 +285,9 @@ class MediaSettings:
 
     max_pixels: int = 50_000_000
     jpeg_quality: int = 82
+    #: AVIF twins of the large and medium derivatives at this quality (0: none): the JPEG
+    #: q82's SSIM at about half its bytes (docs/media-formats.md, bench.formats).
+    avif_quality: Annotated[int, Field(ge=0, le=100)] = 58
     workers: int = 0  # 0 = one per core
     # Videos and animated GIFs (processors/media/video.py): caps on what is accepted (longer,
     # larger or longer-running input fails with the reason), then the web rendition's profile.

@@ -196,10 +196,11 @@ class MediaProcessor(Processor):
         try:
             if media_formats.sniff(data[:media_formats.SNIFF_BYTES]) == media_formats.GIF:
                 video = await self.pool.run(render_gif, data, str(workdir), media.max_pixels,
-                                            media.jpeg_quality, self.video_profile)
+                                            media.jpeg_quality, self.video_profile,
+                                            media.avif_quality)
             else:
                 rendition = await self.pool.run(render_image, data, media.max_pixels,
-                                                media.jpeg_quality)
+                                                media.jpeg_quality, media.avif_quality)
                 video = VideoRendition(None, rendition.original_width,
                                        rendition.original_height, rendition)
         except MediaRejected as exc:
@@ -220,7 +221,8 @@ class MediaProcessor(Processor):
         started = time.perf_counter()
         try:
             video = await self.pool.run(render_video, str(path), str(workdir), media.max_pixels,
-                                        media.jpeg_quality, self.video_profile)
+                                        media.jpeg_quality, self.video_profile,
+                                        media.avif_quality)
         except MediaRejected as exc:
             raise _Rejected(STAGE_VIDEO, exc.reason) from None
         metrics.MEDIA_RENDER_SECONDS.labels(

@@ -65,25 +65,28 @@ class VideoRendition:
     files: tuple[VideoFile, ...] = ()
 
 
-def render_image(data: bytes, max_pixels: int, quality: int) -> Rendition:
+def render_image(data: bytes, max_pixels: int, quality: int, avif_quality: int = 0
+                 ) -> Rendition:
     """Pool task for a photo: all of Pillow's work for one upload."""
-    return render_photo(data, max_pixels=max_pixels, quality=quality)
+    return render_photo(data, max_pixels=max_pixels, quality=quality,
+                        avif_quality=avif_quality)
 
 
 def render_video(path: str, out_dir: str, max_pixels: int, quality: int,
-                 profile: VideoProfile) -> VideoRendition:
+                 profile: VideoProfile, avif_quality: int = 0) -> VideoRendition:
     """Pool task for a video file: probe, check the caps, grab the poster and render it
     like a photo, then write the web renditions into ``out_dir``."""
     info = probe_video(path)
     check_caps(info, profile)
     poster = poster_frame(path, info)
-    rendition = render_photo(poster, max_pixels=max_pixels, quality=quality)
+    rendition = render_photo(poster, max_pixels=max_pixels, quality=quality,
+                             avif_quality=avif_quality)
     files = web_renditions(path, info, out_dir, profile)
     return VideoRendition(info.duration_ms, info.width, info.height, rendition, files)
 
 
 def render_gif(data: bytes, out_dir: str, max_pixels: int, quality: int,
-               profile: VideoProfile) -> VideoRendition:
+               profile: VideoProfile, avif_quality: int = 0) -> VideoRendition:
     """Pool task for a GIF: its first frame renders like a photo; an animated one also
     becomes a looping MP4 (a tenth of the bytes, and smooth), as Mastodon does.
 
@@ -94,7 +97,8 @@ def render_gif(data: bytes, out_dir: str, max_pixels: int, quality: int,
     if scan.frames > profile.gif_max_frames:
         raise MediaRejected(f"animated GIF has too many frames: more than "
                             f"{profile.gif_max_frames}")
-    rendition = render_photo(data, max_pixels=max_pixels, quality=quality)
+    rendition = render_photo(data, max_pixels=max_pixels, quality=quality,
+                             avif_quality=avif_quality)
     width, height = rendition.original_width, rendition.original_height
     if scan.frames <= 1:  # a still image that happens to be a GIF
         return VideoRendition(None, width, height, rendition)

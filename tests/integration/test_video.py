@@ -38,7 +38,8 @@ from tests.support.processors import running
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
-JPEGS = {"thumb", "small", "medium", "large"}
+#: The poster's images: JPEGs, and AVIF twins of large and medium.
+JPEGS = {"thumb", "small", "medium", "large", "large_avif", "medium_avif"}
 WAIT_S = 240.0
 
 
@@ -174,7 +175,8 @@ async def test_phone_hevc_mov_is_transcoded_upright_with_a_small_rendition(
     assert photo.duration_ms is not None and 1900 <= photo.duration_ms <= 2100
     names = {d.name: (d.width, d.height) for d in photo.derivatives}
     assert names == {"large": (720, 1280), "medium": (640, 1138), "small": (320, 569),
-                     "thumb": (150, 150), "video": (720, 1280), "video_small": (360, 640)}
+                     "thumb": (150, 150), "video": (720, 1280), "video_small": (360, 640),
+                     "large_avif": (720, 1280), "medium_avif": (640, 1138)}
     main = assert_web_safe(await outcomes.download(photo, "video"), (720, 1280), audio=True)
     (video,) = streams(main, "video")
     assert not video.get("side_data_list"), "the encoded rendition is upright: no rotation"
