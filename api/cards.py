@@ -20,6 +20,7 @@ from api.views import Json, Views
 from api.visibility import can_view_photo
 from schemas.ids import id_time
 from sinks.blocks import Relations
+from sinks.media_keys import AVIF_DERIVATIVES, VIDEO_DERIVATIVES
 from sinks.media_urls import MediaUrls
 
 
@@ -111,8 +112,8 @@ class Cards:
             "media_kind": row["kind"] or "photo",
             "width": row["w"], "height": row["h"],
             "placeholder": {"color": row["color"], "blurhash": row["blurhash"]},
-            "images": {name: {"url": self.urls.url(key, now=now), "width": w, "height": h}
-                       for name, key, w, h in row["d"]},
+            "images": self.images(row, now),
+            "video": self.video(row, now),
             "alt_text": row.get("alt") or "",
         }
 
@@ -131,8 +132,8 @@ class Cards:
             "created_at": created_at(pid),
             "width": row["w"], "height": row["h"],
             "placeholder": {"color": row["color"], "blurhash": row["blurhash"]},
-            "images": {name: {"url": self.urls.url(key, now=now), "width": w, "height": h}
-                       for name, key, w, h in row["d"]},
+            "images": self.images(row, now),
+            "video": self.video(row, now),
             "like_count": counts[0], "comment_count": counts[1], "liked_by_me": liked,
             "item_count": len(row.get("items") or ()) or 1,
             "alt_text": row.get("alt") or "",
@@ -164,3 +165,37 @@ class Cards:
             self._prefixes[key] = prefix
         return prefix + b'"like_count":%d,"comment_count":%d,"liked_by_me":%s}' % (
             counts[0], counts[1], b"true" if liked else b"false")
+    def images(self, row: Json, now: float) -> Json:
+        """The JPEG derivatives by name; the large and medium ones with the URL of their
+        AVIF twin (``avif``) when it exists, for clients that decode AVIF (the web app
+        offers both in a ``<picture>``, so the browser picks by what it accepts)."""
+        images: Json = {}
+        twins: list[tuple[str, str]] = []
+        for name, key, width, height in row["d"]:
+            if name in AVIF_DERIVATIVES:
+                twins.append((name.removesuffix("_avif"), key))
+            elif name not in VIDEO_DERIVATIVES:
+                images[name] = {"url": self.urls.url(key, now=now), "width": width,
+                                "height": height}
+        for name, key in twins:
+            if name in images:
+                images[name]["avif"] = self.urls.url(key, now=now)
+        return images
+
+    def video(self, row: Json, now: float) -> Json | None:
+        """The MP4 renditions of a video or animated GIF (None for a photo): the main one,
+        the small one for slow connections when there is one, and whether it loops (an
+        animated GIF does, muted, like the GIF it was; a video plays once)."""
+        found = {name: (key, w, h) for name, key, w, h in row["d"] if name in VIDEO_DERIVATIVES}
+        if "video" not in found:
+            return None
+        key, width, height = found["video"]
+        small = found.get("video_small")
+        return {
+            "url": self.urls.url(key, now=now), "width": width, "height": height,
+            "small": None if small is None else {
+                "url": self.urls.url(small[0], now=now), "width": small[1], "height": small[2]},
+            "duration_ms": row.get("dur"),
+            "loop": row["kind"] != "video",
+        }
+

@@ -23,6 +23,18 @@ class Image(BaseModel):
     url: str
     width: int
     height: int
+    avif: str | None = None  # the same image as AVIF (large and medium), about half the bytes
+
+
+class Video(BaseModel):
+    """MP4 renditions (H.264 + AAC, faststart) of a video or an animated GIF."""
+
+    url: str
+    width: int
+    height: int
+    small: Image | None  # for slow connections (absent when the clip is that small already)
+    duration_ms: int | None
+    loop: bool  # an animated GIF: loop it, muted, without controls
 
 
 class Placeholder(BaseModel):
@@ -56,6 +68,7 @@ class PhotoCard(BaseModel):
     height: int | None
     placeholder: Placeholder
     images: dict[str, Image]
+    video: Video | None = None
     like_count: int
     comment_count: int
     liked_by_me: bool

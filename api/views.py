@@ -47,7 +47,7 @@ def _photo_json(p: photos.Photo) -> bytes:
         "id": p.photo_id, "owner": p.owner_id, "status": p.status, "kind": p.media_kind,
         "w": p.width, "h": p.height, "color": p.dominant_color, "blurhash": p.blurhash,
         "caption": p.caption, "title": p.title, "location": p.location,
-        "failure": p.failure_reason,
+        "failure": p.failure_reason, "dur": p.duration_ms,
         "d": [[d["name"], d["key"], d["width"], d["height"]] for d in p.derivatives],
         "items": p.items, "detached": p.detached, "alt": p.alt_text,
         "sensitive": p.sensitive, "cw": p.content_warning,

@@ -325,7 +325,25 @@ class MediaSettings:
 
     max_pixels: int = 50_000_000
     jpeg_quality: int = 82
+    #: AVIF twins of the large and medium derivatives at this quality (0: none): the JPEG
+    #: q82's SSIM at about half its bytes (docs/media-formats.md, bench.formats).
+    avif_quality: Annotated[int, Field(ge=0, le=100)] = 58
     workers: int = 0  # 0 = one per core
+    # Videos and animated GIFs (processors/media/video.py): caps on what is accepted (longer,
+    # larger or longer-running input fails with the reason), then the web rendition's profile.
+    video_max_seconds: Annotated[int, Field(ge=1)] = 180
+    #: Longest displayed side of an accepted video (4K passes, 8K does not).
+    video_max_edge: Annotated[int, Field(ge=1)] = 4096
+    #: Bitrate cap of the <= 1080p rendition (an input under it, already H.264, is remuxed).
+    video_max_kbps: Annotated[int, Field(ge=1)] = 5000
+    #: Shortest side and bitrate of the rendition for slow connections.
+    video_small_edge: Annotated[int, Field(ge=1)] = 360
+    video_small_kbps: Annotated[int, Field(ge=1)] = 800
+    #: x264 preset and constant rate factor: encode time against bytes (bench.video).
+    video_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
+                          "slow", "slower", "veryslow"] = "veryfast"
+    video_crf: Annotated[int, Field(ge=0, le=51)] = 23
+    gif_max_frames: Annotated[int, Field(ge=1)] = 1000
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,11 @@ from schemas.common import (
 from schemas.model import Record, Time, read_times
 from schemas.payload import Payload, register
 
-DerivativeName = Literal["thumb", "small", "medium", "large"]
+#: JPEGs of the photo (or of a video's poster frame), AVIF twins of the large and medium
+#: ones, then the MP4 renditions of a video or animated GIF: at most 1080p, and the small
+#: one for slow connections.
+DerivativeName = Literal["thumb", "small", "medium", "large", "large_avif", "medium_avif",
+                         "video", "video_small"]
 HexColor = Annotated[
     str,
     Meta(min_length=7, max_length=7, pattern=r"^#[0-9a-f]{6}\Z", description="lower-case #rrggbb"),

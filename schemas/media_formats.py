@@ -17,10 +17,11 @@ GIF = "image/gif"
 WEBP = "image/webp"
 HEIC = "image/heic"
 HEIF = "image/heif"
+AVIF = "image/avif"
 MP4 = "video/mp4"
 QUICKTIME = "video/quicktime"
 
-IMAGE_TYPES: frozenset[str] = frozenset({JPEG, PNG, GIF, WEBP, HEIC, HEIF})
+IMAGE_TYPES: frozenset[str] = frozenset({JPEG, PNG, GIF, WEBP, HEIC, HEIF, AVIF})
 VIDEO_TYPES: frozenset[str] = frozenset({MP4, QUICKTIME})
 
 #: How many leading bytes :func:`sniff` needs to decide (ISO-BMFF brand lists can be long).
@@ -70,9 +71,9 @@ def _sniff_ftyp(head: bytes) -> str | None:
     brands = {major} | compatible
     if major == b"qt  ":
         return QUICKTIME
-    # An AVIF is also "mif1"-compatible; we do not take AVIF, so check it before HEIF.
+    # An AVIF is also "mif1"-compatible: check it before HEIF (a different decoder).
     if major in _AVIF_BRANDS or (major in _HEIF_BRANDS and compatible & _AVIF_BRANDS):
-        return None
+        return AVIF
     if major in _HEIC_BRANDS or (major in _HEIF_BRANDS and compatible & _HEIC_BRANDS):
         return HEIC
     if major in _HEIF_BRANDS:
@@ -99,11 +100,25 @@ def heif_available() -> bool:
     return True
 
 
+@functools.cache
+def avif_available() -> bool:
+    """True when Pillow was built with its AVIF plugin (its wheels are, from 11.3)."""
+    try:
+        from PIL import features
+    except ImportError:
+        return False
+    return bool(features.check("avif"))
+
+
 def accepted_types() -> frozenset[str]:
-    """Every MIME type the pipeline will take: HEIC/HEIF only when a decoder is importable."""
-    if heif_available():
-        return IMAGE_TYPES | VIDEO_TYPES
-    return (IMAGE_TYPES - {HEIC, HEIF}) | VIDEO_TYPES
+    """Every MIME type the pipeline will take: HEIC/HEIF and AVIF only when a decoder is
+    importable (pillow-heif is a dependency, so only a broken install lacks it)."""
+    types = IMAGE_TYPES | VIDEO_TYPES
+    if not heif_available():
+        types -= {HEIC, HEIF}
+    if not avif_available():
+        types -= {AVIF}
+    return types
 
 
 def accept(head: bytes) -> str | None:

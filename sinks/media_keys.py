@@ -16,6 +16,12 @@ ORIGINALS_PREFIX = "originals/"
 DERIVATIVES_PREFIX = "photos/"
 STORIES_PREFIX = "stories/"
 DERIVATIVE_EXTENSION = ".jpg"
+#: Derivatives that are MP4 renditions of a video or animated GIF; every other is a JPEG.
+VIDEO_DERIVATIVES = frozenset({"video", "video_small"})
+VIDEO_EXTENSION = ".mp4"
+#: AVIF twins of JPEG derivatives (``large_avif``: the large derivative as AVIF).
+AVIF_DERIVATIVES = frozenset({"large_avif", "medium_avif"})
+AVIF_EXTENSION = ".avif"
 #: Derivatives are content-addressed by (photo id, name) and never change once written,
 #: so browsers and CDNs may keep them for a year without revalidating.
 IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
@@ -28,11 +34,15 @@ def original_key(photo_id: int) -> str:
 
 
 def derivative_key(photo_id: int, name: str) -> str:
-    """Key of one derivative in the media bucket: ``photos/<photo_id>/<name>.jpg``."""
+    """Key of one derivative in the media bucket: ``photos/<photo_id>/<name>.jpg``, or
+    ``.mp4`` for a video rendition, ``.avif`` for an AVIF twin (the extension tells a
+    download what it holds)."""
     _check_id(photo_id)
     if not name or "/" in name:
         raise ValueError(f"invalid derivative name {name!r}")
-    return f"{DERIVATIVES_PREFIX}{photo_id}/{name}{DERIVATIVE_EXTENSION}"
+    extension = (VIDEO_EXTENSION if name in VIDEO_DERIVATIVES else
+                 AVIF_EXTENSION if name in AVIF_DERIVATIVES else DERIVATIVE_EXTENSION)
+    return f"{DERIVATIVES_PREFIX}{photo_id}/{name}{extension}"
 
 
 def story_key(story_id: int) -> str:

@@ -126,6 +126,25 @@ class ObjectStore:
             raise _translate(exc, bucket, key) from exc
         return str(result.etag)
 
+    async def put_file(self, bucket: str, key: str, path: Path, *, content_type: str,
+                       cache_control: str | None = None) -> str:
+        """Write the file at ``path`` under ``key`` (overwriting), streamed in parts: video
+        renditions are files, and may be larger than we want in memory."""
+        return await asyncio.to_thread(self._put_file, bucket, key, path, content_type,
+                                       cache_control)
+
+    def _put_file(self, bucket: str, key: str, path: Path, content_type: str,
+                  cache_control: str | None) -> str:
+        headers: dict[str, str | list[str] | tuple[str]] | None = (
+            {"Cache-Control": cache_control} if cache_control else None
+        )
+        try:
+            result = self.client.fput_object(bucket, key, str(path), content_type=content_type,
+                                             metadata=headers)
+        except S3Error as exc:
+            raise _translate(exc, bucket, key) from exc
+        return str(result.etag)
+
     async def stat(self, bucket: str, key: str) -> ObjectInfo | None:
         """Size, type, ETag and Cache-Control of the object; None when there is none."""
         return await asyncio.to_thread(self._stat, bucket, key)

@@ -83,19 +83,65 @@ export function altToggle(text, after) {
   return button;
 }
 
-/** srcset over the rendered derivatives (thumb is a square crop, so it is left out). */
-function srcset(images) {
+/** srcset over the rendered derivatives (thumb is a square crop, so it is left out);
+ * ``field: "avif"`` lists their AVIF twins instead (only the sizes that have one). */
+function srcset(images, field = "url") {
   return ["small", "medium", "large"]
-    .filter((name) => images[name])
-    .map((name) => `${images[name].url} ${images[name].width}w`)
+    .filter((name) => images[name]?.[field])
+    .map((name) => `${images[name][field]} ${images[name].width}w`)
     .join(", ");
+}
+
+/** On a slow or data-saving connection, the small rendition of a video. */
+function slowConnection() {
+  const connection = navigator.connection;
+  return Boolean(connection && (connection.saveData || /(^|-)(2g|3g)$/.test(connection.effectiveType || "")));
+}
+
+/** Play a muted feed video only while it is (mostly) on screen: a feed of videos would
+ * otherwise decode every one of them at once. */
+const onScreen = typeof IntersectionObserver === "function" ? new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    if (entry.isIntersecting) entry.target.play().catch(() => {});
+    else entry.target.pause();
+  }
+}, { threshold: 0.5 }) : null;
+
+/**
+ * A video (or an animated GIF's MP4) over its poster: muted, looping autoplay in the feed,
+ * controls on the photo page (a GIF loops there too, without controls, as a GIF would).
+ */
+function videoElement(card, { player }) {
+  const video = card.video;
+  const rendition = slowConnection() && video.small ? video.small : video;
+  const images = card.images || {};
+  const controls = player && !video.loop;
+  const el = h("video", {
+    src: rendition.url,
+    poster: (images.large || images.medium || images.small)?.url,
+    width: card.width, height: card.height,
+    preload: "metadata",
+    playsInline: true,
+    muted: !controls,
+    loop: !controls,
+    controls,
+    "aria-label": altText(card),
+  });
+  el.muted = !controls; // the property, not only the attribute, decides autoplay
+  if (!controls) {
+    el.autoplay = true;
+    if (onScreen) onScreen.observe(el);
+  }
+  el.addEventListener("loadeddata", () => el.parentElement?.classList.add("loaded"));
+  return el;
 }
 
 /**
  * The image of a card at its own aspect ratio: colour, then the BlurHash, then the
- * image fading in when loaded. ``square`` crops to the thumb (grids).
+ * image fading in when loaded. ``square`` crops to the thumb (grids); a video plays in
+ * place of the image except in grids (``player``: with controls, the photo page).
  */
-export function media(card, { sizes = "(max-width: 640px) 100vw, 600px", square = false, alt } = {}) {
+export function media(card, { sizes = "(max-width: 640px) 100vw, 600px", square = false, alt, player = false } = {}) {
   const box = h(`div.media${square ? ".square" : ""}`, {
     style: {
       aspectRatio: square ? "1" : `${card.width || 4} / ${card.height || 3}`,
@@ -112,6 +158,11 @@ export function media(card, { sizes = "(max-width: 640px) 100vw, 600px", square 
     box.append(h(`div.status.${card.status}`, { role: "status" }, label));
     return box;
   }
+  if (card.video && !square) {
+    box.classList.add("video");
+    box.append(videoElement(card, { player }));
+    return box;
+  }
   const images = card.images || {};
   const img = h("img", {
     alt: alt ?? altText(card),
@@ -124,7 +175,9 @@ export function media(card, { sizes = "(max-width: 640px) 100vw, 600px", square 
     height: square ? undefined : card.height,
   });
   img.addEventListener("load", () => box.classList.add("loaded"));
-  box.append(img);
+  const avif = square ? "" : srcset(images, "avif");
+  // AVIF (about half the bytes) to browsers that decode it, the JPEG to the others.
+  box.append(avif ? h("picture", {}, h("source", { type: "image/avif", srcset: avif, sizes }), img) : img);
   return box;
 }
 

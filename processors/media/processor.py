@@ -4,7 +4,8 @@ Per upload (``handle``), in this order, because the order is what makes it safe:
 
 1. fetch the original named by the event from the originals bucket;
 2. render it in the process pool (photos: :func:`render_photo`; videos: probe, poster
-   frame, then the same photo pipeline on the poster);
+   frame, then the same photo pipeline on the poster, and the web MP4 renditions;
+   animated GIFs: the first frame as a photo, and a looping MP4);
 3. write every derivative under its deterministic key (:mod:`sinks.media_keys`),
    concurrently;
 4. publish ``photo.processed`` keyed by the photo id, and wait for ``acks=all``.
@@ -25,11 +26,13 @@ runtime, which retries transient failures without committing and dead-letters th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import cast
 
@@ -39,8 +42,16 @@ from infra import metrics
 from infra.connect import kafka
 from infra.settings import Settings
 from processors.media.derivatives import MediaRejected, Rendition
-from processors.media.worker import RenderPool, VideoRendition, render_image, render_video
+from processors.media.video import MP4_CONTENT_TYPE, VideoFile, VideoProfile
+from processors.media.worker import (
+    RenderPool,
+    VideoRendition,
+    render_gif,
+    render_image,
+    render_video,
+)
 from processors.runtime import Message, Processor
+from schemas import media_formats
 from schemas.envelope import Event, encode, make
 from schemas.media import (
     Derivative,
@@ -107,6 +118,7 @@ class MediaProcessor(Processor):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.pool = RenderPool(settings.media.workers)
+        self.video_profile = VideoProfile.from_settings(settings.media)
         self.store: ObjectStore | None = None
         self.producer: AIOKafkaProducer | None = None
 
@@ -145,15 +157,16 @@ class MediaProcessor(Processor):
         await self._publish(event.event_id, outcome)
 
     async def _process(self, upload: PhotoUploaded) -> PhotoProcessed:
-        if upload.media_kind == "video":
-            video = await self._render_video(upload)
-            rendition = video.rendition
+        files: tuple[VideoFile, ...] = ()
+        duration: int | None = None
+        async with _scratch() as workdir:
+            if upload.media_kind == "video":
+                video = await self._render_video(upload, workdir)
+            else:
+                video = await self._render_photo(upload, workdir)
+            rendition, files = video.rendition, video.files
             width, height, duration = video.width, video.height, video.duration_ms
-        else:
-            rendition = await self._render_photo(upload)
-            width, height = rendition.original_width, rendition.original_height
-            duration = None
-        derivatives = await self._store_derivatives(upload.photo_id, rendition)
+            derivatives = await self._store_derivatives(upload.photo_id, rendition, files)
         return PhotoProcessed(
             photo_id=upload.photo_id,
             owner_id=upload.owner_id,
@@ -175,7 +188,8 @@ class MediaProcessor(Processor):
             content_warning=upload.content_warning,
         )
 
-    async def _render_photo(self, upload: PhotoUploaded) -> Rendition:
+    async def _render_photo(self, upload: PhotoUploaded, workdir: Path) -> VideoRendition:
+        """A photo; a GIF also gets a looping MP4 when it is animated (written to ``workdir``)."""
         store = self._store()
         try:
             data = await store.get(self.settings.s3.originals_bucket, upload.object_key)
@@ -184,53 +198,66 @@ class MediaProcessor(Processor):
         media = self.settings.media
         started = time.perf_counter()
         try:
-            rendition = await self.pool.run(render_image, data, media.max_pixels,
-                                            media.jpeg_quality)
+            if media_formats.sniff(data[:media_formats.SNIFF_BYTES]) == media_formats.GIF:
+                video = await self.pool.run(render_gif, data, str(workdir), media.max_pixels,
+                                            media.jpeg_quality, self.video_profile,
+                                            media.avif_quality)
+            else:
+                rendition = await self.pool.run(render_image, data, media.max_pixels,
+                                                media.jpeg_quality, media.avif_quality)
+                video = VideoRendition(None, rendition.original_width,
+                                       rendition.original_height, rendition)
         except MediaRejected as exc:
             raise _Rejected(STAGE_RENDER, exc.reason) from None
         metrics.MEDIA_RENDER_SECONDS.labels("photo", metrics.size_class(
-            rendition.original_width, rendition.original_height)).observe(
-            time.perf_counter() - started)
-        return rendition
+            video.width, video.height)).observe(time.perf_counter() - started)
+        return video
 
-    async def _render_video(self, upload: PhotoUploaded) -> VideoRendition:
+    async def _render_video(self, upload: PhotoUploaded, workdir: Path) -> VideoRendition:
         """Videos go to ffmpeg as a file (it seeks; a clip may be far larger than a photo)."""
         store = self._store()
-        workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="photostream-video-"))
+        path = workdir / "original"
         try:
-            path = workdir / "original"
-            try:
-                await store.download(self.settings.s3.originals_bucket, upload.object_key, path)
-            except ObjectNotFound:
-                raise _Rejected(STAGE_FETCH, "original not found") from None
-            media = self.settings.media
-            started = time.perf_counter()
-            try:
-                video = await self.pool.run(render_video, str(path), media.max_pixels,
-                                            media.jpeg_quality)
-            except MediaRejected as exc:
-                raise _Rejected(STAGE_VIDEO, exc.reason) from None
-            metrics.MEDIA_RENDER_SECONDS.labels(
-                "video", metrics.size_class(video.width, video.height)).observe(
-                time.perf_counter() - started)
-            return video
-        finally:
-            await asyncio.to_thread(shutil.rmtree, workdir, True)
+            await store.download(self.settings.s3.originals_bucket, upload.object_key, path)
+        except ObjectNotFound:
+            raise _Rejected(STAGE_FETCH, "original not found") from None
+        media = self.settings.media
+        started = time.perf_counter()
+        try:
+            video = await self.pool.run(render_video, str(path), str(workdir), media.max_pixels,
+                                        media.jpeg_quality, self.video_profile,
+                                        media.avif_quality)
+        except MediaRejected as exc:
+            raise _Rejected(STAGE_VIDEO, exc.reason) from None
+        metrics.MEDIA_RENDER_SECONDS.labels(
+            "video", metrics.size_class(video.width, video.height)).observe(
+            time.perf_counter() - started)
+        return video
 
-    async def _store_derivatives(self, photo_id: int,
-                                 rendition: Rendition) -> tuple[Derivative, ...]:
+    async def _store_derivatives(self, photo_id: int, rendition: Rendition,
+                                 files: tuple[VideoFile, ...] = ()) -> tuple[Derivative, ...]:
         store = self._store()
         bucket = self.settings.s3.media_bucket
         keys = [derivative_key(photo_id, d.name) for d in rendition.derivatives]
+        file_keys = [derivative_key(photo_id, f.name) for f in files]
         await asyncio.gather(*(
             store.put(bucket, key, d.data, content_type=d.content_type,
                       cache_control=IMMUTABLE_CACHE_CONTROL)
             for key, d in zip(keys, rendition.derivatives, strict=True)
+        ), *(
+            store.put_file(bucket, key, Path(f.path), content_type=MP4_CONTENT_TYPE,
+                           cache_control=IMMUTABLE_CACHE_CONTROL)
+            for key, f in zip(file_keys, files, strict=True)
         ))
+        sizes = await asyncio.to_thread(lambda: [Path(f.path).stat().st_size for f in files])
         return tuple(
             Derivative(name=cast(DerivativeName, d.name), key=key, width=d.width,
                        height=d.height, bytes=len(d.data), content_type=d.content_type)
             for key, d in zip(keys, rendition.derivatives, strict=True)
+        ) + tuple(
+            Derivative(name=cast(DerivativeName, f.name), key=key, width=f.width,
+                       height=f.height, bytes=size, content_type=MP4_CONTENT_TYPE)
+            for key, f, size in zip(file_keys, files, sizes, strict=True)
         )
 
     async def _publish(self, upload_event_id: str, payload: Payload) -> None:
@@ -251,6 +278,16 @@ class MediaProcessor(Processor):
         if self.store is None:
             raise RuntimeError(f"{self.name}.start() was not awaited")
         return self.store
+
+
+@contextlib.asynccontextmanager
+async def _scratch() -> AsyncIterator[Path]:
+    """A private directory for one upload's files (video in, renditions out), removed after."""
+    workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="photostream-media-"))
+    try:
+        yield workdir
+    finally:
+        await asyncio.to_thread(shutil.rmtree, workdir, True)
 
 
 assert topic_for(PhotoProcessed.TYPE) is MEDIA_PROCESSED

@@ -29,13 +29,24 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
-from processors.media.derivatives import Rendition, render_photo
-from processors.media.video import poster_frame, probe_video
+from processors.media.derivatives import MediaRejected, Rendition, render_photo
+from processors.media.gif import scan_gif
+from processors.media.video import (
+    VideoFile,
+    VideoInfo,
+    VideoProfile,
+    check_caps,
+    poster_frame,
+    probe_video,
+    web_renditions,
+)
 from schemas import media_formats
 
-__all__ = ["RenderPool", "VideoRendition", "render_image", "render_video", "worker_count"]
+__all__ = ["RenderPool", "VideoRendition", "render_gif", "render_image", "render_video",
+           "worker_count"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -44,25 +55,59 @@ PARENT_CHECK_INTERVAL_S = 1.0
 
 @dataclass(frozen=True, slots=True)
 class VideoRendition:
-    """Derivatives of a video's poster frame plus what only the video knows."""
+    """Derivatives of a video's poster frame plus what only the video knows: its length and
+    the MP4 renditions written to files (a still GIF has neither)."""
 
-    duration_ms: int
+    duration_ms: int | None
     width: int  # displayed size of the video (rotation applied)
     height: int
     rendition: Rendition
+    files: tuple[VideoFile, ...] = ()
 
 
-def render_image(data: bytes, max_pixels: int, quality: int) -> Rendition:
+def render_image(data: bytes, max_pixels: int, quality: int, avif_quality: int = 0
+                 ) -> Rendition:
     """Pool task for a photo: all of Pillow's work for one upload."""
-    return render_photo(data, max_pixels=max_pixels, quality=quality)
+    return render_photo(data, max_pixels=max_pixels, quality=quality,
+                        avif_quality=avif_quality)
 
 
-def render_video(path: str, max_pixels: int, quality: int) -> VideoRendition:
-    """Pool task for a video file: probe, grab the poster, render it like a photo."""
+def render_video(path: str, out_dir: str, max_pixels: int, quality: int,
+                 profile: VideoProfile, avif_quality: int = 0) -> VideoRendition:
+    """Pool task for a video file: probe, check the caps, grab the poster and render it
+    like a photo, then write the web renditions into ``out_dir``."""
     info = probe_video(path)
+    check_caps(info, profile)
     poster = poster_frame(path, info)
-    rendition = render_photo(poster, max_pixels=max_pixels, quality=quality)
-    return VideoRendition(info.duration_ms, info.width, info.height, rendition)
+    rendition = render_photo(poster, max_pixels=max_pixels, quality=quality,
+                             avif_quality=avif_quality)
+    files = web_renditions(path, info, out_dir, profile)
+    return VideoRendition(info.duration_ms, info.width, info.height, rendition, files)
+
+
+def render_gif(data: bytes, out_dir: str, max_pixels: int, quality: int,
+               profile: VideoProfile, avif_quality: int = 0) -> VideoRendition:
+    """Pool task for a GIF: its first frame renders like a photo; an animated one also
+    becomes a looping MP4 (a tenth of the bytes, and smooth), as Mastodon does.
+
+    The frame count and running time come from the block structure (:mod:`gif`), so a
+    GIF over the caps is refused before anything is decoded.
+    """
+    scan = scan_gif(data, stop_after=profile.gif_max_frames)
+    if scan.frames > profile.gif_max_frames:
+        raise MediaRejected(f"animated GIF has too many frames: more than "
+                            f"{profile.gif_max_frames}")
+    rendition = render_photo(data, max_pixels=max_pixels, quality=quality,
+                             avif_quality=avif_quality)
+    width, height = rendition.original_width, rendition.original_height
+    if scan.frames <= 1:  # a still image that happens to be a GIF
+        return VideoRendition(None, width, height, rendition)
+    info = VideoInfo(duration_ms=scan.duration_ms, width=width, height=height)
+    check_caps(info, profile)
+    source = Path(out_dir) / "animation.gif"
+    source.write_bytes(data)
+    files = web_renditions(str(source), info, out_dir, profile, gif=True)
+    return VideoRendition(scan.duration_ms, width, height, rendition, files)
 
 
 def _init_worker() -> None:

@@ -41,7 +41,7 @@ from processors.runtime import Runner
 from schemas.deadletter import DeadLetter, decode_dead_letter
 from schemas.envelope import Event, InvalidEvent, decode, encode, make
 from schemas.ids import IdGenerator
-from schemas.media import PhotoDeleted, PhotoFailed, PhotoProcessed, PhotoUploaded
+from schemas.media import Derivative, PhotoDeleted, PhotoFailed, PhotoProcessed, PhotoUploaded
 from schemas.payload import Payload
 from schemas.topics import DEADLETTERS, MEDIA_PROCESSED, MEDIA_UPLOADED, Topic, key_for
 from sinks.media_keys import IMMUTABLE_CACHE_CONTROL, derivative_key, original_key
@@ -231,9 +231,17 @@ async def check_derivatives(store: ObjectStore, settings: Settings,
     """Every derivative exists as announced (size, type, cache header) and carries no EXIF."""
     payload = event.payload
     assert isinstance(payload, PhotoProcessed)
-    assert {d.name for d in payload.derivatives} == NAMES
+    # An animated GIF also gets an MP4 rendition (tests/integration/test_video.py), and
+    # large and medium an AVIF twin (checked below like the JPEGs, minus the format).
+    assert {d.name for d in payload.derivatives} - {"video", "video_small"} == NAMES | {
+        "large_avif", "medium_avif"}
     images: dict[str, Image.Image] = {}
     for d in payload.derivatives:
+        if d.name.endswith("_avif"):
+            await check_avif(store, settings, d)
+            continue
+        if d.name not in NAMES:
+            continue
         assert d.key == derivative_key(payload.photo_id, d.name)
         info = await store.stat(settings.s3.media_bucket, d.key)
         assert info is not None, d.key
@@ -247,9 +255,21 @@ async def check_derivatives(store: ObjectStore, settings: Settings,
     return images
 
 
+async def check_avif(store: ObjectStore, settings: Settings, d: Derivative) -> None:
+    """An AVIF twin: stored as announced, the size of its JPEG, no metadata."""
+    assert d.key == derivative_key(int(d.key.split("/")[1]), d.name)
+    assert d.key.endswith(".avif") and d.content_type == "image/avif"
+    info = await store.stat(settings.s3.media_bucket, d.key)
+    assert info is not None and (info.size, info.content_type) == (d.bytes, "image/avif")
+    with Image.open(io.BytesIO(await store.get(settings.s3.media_bucket, d.key))) as im:
+        assert im.format == "AVIF" and im.size == (d.width, d.height)
+        assert len(im.getexif()) == 0 and "icc_profile" not in im.info
+
+
 def sizes(event: Event[Payload]) -> dict[str, tuple[int, int]]:
     assert isinstance(event.payload, PhotoProcessed), event.payload
-    return {d.name: (d.width, d.height) for d in event.payload.derivatives}
+    return {d.name: (d.width, d.height) for d in event.payload.derivatives
+            if d.name in NAMES}
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -392,7 +412,7 @@ class TestInProcess:
                                                   "photo.failed")
         kept = await store.exists(stack.s3.originals_bucket, original_key(payload.photo_id))
         assert kept == outcomes.cases[case].store_original
-        for name in NAMES:  # nothing half-written
+        for name in (*NAMES, "large_avif", "medium_avif"):  # nothing half-written
             assert not await store.exists(stack.s3.media_bucket,
                                           derivative_key(payload.photo_id, name))
 

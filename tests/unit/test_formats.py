@@ -35,8 +35,8 @@ def test_sniff_real_images(fmt: str, mime: str) -> None:
         (_ftyp(b"heic", b"mif1", b"heic"), "image/heic"),
         (_ftyp(b"mif1", b"mif1", b"heic"), "image/heic"),
         (_ftyp(b"mif1", b"mif1"), "image/heif"),
-        (_ftyp(b"avif", b"mif1", b"avif"), None),
-        (_ftyp(b"mif1", b"mif1", b"avif"), None),
+        (_ftyp(b"avif", b"mif1", b"avif"), "image/avif"),
+        (_ftyp(b"mif1", b"mif1", b"avif"), "image/avif"),
         (_ftyp(b"xxxx"), None),
         (b"", None),
         (b"%PDF-1.7\n", None),
@@ -63,3 +63,10 @@ def test_accepted_types_always_has_core_set() -> None:
     assert {"video/mp4", "video/quicktime"} <= accepted
     assert media_formats.is_video("video/mp4")
     assert not media_formats.is_video("image/png")
+
+
+def test_phone_formats_are_first_class() -> None:
+    """pillow-heif is a dependency and Pillow decodes AVIF: none of them is optional."""
+    assert media_formats.heif_available() and media_formats.avif_available()
+    assert {"image/heic", "image/heif", "image/avif", "image/webp", "image/png",
+            "video/quicktime", "video/mp4"} <= media_formats.accepted_types()

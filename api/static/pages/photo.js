@@ -12,7 +12,7 @@ function postMedia(card) {
   if (card.items?.length > 1) return gated(card, () => carousel(card, { sizes: SIZES }));
   return gated(card, () => {
     const notes = h("div.notes");
-    return h("div.media-wrap", {}, media(card, { sizes: SIZES }),
+    return h("div.media-wrap", {}, media(card, { sizes: SIZES, player: true }),
       card.status === "ready" ? altToggle(card.alt_text, notes) : null, notes);
   });
 }
