@@ -294,7 +294,7 @@ FANOUT_WORKER_GROUP = ConsumerGroup("fanout-worker", "photostream-fanout-worker"
                                     (FANOUT_TASKS,))
 TRENDING_GROUP = ConsumerGroup("trending", "photostream-trending",
                                (MEDIA_PROCESSED, PHOTOS, LIKES, COMMENTS, USERS))
-BLOCKS_GROUP = ConsumerGroup("blocks", "photostream-blocks", (BLOCKS,))
+BLOCKS_GROUP = ConsumerGroup("blocks", "photostream-blocks", (BLOCKS, USERS))
 
 #: Every processor's group. The order is the supervisor's: processor number ``i`` serves
 #: its metrics on ``metrics_port + 1 + i``, so append, never reorder.
