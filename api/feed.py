@@ -124,7 +124,7 @@ class FeedReader:
         use_hot, (followees, relations) = await asyncio.gather(self._ensure_hot(user_id),
                                                                self.audience(user_id))
         visible = feed_authors(user_id, followees, relations)
-        pulled = sorted((await self.pull_authors()) & visible)
+        pulled = sorted((await self.pull_authors()) & (visible - {user_id}))
         page = FeedPage([], followees, relations)
         deleted: list[int] = []
         cursor = before

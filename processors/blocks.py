@@ -15,6 +15,10 @@ A follow racing the block cannot bring an edge back: the graph processor refuses
 appended to the topic before our ``follow.removed`` is undone by it (same partition,
 applied in order). Unblocking removes the rows only; the edges stay removed.
 
+An account deletion (``user.deleted``, from the users topic, which this group also
+reads) erases the account's rows and the other accounts' blocks of it
+(:func:`sinks.blocks.erase`), as of the deletion's time.
+
 Mutes are rows only: a muted account stays followed, its posts stay in the muter's
 timeline, and the feed filters them at read (so unmuting restores them at once).
 
@@ -33,6 +37,7 @@ from schemas.blocks import BlockAdded, BlockRemoved, MuteAdded, MuteRemoved
 from schemas.envelope import make
 from schemas.graph import FollowRemoved
 from schemas.topics import BLOCKS_GROUP
+from schemas.users import UserDeleted
 from sinks import blocks
 
 
@@ -46,8 +51,12 @@ class BlocksProcessor(StoreProcessor):
         event = message.event
         p = event.payload
         at = event.occurred_at
-        if not isinstance(p, BlockAdded | BlockRemoved | MuteAdded | MuteRemoved):
+        if isinstance(p, UserDeleted):
+            others = await blocks.erase(self.session, p.user_id, at)
+            await blocks.invalidate(self.redis, [p.user_id, *others])
             return
+        if not isinstance(p, BlockAdded | BlockRemoved | MuteAdded | MuteRemoved):
+            return  # profile and other account events: nothing of ours
         if p.user_id == p.target_id:
             return  # ingest refuses it (422); a hand-published one changes nothing
         if isinstance(p, BlockAdded):

@@ -315,7 +315,7 @@ TRENDING_GROUP = ConsumerGroup("trending", "photostream-trending",
 NOTIFICATIONS_GROUP = ConsumerGroup("notifications", "photostream-notifications",
                                     (FOLLOWS, LIKES, COMMENTS, MEDIA_PROCESSED, PHOTOS,
                                      FANOUT_TASKS))
-BLOCKS_GROUP = ConsumerGroup("blocks", "photostream-blocks", (BLOCKS,))
+BLOCKS_GROUP = ConsumerGroup("blocks", "photostream-blocks", (BLOCKS, USERS))
 ALBUMS_GROUP = ConsumerGroup("albums", "photostream-albums", (POSTS, MEDIA_PROCESSED, PHOTOS))
 
 #: Every processor's group. The order is the supervisor's: processor number ``i`` serves

@@ -112,6 +112,24 @@ async def _drop(session: Session, user_id: int, kind: Kind, other_id: int,
     await execute(session, statement, (micros(at), user_id, kind, other_id))
 
 
+async def erase(session: Session, user_id: int, at: datetime) -> list[int]:
+    """Forget a deleted account's blocks and mutes, and other accounts' blocks of it.
+
+    Deletes as of ``at`` (the deletion), so a block event of the account stamped before
+    it cannot bring a row back. Returns the other accounts whose relations changed (their
+    cached entries must be invalidated). Mutes *of* the account by others are not
+    indexed by it; they stay, naming an account that no longer exists (hidden anyway).
+    """
+    mine = await load(session, user_id)
+    for target in mine.blocked:
+        await unblock(session, user_id, target, at)
+    for blocker in mine.blocked_by:
+        await unblock(session, blocker, user_id, at)
+    for target in mine.muted:
+        await unmute(session, user_id, target, at)
+    return sorted(mine.blocked | mine.blocked_by)
+
+
 async def invalidate(redis: RedisClient, user_ids: Sequence[int]) -> None:
     """Drop the cached relations of ``user_ids`` (after the Cassandra write)."""
     await cache.invalidate(redis, cache.RELATIONS, user_ids)

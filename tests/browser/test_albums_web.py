@@ -145,5 +145,8 @@ async def test_every_page_passes_axe(new_page: NewPage, seeder: Seeder) -> None:
             await page.goto(page.url.split("#")[0] + path)
             await expect(page.locator("main h1")).to_have_count(1)
             await expect(page.locator("main .loading", has_text="Loading")).to_have_count(0)
-            await page.wait_for_load_state("networkidle")
+            # Not "networkidle": the live notification stream keeps a request open.
+            await page.wait_for_load_state("load")
+            await page.wait_for_function(
+                "Array.from(document.images).every((image) => image.complete)")
             await audit(page, f"{name} at {'phone' if viewport else 'desktop'} width")

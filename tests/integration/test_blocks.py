@@ -25,6 +25,7 @@ from schemas.blocks import BlockAdded, BlockRemoved, MuteAdded, MuteRemoved
 from schemas.envelope import decode, make
 from schemas.graph import FollowRequested
 from schemas.topics import BLOCKS
+from schemas.users import UserDeleted
 from sinks import blocks, graph
 from sinks.durable_timelines import read_page
 from sinks.redis_timelines import RedisTimelines
@@ -261,3 +262,26 @@ async def test_a_mute_hides_posts_from_the_feed_only(world: ReadWorld) -> None:
     assert pid in await world.feed_ids(bob)  # nobody else's feed changes
     await world.mute(alice, bob, muted=False)
     await world.until(in_feed)  # unmuting brings the posts back: nothing was removed
+
+
+async def test_a_deleted_account_leaves_no_blocks_or_mutes(
+        world: ReadWorld, cassandra_session: Session) -> None:
+    gone, target, muted, blocker = [await world.user(prefix="del") for _ in range(4)]
+    await world.block(gone, target)
+    await world.mute(gone, muted)
+    await world.block(blocker, gone)
+
+    async def stored() -> bool:
+        mine = await blocks.load(cassandra_session, gone.user_id)
+        return (mine.blocked, mine.muted, mine.blocked_by) == (
+            {target.user_id}, {muted.user_id}, {blocker.user_id})
+    await world.until(stored)
+    await world.publish(UserDeleted(user_id=gone.user_id))
+
+    async def erased() -> bool:
+        s = cassandra_session
+        return (await blocks.load(s, gone.user_id) == blocks.NONE
+                and await blocks.load(s, target.user_id) == blocks.NONE
+                and await blocks.load(s, blocker.user_id) == blocks.NONE)
+    await world.until(erased)
+    assert (await world.get("/v1/me/blocks", blocker)).json()["items"] == []
