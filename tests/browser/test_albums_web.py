@@ -9,12 +9,23 @@ axe-core and fails on any serious or critical violation.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from playwright.async_api import Page, expect
 
 from tests.browser.axe import audit
 from tests.browser.conftest import PHONE, NewPage, screenshot
 from tests.browser.world import Account, Seeder, landscape
+
+
+async def images_loaded(page: Page, timeout: float = 15.0) -> None:
+    """Until every image of the page finished loading (polled: the app's CSP forbids the
+    string evaluation ``wait_for_function`` uses)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await page.evaluate("() => Array.from(document.images).every((i) => i.complete)"):
+        assert asyncio.get_running_loop().time() < deadline, "images still loading"
+        await asyncio.sleep(0.1)
 
 pytestmark = [pytest.mark.slow, pytest.mark.stack]
 
@@ -147,6 +158,5 @@ async def test_every_page_passes_axe(new_page: NewPage, seeder: Seeder) -> None:
             await expect(page.locator("main .loading", has_text="Loading")).to_have_count(0)
             # Not "networkidle": the live notification stream keeps a request open.
             await page.wait_for_load_state("load")
-            await page.wait_for_function(
-                "Array.from(document.images).every((image) => image.complete)")
+            await images_loaded(page)
             await audit(page, f"{name} at {'phone' if viewport else 'desktop'} width")
