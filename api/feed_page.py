@@ -1,5 +1,6 @@
 """The warm home-feed page as response bytes: two Redis round trips, cards assembled from
-pre-serialised parts, and an ETag known before any card is built.
+pre-serialised parts, and an ETag known before any card is built; and, the same way, the
+"new posts since" check and a single photo's card (one round trip each, mostly).
 
 The general path (:class:`api.feed.FeedReader` + :class:`api.cards.Cards` behind FastAPI)
 stays the reference and the fallback: this one serves only the case that dominates, a
@@ -104,7 +105,27 @@ class FeedPages:
                 return True
         return False
 
-    async def _check_identity(self, ids: PageIds, claims: TokenClaims) -> None:
+    async def photo(self, token: str, photo_id: int) -> bytes | None:
+        """The card of one photo, in one round trip, or None: the general path answers
+        (a missing cache entry, and every 404: it words them)."""
+        claims = self.svc.identities.tokens.verify(token)
+        viewer = claims.user_id
+        parts = await self.reads.page_parts(viewer, [photo_id], viewer=True)
+        await self._check_identity(parts, claims)
+        row_raw, profile_raw, count_raw = parts.rows[0], parts.profiles[0], parts.counts[0]
+        if (row_raw is None or profile_raw is None or count_raw is None
+                or parts.following is None or parts.liked is None):
+            return None
+        row, profile = _json(row_raw), _json(profile_raw)
+        if not can_view_photo(viewer, row, profile, frozenset(_json(parts.following))):
+            return None
+        liked = await self.svc.views.liked_in(viewer, [photo_id], parts.liked)
+        likes, comments = _json(count_raw)
+        return self.svc.cards.card_bytes(row_raw, row, profile_raw, profile,
+                                         (int(likes), int(comments)), photo_id in liked,
+                                         viewer, time.time())
+
+    async def _check_identity(self, ids: PageIds | PageParts, claims: TokenClaims) -> None:
         """TokenError unless the token's user (read in round trip 1) still accepts it."""
         identity = (decode_identity(ids.identity) if ids.identity is not None
                     else await self.svc.identities.get(claims.user_id))

@@ -91,10 +91,12 @@ out[6] = pulled
 return out
 """
 
-# KEYS: the reader's likes key. ARGV: the photo ids (decimal, comma-separated), then the
-# photo, engagement and profile keys around an id (prefix, suffix each). Returns rows,
-# the owners' profiles (aligned with the rows; the owner id read from the row's JSON),
-# counts and the likes window; a missing entry is false (None in Python).
+# KEYS: the reader's likes key, optionally their identity and following keys (returned
+# too: a single photo's card is then one round trip). ARGV: the photo ids (decimal,
+# comma-separated), then the photo, engagement and profile keys around an id (prefix,
+# suffix each). Returns rows, the owners' profiles (aligned with the rows; the owner id
+# read from the row's JSON), counts, the likes window and the viewer's entries; a missing
+# entry is false (None in Python).
 _PAGE_PARTS = """
 local photo_keys, count_keys = {}, {}
 for id in string.gmatch(ARGV[1], '%d+') do
@@ -112,7 +114,9 @@ for i = 1, n do
   local owner = rows[i] and string.match(rows[i], '"owner":(%d+)')
   profiles[i] = owner and redis.call('GET', ARGV[6] .. owner .. ARGV[7]) or false
 end
-return {rows, profiles, counts, redis.call('GET', KEYS[1])}
+local viewer = {}
+for i = 2, #KEYS do viewer[i - 1] = redis.call('GET', KEYS[i]) end
+return {rows, profiles, counts, redis.call('GET', KEYS[1]), viewer}
 """
 
 
@@ -151,6 +155,9 @@ class PageParts:
     profiles: list[bytes | None]
     counts: list[bytes | None]
     liked: bytes | None
+    #: With ``viewer=True``: the reader's cached identity and following list.
+    identity: bytes | None = None
+    following: bytes | None = None
 
 
 class FeedReads:
@@ -187,9 +194,14 @@ class FeedReads:
         return PageIds(identity, active, bool(exists), pushed or b"", int(size), following,
                        {int(pulled[i]): pulled[i + 1] for i in range(0, len(pulled), 2)})
 
-    async def page_parts(self, user_id: int, ids: Sequence[int]) -> PageParts:
-        """Round trip 2 (module docstring)."""
-        reply = cast(list[Any], await self._run(self._parts, [cache.LIKED.key(user_id)],
+    async def page_parts(self, user_id: int, ids: Sequence[int], *,
+                         viewer: bool = False) -> PageParts:
+        """Round trip 2 (module docstring); ``viewer``: with the reader's identity and
+        following list (for a card shown alone, :meth:`page_ids` not having run)."""
+        keys = [cache.LIKED.key(user_id)]
+        if viewer:
+            keys += [self.identity.key(user_id), cache.FOLLOWING.key(user_id)]
+        reply = cast(list[Any], await self._run(self._parts, keys,
                                                 [",".join(map(str, ids)), *_PARTS_AROUND]))
-        rows, profiles, counts, liked = reply
-        return PageParts(list(rows), list(profiles), list(counts), liked)
+        rows, profiles, counts, liked, mine = reply
+        return PageParts(list(rows), list(profiles), list(counts), liked, *mine)

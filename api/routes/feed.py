@@ -8,7 +8,8 @@ FastAPI dependency or validation pass, cards assembled from serialised parts) wi
 request it does not recognise as plainly valid (other parameters, ``mode=top``, a bad
 limit or cursor, no bearer token) and any page it hands back goes to the FastAPI route
 below, the reference: same answer, same errors, only slower. :class:`FastNewPosts` does
-the same for the "new posts" check: one round trip when there is nothing new.
+the same for the "new posts" check (one round trip when there is nothing new), and
+:class:`FastPhoto` for a single visible photo's card (one round trip).
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ class _Fast:
             params = dict(parse_qsl(scope["query_string"].decode("latin-1"),
                                     keep_blank_values=True))
             try:
-                answer = await self.answer(pages, token, params, if_none_match)
+                answer = await self.answer(pages, token, params, if_none_match, scope)
             except TokenError as exc:
                 raise unauthorized(str(exc), invalid_token=True) from None
             except REDIS_ERRORS as exc:
@@ -134,7 +135,7 @@ class _Fast:
         await send({"type": "http.response.body", "body": body})
 
     async def answer(self, pages: FeedPages, token: str, params: dict[str, str],
-                     if_none_match: str | None) -> Answer | None:
+                     if_none_match: str | None, scope: Scope) -> Answer | None:
         raise NotImplementedError
 
 
@@ -142,7 +143,7 @@ class FastFeed(_Fast):
     """``GET /v1/feed`` (chronological), with ETag and 304."""
 
     async def answer(self, pages: FeedPages, token: str, params: dict[str, str],
-                     if_none_match: str | None) -> Answer | None:
+                     if_none_match: str | None, scope: Scope) -> Answer | None:
         request = _feed_params(params)
         if request is None:
             return None
@@ -158,7 +159,7 @@ class FastNewPosts(_Fast):
     """``GET /v1/feed/new?since=``."""
 
     async def answer(self, pages: FeedPages, token: str, params: dict[str, str],
-                     if_none_match: str | None) -> Answer | None:
+                     if_none_match: str | None, scope: Scope) -> Answer | None:
         since = params.get("since", "")
         if len(params) != 1 or not since.isdigit() or int(since) > MAX_ID:
             return None
@@ -167,6 +168,18 @@ class FastNewPosts(_Fast):
             return None
         return 200, [(b"cache-control", b"private, no-store")], (
             b'{"new_posts":true}' if news else b'{"new_posts":false}')
+
+
+class FastPhoto(_Fast):
+    """``GET /v1/photos/{photo_id}`` of a visible photo with warm caches."""
+
+    async def answer(self, pages: FeedPages, token: str, params: dict[str, str],
+                     if_none_match: str | None, scope: Scope) -> Answer | None:
+        photo_id = scope["path_params"].get("photo_id", "")
+        if not photo_id.isdigit() or int(photo_id) > MAX_ID:
+            return None
+        card = await pages.photo(token, int(photo_id))
+        return None if card is None else (200, [], card)
 
 
 def _bearer(scope: Scope) -> tuple[str | None, str | None]:
@@ -212,6 +225,7 @@ def mount_fast(app: FastAPI) -> None:
     """Put the fast endpoints in front of the FastAPI routes of the same paths."""
     general = Router(routes=list(app.router.routes))
     for path, endpoint in (("/v1/feed", FastFeed(general)),
-                           ("/v1/feed/new", FastNewPosts(general))):
+                           ("/v1/feed/new", FastNewPosts(general)),
+                           ("/v1/photos/{photo_id}", FastPhoto(general))):
         endpoint.route = _FastRoute(path, endpoint, include_in_schema=False)
         app.router.routes.insert(0, endpoint.route)
