@@ -23,8 +23,6 @@ import hashlib
 import struct
 import time
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
 
 import orjson
 from redis.asyncio.cluster import RedisCluster
@@ -33,6 +31,7 @@ from api import cursors
 from api.feed import SLACK, FeedReader, in_feed
 from api.service import ReadService
 from api.views import RECENT_WINDOW, Json
+from api.views import decoded as _json
 from api.visibility import can_view_photo
 from infra.connect.redis import Lane
 from infra.http.auth import TokenClaims, TokenError
@@ -44,13 +43,6 @@ from sinks.reader_activity import ACTIVITY_GRANULARITY
 
 #: Newest candidates a "new posts since" check looks at (a visible one among them is news).
 NEW_POSTS_WINDOW = 5
-
-
-@lru_cache(maxsize=65_536)
-def _json(raw: bytes) -> Any:
-    """Decoded cache values by their bytes: the same row is parsed once per process.
-    Callers must not mutate what they get."""
-    return orjson.loads(raw)
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ async def search_all(q: Q, viewer: Viewer, svc: Service) -> JSON:
         ids, people = await asyncio.gather(
             _photo_hits(session, q),
             search.users_with_prefix(session, q.lstrip("@"), limit=USERS))
-    cards = await svc.cards.cards(viewer, ids[:PHOTOS * 3])
+    cards = await svc.cards.cards(viewer, ids[:PHOTOS * 3], limit=PHOTOS)
     profiles = await svc.views.profiles([uid for _, uid in people])
     return ok({"users": [user_ref(profiles[uid]) for _, uid in people if uid in profiles],
                "photos": cards[:PHOTOS]})
