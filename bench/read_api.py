@@ -77,7 +77,7 @@ def start_api(workers: int, port: int, code: Path | None = None) -> subprocess.P
 
 async def wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
     async with httpx.AsyncClient() as client:
-        for _ in range(300):
+        for _ in range(1200):  # two minutes: a loaded box starts slowly
             if proc.poll() is not None:
                 raise SystemExit("the read API exited during start-up")
             try:
@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--baseline", metavar="GIT_REV", default=None,
                         help="with --open-loop: run the same load against this revision's "
                              "read API in the same run, and quote ratios")
-    parser.add_argument("--rates", default="250,500,750,1000,1250,1500",
+    parser.add_argument("--rates", default="100,250,500,750,1000,1250",
                         help="with --open-loop: feed rates stepped through (req/s)")
     parser.add_argument("--step", type=float, default=10, help="seconds per open-loop rate")
     parser.add_argument("--users", type=int, default=20_000)
