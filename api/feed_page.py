@@ -55,7 +55,8 @@ def _following(raw: bytes) -> frozenset[int]:
 
 @dataclass(frozen=True)
 class Page:
-    """A rendered page: its validator, and a way to build its body (skipped on a 304)."""
+    """A rendered page: its validator and its JSON (empty when ``If-None-Match`` matched:
+    answer 304, no card was built)."""
 
     etag: str
     body: bytes

@@ -17,7 +17,9 @@ command sent and parsed, so the round trips *were* the API's CPU per page (issue
 
 They return the cached bytes *raw*: deciding what the reader sees stays in Python, in
 :mod:`api.visibility` (the one rule), and a missing entry is for the caller to fill
-through the ordinary read-through path. Nothing here writes.
+through the ordinary read-through path. Nothing here writes. A relation the rule comes
+to need (say, the reader's blocks) is one more ``GET`` beside the following list in each
+script, passed to the rule like ``following`` is: no extra round trip.
 
 Single Redis server only: the scripts read keys of many hash slots, and keys they build
 from ids and values, which Redis Cluster refuses; on a cluster the read API
