@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from api import failsafe
 from api.feed_page import FeedPages
-from api.routes import explore, feed, health, naive, photos, search, stories, users, web
+from api.routes import explore, fast, feed, health, naive, photos, search, stories, users, web
 from api.service import ReadService
 from infra.http.app import service_app
 from infra.settings import Settings, get_settings
@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Read side: feeds, photos, profiles, search, explore and stories.",
         lifespan=lifespan, routers=routers, csp=web.policy(settings),
         max_in_flight=settings.api.max_in_flight)
-    feed.mount_fast(app)
+    fast.mount(app)
     failsafe.install(app, settings)
     web.mount(app)
     return app
