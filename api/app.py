@@ -17,6 +17,7 @@ from api import failsafe
 from api.feed_page import FeedPages
 from api.routes import (
     explore,
+    fast,
     feed,
     health,
     naive,
@@ -57,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Read side: feeds, photos, profiles, search, explore and stories.",
         lifespan=lifespan, routers=routers, csp=web.policy(settings),
         max_in_flight=settings.api.max_in_flight, long_lived=(stream.PATH,))
-    feed.mount_fast(app)
+    fast.mount(app)
     failsafe.install(app, settings)
     web.mount(app)
     return app

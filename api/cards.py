@@ -51,8 +51,10 @@ class Cards:
     async def cards(self, viewer: int, ids: Sequence[int], *,
                     social: tuple[frozenset[int], Relations] | None = None,
                     photos: Mapping[int, Json] | None = None,
-                    with_items: bool = False) -> list[Json]:
-        """Cards of the ``ids`` ``viewer`` may see, in the order given.
+                    with_items: bool = False, limit: int | None = None) -> list[Json]:
+        """Cards of the ``ids`` ``viewer`` may see, in the order given (the first ``limit``
+        of them: search reads three times more hits than it shows, and building a card,
+        its four signed URLs, is most of hydration's CPU).
 
         ``social`` (whom the viewer follows, its blocks and mutes) / ``photos``: what the
         caller already read (the feed has both). An album's card is its cover (first
@@ -81,6 +83,8 @@ class Cards:
                     and profile is not None:
                 out.append(self.card(row, profile, counts.get(pid, (0, 0)), pid in liked,
                                      viewer, now))
+                if limit is not None and len(out) >= limit:
+                    break
         await self._albums(out, rows, with_items, now)
         return out
 

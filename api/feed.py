@@ -107,6 +107,8 @@ class FeedReader:
                                    inactive_after_days=t.inactive_after_days)
         self.pull_refresh_seconds = pull_refresh_seconds
         self._pulled: set[int] = set()
+        self._pulled_known = False
+        self._refresh: asyncio.Future[None] | None = None
         self._pulled_list: tuple[set[int] | None, str] = (None, "")
         self._pulled_at = float("-inf")
 
@@ -209,12 +211,25 @@ class FeedReader:
 
     async def pull_authors(self) -> set[int]:
         """Refreshed every ``pull_refresh_seconds``; the last known set while Cassandra
-        is unreachable (the set only grows: a stale one misses a new author a while)."""
+        is unreachable (the set only grows: a stale one misses a new author a while).
+
+        One refresh at a time, in the background once the set is known: every request
+        arriving while it was due used to start its own (16 Cassandra reads each), a
+        herd that stalled a loaded worker every ``pull_refresh_seconds`` (issue 22).
+        """
         if time.monotonic() - self._pulled_at >= self.pull_refresh_seconds:
-            self._pulled = await degraded.or_else(pulled_authors(self.session), CASSANDRA,
-                                                  self._last_pulled)
-            self._pulled_at = time.monotonic()  # also paces retries while Cassandra is down
+            if self._refresh is None or self._refresh.done():
+                self._refresh = asyncio.ensure_future(self._refresh_pulled())
+            if self._pulled_known:
+                return self._pulled
+            await asyncio.shield(self._refresh)
         return self._pulled
+
+    async def _refresh_pulled(self) -> None:
+        self._pulled = await degraded.or_else(pulled_authors(self.session), CASSANDRA,
+                                              self._last_pulled)
+        self._pulled_at = time.monotonic()  # also paces retries while Cassandra is down
+        self._pulled_known = True
 
     async def pull_author_list(self) -> str:
         """:meth:`pull_authors` as decimal ids joined by commas (for a script argument),

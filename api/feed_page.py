@@ -1,5 +1,6 @@
 """The warm home-feed page as response bytes: two Redis round trips, cards assembled from
-pre-serialised parts, and an ETag known before any card is built.
+pre-serialised parts, and an ETag known before any card is built; and, the same way, the
+"new posts since" check and a single photo's card (one round trip each, mostly).
 
 The general path (:class:`api.feed.FeedReader` + :class:`api.cards.Cards` behind FastAPI)
 stays the reference and the fallback: this one serves only the case that dominates, a
@@ -23,7 +24,6 @@ import struct
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 import orjson
 from redis.asyncio.cluster import RedisCluster
@@ -32,6 +32,7 @@ from api import cursors
 from api.feed import SLACK, FeedReader, in_feed
 from api.service import ReadService
 from api.views import RECENT_WINDOW, Json
+from api.views import decoded as _json
 from api.visibility import can_view_photo, feed_authors
 from infra.connect.redis import Lane
 from infra.http.auth import TokenClaims, TokenError
@@ -46,11 +47,11 @@ from sinks.reader_activity import ACTIVITY_GRANULARITY
 NEW_POSTS_WINDOW = 5
 
 
-@lru_cache(maxsize=65_536)
-def _json(raw: bytes) -> Any:
-    """Decoded cache values by their bytes: the same row is parsed once per process.
-    Callers must not mutate what they get."""
-    return orjson.loads(raw)
+@lru_cache(maxsize=4_096)
+def _following(raw: bytes) -> frozenset[int]:
+    """A cached following list as a set, built once per distinct list (up to ~800 ids for
+    the heaviest readers: rebuilding it was a visible share of a page)."""
+    return frozenset(_json(raw))
 
 
 @lru_cache(maxsize=16_384)
@@ -61,7 +62,8 @@ def _relations(raw: bytes) -> Relations:
 
 @dataclass(frozen=True)
 class Page:
-    """A rendered page: its validator, and a way to build its body (skipped on a 304)."""
+    """A rendered page: its validator and its JSON (empty when ``If-None-Match`` matched:
+    answer 304, no card was built)."""
 
     etag: str
     body: bytes
@@ -96,7 +98,7 @@ class FeedPages:
         newer = [pid for pid in candidates if pid > since]
         if not newer:
             return False
-        following = frozenset(_json(ids.following))
+        following = _following(ids.following)
         relations = _relations(ids.relations)
         authors = feed_authors(viewer, following, relations)
         parts = await self.reads.page_parts(viewer, newer)
@@ -113,7 +115,30 @@ class FeedPages:
                 return True
         return False
 
-    async def _check_identity(self, ids: PageIds, claims: TokenClaims) -> None:
+    async def photo(self, token: str, photo_id: int) -> bytes | None:
+        """The card of one photo, in one round trip, or None: the general path answers
+        (a missing cache entry, and every 404: it words them)."""
+        claims = self.svc.identities.tokens.verify(token)
+        viewer = claims.user_id
+        parts = await self.reads.page_parts(viewer, [photo_id], viewer=True)
+        await self._check_identity(parts, claims)
+        row_raw, profile_raw, count_raw = parts.rows[0], parts.profiles[0], parts.counts[0]
+        if (row_raw is None or profile_raw is None or count_raw is None
+                or parts.following is None or parts.liked is None or parts.relations is None):
+            return None
+        row, profile = _json(row_raw), _json(profile_raw)
+        if not can_view_photo(viewer, row, profile, _following(parts.following),
+                              _relations(parts.relations)):
+            return None
+        if row.get("items"):
+            return None  # an album: its items are the general path's
+        liked = await self.svc.views.liked_in(viewer, [photo_id], parts.liked)
+        likes, comments = _json(count_raw)
+        return self.svc.cards.card_bytes(row_raw, row, profile_raw, profile,
+                                         (int(likes), int(comments)), photo_id in liked,
+                                         viewer, time.time())
+
+    async def _check_identity(self, ids: PageIds | PageParts, claims: TokenClaims) -> None:
         """TokenError unless the token's user (read in round trip 1) still accepts it."""
         identity = (decode_identity(ids.identity) if ids.identity is not None
                     else await self.svc.identities.get(claims.user_id))
@@ -136,7 +161,7 @@ class FeedPages:
         candidates = self._candidates(ids, want, before)
         if candidates is None or ids.following is None or ids.relations is None:
             return None
-        following = frozenset(_json(ids.following))
+        following = _following(ids.following)
         relations = _relations(ids.relations)
         parts = await self.reads.page_parts(viewer, candidates)
         return await self._page(viewer, limit, candidates, len(candidates) < want,

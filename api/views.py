@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -229,7 +230,16 @@ async def _empty() -> list[Any]:
 
 
 def _decode(found: Mapping[int, bytes]) -> dict[int, Json]:
-    return {key: orjson.loads(value) for key, value in found.items()}
+    """Cached entries decoded; the same bytes are parsed once per process (callers never
+    mutate what they get: the dicts are shared)."""
+    return {key: decoded(value) for key, value in found.items()}
+
+
+@lru_cache(maxsize=65_536)
+def decoded(value: bytes) -> Any:
+    """``orjson.loads`` of a cached entry's bytes, memoised: hot rows and profiles are read
+    many times a second and change rarely (a changed entry is new bytes, a new key)."""
+    return orjson.loads(value)
 
 
 def _relations(found: Mapping[int, bytes], user_id: int) -> Relations:

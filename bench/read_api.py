@@ -66,15 +66,18 @@ def vegeta(settings: Settings) -> Path:
     return binary
 
 
-def start_api(workers: int, port: int) -> subprocess.Popen[bytes]:
+def start_api(workers: int, port: int, code: Path | None = None) -> subprocess.Popen[bytes]:
+    """The read API as its own processes; ``code``: a checkout to run instead of ours
+    (its packages come first on the path; the venv's libraries are shared)."""
     env = {**os.environ, "PHOTOSTREAM_API_NAIVE_FEED": "true", "PHOTOSTREAM_LOG_LEVEL": "WARNING"}
     return subprocess.Popen([sys.executable, "-m", "operate.cli", "api", "--port", str(port),
-                             "--workers", str(workers)], env=env, start_new_session=True)
+                             "--workers", str(workers)], env=env, start_new_session=True,
+                            cwd=code)
 
 
 async def wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
     async with httpx.AsyncClient() as client:
-        for _ in range(300):
+        for _ in range(1200):  # two minutes: a loaded box starts slowly
             if proc.poll() is not None:
                 raise SystemExit("the read API exited during start-up")
             try:
@@ -237,6 +240,14 @@ async def run(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--open-loop", action="store_true",
+                        help="fixed arrival rates (bench.read_path), not closed-loop clients")
+    parser.add_argument("--baseline", metavar="GIT_REV", default=None,
+                        help="with --open-loop: run the same load against this revision's "
+                             "read API in the same run, and quote ratios")
+    parser.add_argument("--rates", default="100,250,500,750,1000,1250",
+                        help="with --open-loop: feed rates stepped through (req/s)")
+    parser.add_argument("--step", type=float, default=10, help="seconds per open-loop rate")
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--photos", type=int, default=200_000)
     parser.add_argument("--duration", type=float, default=60)
@@ -246,7 +257,12 @@ def main(argv: list[str] | None = None) -> None:
                              "first-read pass that warms the caches)")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
-    asyncio.run(run(parser.parse_args(argv)))
+    args = parser.parse_args(argv)
+    if args.open_loop:
+        from bench import read_path
+        asyncio.run(read_path.run(args))
+    else:
+        asyncio.run(run(args))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ command sent and parsed, so the round trips *were* the API's CPU per page (issue
 
 They return the cached bytes *raw*: deciding what the reader sees stays in Python, in
 :mod:`api.visibility` (the one rule), and a missing entry is for the caller to fill
-through the ordinary read-through path. Nothing here writes.
+through the ordinary read-through path. Nothing here writes. A relation the rule comes
+to need (say, the reader's blocks) is one more ``GET`` beside the following list in each
+script, passed to the rule like ``following`` is: no extra round trip.
 
 Single Redis server only: the scripts read keys of many hash slots, and keys they build
 from ids and values, which Redis Cluster refuses; on a cluster the read API
@@ -93,10 +95,12 @@ out[8] = redis.call('GET', KEYS[5])
 return out
 """
 
-# KEYS: the reader's likes key. ARGV: the photo ids (decimal, comma-separated), then the
-# photo, engagement and profile keys around an id (prefix, suffix each). Returns rows,
-# the owners' profiles (aligned with the rows; the owner id read from the row's JSON),
-# counts and the likes window; a missing entry is false (None in Python).
+# KEYS: the reader's likes key, optionally their identity and following keys (returned
+# too: a single photo's card is then one round trip). ARGV: the photo ids (decimal,
+# comma-separated), then the photo, engagement and profile keys around an id (prefix,
+# suffix each). Returns rows, the owners' profiles (aligned with the rows; the owner id
+# read from the row's JSON), counts, the likes window and the viewer's entries; a missing
+# entry is false (None in Python).
 _PAGE_PARTS = """
 local photo_keys, count_keys = {}, {}
 for id in string.gmatch(ARGV[1], '%d+') do
@@ -114,7 +118,9 @@ for i = 1, n do
   local owner = rows[i] and string.match(rows[i], '"owner":(%d+)')
   profiles[i] = owner and redis.call('GET', ARGV[6] .. owner .. ARGV[7]) or false
 end
-return {rows, profiles, counts, redis.call('GET', KEYS[1])}
+local viewer = {}
+for i = 2, #KEYS do viewer[i - 1] = redis.call('GET', KEYS[i]) end
+return {rows, profiles, counts, redis.call('GET', KEYS[1]), viewer}
 """
 
 
@@ -155,6 +161,10 @@ class PageParts:
     profiles: list[bytes | None]
     counts: list[bytes | None]
     liked: bytes | None
+    #: With ``viewer=True``: the reader's cached identity, following list and relations.
+    identity: bytes | None = None
+    following: bytes | None = None
+    relations: bytes | None = None
 
 
 class FeedReads:
@@ -193,9 +203,16 @@ class FeedReads:
                        {int(pulled[i]): pulled[i + 1] for i in range(0, len(pulled), 2)},
                        relations)
 
-    async def page_parts(self, user_id: int, ids: Sequence[int]) -> PageParts:
-        """Round trip 2 (module docstring)."""
-        reply = cast(list[Any], await self._run(self._parts, [cache.LIKED.key(user_id)],
+    async def page_parts(self, user_id: int, ids: Sequence[int], *,
+                         viewer: bool = False) -> PageParts:
+        """Round trip 2 (module docstring); ``viewer``: with the reader's identity,
+        following list and relations (for a card shown alone, :meth:`page_ids` not having
+        run)."""
+        keys = [cache.LIKED.key(user_id)]
+        if viewer:
+            keys += [self.identity.key(user_id), cache.FOLLOWING.key(user_id),
+                     cache.RELATIONS.key(user_id)]
+        reply = cast(list[Any], await self._run(self._parts, keys,
                                                 [",".join(map(str, ids)), *_PARTS_AROUND]))
-        rows, profiles, counts, liked = reply
-        return PageParts(list(rows), list(profiles), list(counts), liked)
+        rows, profiles, counts, liked, mine = reply
+        return PageParts(list(rows), list(profiles), list(counts), liked, *mine)

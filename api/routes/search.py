@@ -66,7 +66,7 @@ async def search_all(q: Q, viewer: Viewer, svc: Service) -> JSON:
             _photo_hits(session, q),
             search.users_with_prefix(session, q.lstrip("@"), limit=USERS))
     cards, profiles, relations = await asyncio.gather(
-        svc.cards.cards(viewer, ids[:PHOTOS * 3]),
+        svc.cards.cards(viewer, ids[:PHOTOS * 3], limit=PHOTOS),
         svc.views.profiles([uid for _, uid in people]), svc.views.relations(viewer))
     shown = visible_users(viewer, [uid for _, uid in people], relations)
     return ok({"users": [user_ref(profiles[uid]) for uid in shown if uid in profiles],

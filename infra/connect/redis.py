@@ -11,6 +11,7 @@ import collections
 from typing import Any, TypeAlias
 
 import redis.asyncio as aioredis
+from hiredis import pack_command
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -100,7 +101,8 @@ class Lane:
     pool's lock and observability records, a readiness poll of the connection, a task per
     send for the socket timeout); at two commands per feed page that was a fifth of the
     page's CPU. Here a call is: pop a connected link, write, read the reply under one
-    ``asyncio.timeout``, push it back.
+    ``asyncio.timeout``, push it back; the command is encoded by hiredis in C (redis-py
+    encodes each argument in Python).
 
     Same failure contract as :func:`reader`: each call bounded by
     ``api.backend_timeout_seconds`` (then :class:`redis.exceptions.TimeoutError`, and the
@@ -111,9 +113,11 @@ class Lane:
     """
 
     def __init__(self, url: str, *, size: int, wait_seconds: float, timeout: float) -> None:
+        # No socket timeout of the connection's own: it costs a task per send
+        # (asyncio.wait_for); call() bounds the whole exchange with one asyncio.timeout.
         self._kwargs: dict[str, Any] = {**aioredis.connection.parse_url(url),
                                         "socket_connect_timeout": timeout,
-                                        "socket_keepalive": True}
+                                        "socket_timeout": None, "socket_keepalive": True}
         self.size = size
         self.wait_seconds = wait_seconds
         self.timeout = timeout
@@ -137,7 +141,7 @@ class Lane:
                     async with asyncio.timeout(self.timeout):
                         if not link.is_connected:
                             await link.connect()
-                        await link.send_packed_command(link.pack_command(*args),
+                        await link.send_packed_command(pack_command(args),
                                                        check_health=False)
                         return await link.read_response()
                 except TimeoutError:

@@ -163,3 +163,23 @@ async def test_new_posts_since(scene: Scene) -> None:
     r = await scene.api.get("/v1/feed/new", headers=scene.reader.auth, params={"since": "x"})
     assert r.status_code == 422
     assert (await scene.api.get("/v1/feed/new", params={"since": 1})).status_code == 401
+
+
+async def test_fast_photo_cards_equal_the_general_paths(scene: Scene) -> None:
+    """Each photo the reader may see, as one card (one Redis command); the owner's own
+    view; a stranger's view of a private account's photo is the general path's 404."""
+    stranger = await scene.world.user(prefix="ffx", private=True)
+    hidden = await scene.world.photo(stranger, "private")
+    for who, pid, status in [*((scene.reader, p, 200) for p in scene.photos[:3]),
+                             (scene.author, scene.photos[1], 200), (scene.reader, hidden, 404)]:
+        answers = []
+        for fast in (True, False):
+            pages = scene.app.state.pages
+            if not fast:
+                scene.app.state.pages = None
+            try:
+                answers.append(await scene.api.get(f"/v1/photos/{pid}", headers=who.auth))
+            finally:
+                scene.app.state.pages = pages
+        assert [a.status_code for a in answers] == [status] * 2, answers[0].text
+        assert answers[0].json() == answers[1].json()

@@ -8,7 +8,7 @@ import time
 import jwt
 import pytest
 
-from infra.http.auth import TokenError, mint, verify
+from infra.http.auth import TokenError, VerifiedTokens, mint, verify
 from infra.settings import AuthSettings, Settings
 
 SECRET = "unit-test-secret-at-least-32-bytes-long"
@@ -104,3 +104,21 @@ def test_garbage_is_refused() -> None:
 def test_mint_refuses_a_bad_user_id() -> None:
     with pytest.raises(TokenError):
         mint(-5, SETTINGS)
+
+
+def test_verified_tokens_keep_valid_claims_until_expiry_and_never_keep_bad_ones() -> None:
+    cache = VerifiedTokens(SETTINGS, size=2)
+    now = int(time.time())
+    soon = jwt.encode(claims(iat=now - 10, exp=now + 2), SECRET)
+    assert cache.verify(soon).user_id == 1
+    assert cache.verify(soon) is cache.verify(soon)  # kept
+    forged = jwt.encode(claims(iat=now - 10, exp=now + 2), "another-secret-of-32-bytes-length")
+    for _ in range(2):  # refused each time: a bad token is never kept
+        with pytest.raises(TokenError, match="signature"):
+            cache.verify(forged)
+    time.sleep(2.1)
+    with pytest.raises(TokenError, match="expired"):  # kept, yet refused once expired
+        cache.verify(soon)
+    for user in range(3):  # bounded: the oldest goes first
+        cache.verify(jwt.encode(claims(sub=str(user + 10)), SECRET))
+    assert len(cache._claims) == 2
