@@ -147,3 +147,24 @@ async def test_every_page_passes_axe(new_page: NewPage, seeder: Seeder) -> None:
             await expect(page.locator("main .loading", has_text="Loading")).to_have_count(0)
             await page.wait_for_load_state("networkidle")
             await audit(page, f"{name} at {'phone' if viewport else 'desktop'} width")
+
+
+async def test_the_owner_is_told_which_photos_did_not_make_the_album(
+        new_page: NewPage, seeder: Seeder) -> None:
+    dora = await seeder.account("dora")
+    media = []
+    for name, data in (("good.jpg", landscape(21)), ("bad.jpg", landscape(22)[:400])):
+        r = await seeder.http.post(seeder.services.ingest_url + "/v1/media", headers=dora.auth,
+                                   files={"file": (name, data, "image/jpeg")},
+                                   data={"detached": "true"})
+        r.raise_for_status()
+        media.append(r.json()["photo_id"])
+    r = await seeder.http.post(seeder.services.ingest_url + "/v1/posts", headers=dora.auth,
+                               json={"media_ids": media, "caption": "one of two"})
+    r.raise_for_status()
+    post_id = r.json()["post_id"]
+    await seeder.until(lambda: seeder.ready(dora, post_id), timeout=120)
+    page = await new_page(dora, path=f"#/p/{post_id}")
+    note = page.get_by_role("note").filter(has_text="could not be posted")
+    await expect(note).to_contain_text("1 of 2 photos could not be posted")
+    await audit(page, "photo (album with a failed item)")

@@ -69,6 +69,17 @@ export async function photoPage(photoId) {
   }, "Delete") : null;
   const scroller = infinite(comments, (cursor) => read(`/v1/photos/${card.photo_id}/comments`, { limit: 20, cursor }),
     (c) => commentItem(c), { empty: "No comments yet." });
+  // The owner of an album learns which items did not make it, and why.
+  const missing = h("p.muted.album-failures", { role: "note", hidden: true });
+  if (owner && card.items) {
+    read(`/v1/posts/${card.photo_id}`).then((state) => {
+      const failed = state.items.filter((item) => item.status === "failed");
+      if (!failed.length) return;
+      fill(missing, `${failed.length} of ${state.items.length} photos could not be posted: `,
+        failed.map((item, i) => `${i ? "; " : ""}${item.reason || "failed"}`));
+      missing.hidden = false;
+    }).catch(() => {});
+  }
   read(`/v1/photos/${card.photo_id}/likes`, { limit: 10 }).then((page) => {
     if (page.items.length) fill(likers, "Liked by ", page.items.map((u, i) => [i ? ", " : "", h("a", { href: profileHref(u) }, u.username)]));
   }).catch(() => {});
@@ -79,7 +90,7 @@ export async function photoPage(photoId) {
       card.title ? h("h1.photo-title", {}, card.title)
         : h("h1.sr-only", {}, `${card.item_count > 1 ? "Album" : "Photo"} by ${card.author.username}`),
       card.caption ? h("p.caption", {}, captionNodes(card.caption)) : null,
-      card.location ? h("p.muted", {}, card.location) : null,
+      card.location ? h("p.muted", {}, card.location) : null, missing,
       h("p.muted", {}, h("time", { datetime: card.created_at }, new Date(card.created_at).toLocaleString())),
       h("div.actions", {}, button), h("p.likes", {}, count), likers,
       form, comments, scroller.nodes));
