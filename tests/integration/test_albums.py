@@ -322,3 +322,27 @@ async def test_an_album_posted_whose_request_was_aborted_never_appears(
     assert (await world.get(f"/v1/posts/{post_id}", alice)).status_code == 404
     assert post_id not in [int(c["photo_id"]) for c in (await world.get(
         f"/v1/users/{alice.user_id}/photos", alice)).json()["items"]]
+
+
+async def test_deleting_the_account_deletes_album_media_posted_or_not(
+        world: ReadWorld, ingest: httpx.AsyncClient, stack: Settings) -> None:
+    """Album media are in no grid, so the account-deletion sweep lists them apart."""
+    erin = await world.user(prefix="era")
+    posted = await detached(ingest, erin, 12)
+    kept = await detached(ingest, erin, 13)  # uploaded for an album never posted
+    r = await post(ingest, erin, [posted])
+    post_id = int(r.json()["post_id"])
+    await until_ready(world, post_id, erin)
+    await until_ready(world, kept, erin)
+    s3 = Minio(stack.s3.endpoint, stack.s3.access_key, stack.s3.secret_key, secure=False)
+
+    def objects(photo_id: int) -> list[str]:
+        return [str(o.object_name) for o in s3.list_objects(
+            stack.s3.media_bucket, prefix=derivatives_prefix(photo_id), recursive=True)]
+    assert objects(posted) and objects(kept)
+    r = await ingest.delete("/v1/me", headers=erin.auth)
+    assert r.status_code == 202, r.text
+
+    async def gone() -> bool:
+        return not objects(posted) and not objects(kept)
+    await eventually(gone, timeout=90)
