@@ -346,3 +346,32 @@ async def test_deleting_the_account_deletes_album_media_posted_or_not(
     async def gone() -> bool:
         return not objects(posted) and not objects(kept)
     await eventually(gone, timeout=90)
+
+
+async def test_twenty_items_when_the_setting_allows_them(world: ReadWorld) -> None:
+    settings = dataclasses.replace(world.settings, albums=dataclasses.replace(
+        world.settings.albums, max_items=20))
+    fay = await world.user(prefix="fay")
+    async for client in _client(settings):
+        media = [await detached(client, fay, i % 6) for i in range(20)]
+        r = await post(client, fay, media, caption="twenty")
+        assert r.status_code == 202, r.text
+        card = await until_ready(world, int(r.json()["post_id"]), fay, timeout=180)
+        assert card["item_count"] == 20
+        assert [i["media_id"] for i in card["items"]] == [str(m) for m in media]
+        problem(await post(client, fay, [time_id() for _ in range(21)]), 422)
+
+
+async def test_one_shot_retried_with_the_same_key_is_the_same_post(
+        world: ReadWorld, ingest: httpx.AsyncClient) -> None:
+    gus = await world.user(prefix="gus")
+    headers = {**gus.auth, "Idempotency-Key": f"oneshot-{time_id()}"}
+    files = [("file", (f"{i}.jpg", picture(i), "image/jpeg")) for i in (1, 2, 3)]
+    one = await ingest.post("/v1/posts", headers=headers, files=files,
+                            data={"caption": "retried"})
+    two = await ingest.post("/v1/posts", headers=headers, files=files,
+                            data={"caption": "retried"})
+    assert one.status_code == two.status_code == 202, (one.text, two.text)
+    assert one.json() == two.json()
+    card = await until_ready(world, int(one.json()["post_id"]), gus)
+    assert card["item_count"] == 3
