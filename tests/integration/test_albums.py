@@ -20,9 +20,11 @@ import pytest
 from minio import Minio
 
 from infra.connect import cassandra
+from infra.connect import redis as redis_connect
 from infra.settings import Settings
 from producers.ingest.photos import PhotoRows
 from schemas.media import AlbumPosted, PhotoUploaded
+from sinks import trending
 from sinks.photo_objects import derivatives_prefix
 from tests.integration.readside import Person, ReadWorld, read_world
 from tests.integration.test_ingest_writes import _client, problem
@@ -295,6 +297,19 @@ async def test_alt_text_content_warning_and_edits_through_the_api(
         return ([c["photo_id"] for c in new] == [str(photo_id)]
                 and str(photo_id) not in [c["photo_id"] for c in old])
     await eventually(search_follows, timeout=30)
+
+    # ... and in the trending hashtags: counted under the new tag, no longer the old.
+    redis = redis_connect.client(world.settings)
+    try:
+        hour = trending.hour_of(photo_id)
+
+        async def trending_follows() -> bool:
+            new = await redis.sismember(trending.tag_photos_key(hour, new_tag), str(photo_id))
+            old = await redis.sismember(trending.tag_photos_key(hour, tag), str(photo_id))
+            return bool(new) and not old
+        await eventually(trending_follows, timeout=30)
+    finally:
+        await redis.aclose()
 
 
 async def test_an_album_posted_whose_request_was_aborted_never_appears(
