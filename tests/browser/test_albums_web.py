@@ -168,3 +168,17 @@ async def test_the_owner_is_told_which_photos_did_not_make_the_album(
     note = page.get_by_role("note").filter(has_text="could not be posted")
     await expect(note).to_contain_text("1 of 2 photos could not be posted")
     await audit(page, "photo (album with a failed item)")
+    # The owner edits the alt text later; once the event is applied, the image says it.
+    await page.get_by_text("Edit alt text").click()
+    await page.get_by_label("Alt text").fill("a sunlit hillside")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_text("Alt text saved")).to_be_visible()
+    await audit(page, "photo (alt-text editor)")
+
+    async def alt_applied() -> bool:
+        r = await seeder.http.get(f"{seeder.services.api_url}/v1/photos/{post_id}",
+                                  headers=dora.auth)
+        return r.json()["items"][0]["alt_text"] == "a sunlit hillside"
+    await seeder.until(alt_applied, timeout=30)
+    await page.reload()
+    await expect(page.get_by_role("img", name="a sunlit hillside")).to_be_visible()

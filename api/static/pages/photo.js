@@ -23,6 +23,27 @@ function commentItem(comment, pending = false) {
     h("time.muted", { datetime: comment.created_at }, " · ", comment.created_at ? ago(comment.created_at) : "now"));
 }
 
+/** The owner's alt-text editor: one labelled field per photo, saved as an event each. */
+function altEditor(card) {
+  const items = card.items?.length ? card.items : [{ media_id: card.photo_id, alt_text: card.alt_text }];
+  const rows = items.map((item, i) => {
+    const id = `alt-${item.media_id}`;
+    const field = h(`textarea#${id}`, { rows: "2", maxlength: "1500" });
+    field.value = item.alt_text || "";
+    const save = h("button.secondary.small", { type: "button", onclick: async () => {
+      try {
+        await write("PATCH", `/v1/media/${item.media_id}`, { alt_text: field.value });
+        toast("Alt text saved");
+      } catch (error) {
+        toast(error.message, "error");
+      }
+    } }, "Save");
+    const label = items.length > 1 ? `Alt text of photo ${i + 1}` : "Alt text";
+    return h("div.alt-edit", {}, h("label", { for: id }, label), field, save);
+  });
+  return h("details.alt-editor", {}, h("summary", {}, "Edit alt text"), rows);
+}
+
 export async function photoPage(photoId) {
   const card = await read(`/v1/photos/${photoId}`);
   const me = session().user;
@@ -91,6 +112,7 @@ export async function photoPage(photoId) {
         : h("h1.sr-only", {}, `${card.item_count > 1 ? "Album" : "Photo"} by ${card.author.username}`),
       card.caption ? h("p.caption", {}, captionNodes(card.caption)) : null,
       card.location ? h("p.muted", {}, card.location) : null, missing,
+      owner && card.status === "ready" ? altEditor(card) : null,
       h("p.muted", {}, h("time", { datetime: card.created_at }, new Date(card.created_at).toLocaleString())),
       h("div.actions", {}, button), h("p.likes", {}, count), likers,
       form, comments, scroller.nodes));
