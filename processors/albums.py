@@ -108,12 +108,14 @@ class AlbumsProcessor(StoreProcessor):
             post_id = await posts.post_of(self.session, p.photo_id)
             if post_id is not None:
                 await photos.mark_processed(self.session, p, event.occurred_at)
+                await self._written(p.photo_id)
                 await self._assemble(post_id)
         elif isinstance(p, PhotoFailed):
             post_id = await posts.post_of(self.session, p.photo_id)
             if post_id is not None:
                 await photos.mark_failed(self.session, p.photo_id, p.owner_id,
                                          f"{p.stage}: {p.reason}", event.occurred_at)
+                await self._written(p.photo_id)
                 await self._assemble(post_id)
         elif isinstance(p, PhotoDeleted):
             await self._deleted(p, event.occurred_at)
@@ -132,7 +134,13 @@ class AlbumsProcessor(StoreProcessor):
         post_id = await posts.post_of(self.session, p.photo_id)
         if post_id is not None:  # one item deleted on its own while its post waits
             await photos.mark_deleted(self.session, p.photo_id, p.owner_id, at)
+            await self._written(p.photo_id)
             await self._assemble(post_id)
+
+    async def _written(self, media_id: int) -> None:
+        """An item's row changed here, maybe before the metadata processor got to it: the
+        read API's cached copy (an album page shows the items) is stale now."""
+        await cache.invalidate(self.redis, cache.PHOTO, [media_id])
 
     async def _assemble(self, post_id: int, *, sweeping: bool = False) -> None:
         """Publish the post if every item is final or its bound has passed (module doc)."""

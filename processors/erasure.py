@@ -19,6 +19,8 @@ complete a sweep that crashed half-way):
    so the list is whole; the fan-out planner's own removal for ``photo.deleted`` reads
    the follower list later, when some edges may already be gone. (For the people whose
    edge is still there, the two removals overlap: harmless, both are tombstones.)
+   Then their album media (``detached_by_owner``), posted or not: a ``photo.deleted``
+   each.
 2. the follow graph both ways, and pending requests to them: ``follow.removed`` each;
 3. their likes (``likes_by_user``): ``like.removed`` each, with the photo's owner;
 4. their comments (``comments_by_user``): ``comment.deleted`` each.
@@ -89,6 +91,7 @@ class Sweep:
         """List and publish everything; returns once the broker has all of it."""
         swept = Swept()
         await self._photos(user_id, at, swept)
+        await self._album_media(user_id, at, swept)
         await self._follows(user_id, at, swept)
         await self._likes(user_id, at, swept)
         await self._comments(user_id, at, swept)
@@ -111,6 +114,16 @@ class Sweep:
             for photo_id in page:
                 await self._emit(PhotoDeleted(photo_id=photo_id, owner_id=user_id),
                                  f"photo.deleted:{photo_id}:account", at)
+                swept.photos += 1
+
+    async def _album_media(self, user_id: int, at: datetime, swept: Swept) -> None:
+        """Media uploaded for albums (``detached_by_owner``): in no grid, so not listed by
+        :meth:`_photos`; a posted one goes with its post too (the same tombstone)."""
+        async for page in keyset_pages(lambda before: photos.detached_media(
+                self.session, user_id, limit=PAGE, before=before)):
+            for media_id in page:
+                await self._emit(PhotoDeleted(photo_id=media_id, owner_id=user_id),
+                                 f"photo.deleted:{media_id}:account", at)
                 swept.photos += 1
 
     async def _audiences(self, user_id: int) -> AsyncIterator[list[int]]:

@@ -85,6 +85,11 @@ _TEXT = "SELECT owner_id, status, caption, title FROM photos WHERE photo_id = ?"
 _STATUS_REASON = "SELECT status, failure_reason FROM photos WHERE photo_id = ?"
 _GET = "SELECT * FROM photos WHERE photo_id = ?"
 _GET_MANY = "SELECT * FROM photos WHERE photo_id IN ?"
+_DETACHED_ADD = "INSERT INTO detached_by_owner (owner_id, media_id) VALUES (?, ?)"
+_DETACHED_DEL = "DELETE FROM detached_by_owner WHERE owner_id = ? AND media_id = ?"
+_DETACHED = "SELECT media_id FROM detached_by_owner WHERE owner_id = ? LIMIT ?"
+_DETACHED_BEFORE = ("SELECT media_id FROM detached_by_owner WHERE owner_id = ? AND media_id < ? "
+                    "LIMIT ?")
 _RECENT = "SELECT photo_id FROM photos_by_user WHERE owner_id = ? LIMIT ?"
 _RECENT_BEFORE = "SELECT photo_id FROM photos_by_user WHERE owner_id = ? AND photo_id < ? LIMIT ?"
 
@@ -174,7 +179,10 @@ async def mark_processed(session: Session, photo: PhotoProcessed, at: datetime) 
     if photo.alt_text:
         await set_alt_text(session, photo.photo_id, photo.alt_text, captioned_at)
     if photo.detached:
-        # An album item is no post: never in its owner's grid, count or timelines.
+        # An album item is no post: never in its owner's grid, count or timelines; it is
+        # listed apart, for the account-deletion sweep.
+        statement = await prepared(session, _DETACHED_ADD)
+        await execute(session, statement, (photo.owner_id, photo.photo_id))
         return True
     await add_edge(session, PHOTOS_BY_USER, photo.owner_id, photo.photo_id)
     if await _serial_status(session, photo.photo_id) != STATUS_READY:
@@ -199,6 +207,8 @@ async def mark_deleted(session: Session, photo_id: int, owner_id: int, at: datet
     statement = await prepared(session, _DELETED)
     rows = await execute(session, statement, (owner_id, at, photo_id))
     await remove_edge(session, PHOTOS_BY_USER, owner_id, photo_id)
+    statement = await prepared(session, _DETACHED_DEL)
+    await execute(session, statement, (owner_id, photo_id))
     return applied(rows)
 
 
@@ -330,6 +340,18 @@ async def recent_photos(session: Session, owner_id: int, limit: int = 50,
         statement = await prepared(session, _RECENT_BEFORE)
         rows = await execute(session, statement, (owner_id, before, limit))
     return [row["photo_id"] for row in rows if row["photo_id"] is not None]
+
+
+async def detached_media(session: Session, owner_id: int, limit: int = 50,
+                         before: int | None = None) -> list[int]:
+    """Ids of ``owner_id``'s processed album media (detached uploads), newest first."""
+    if before is None:
+        statement = await prepared(session, _DETACHED)
+        rows = await execute(session, statement, (owner_id, limit))
+    else:
+        statement = await prepared(session, _DETACHED_BEFORE)
+        rows = await execute(session, statement, (owner_id, before, limit))
+    return [row["media_id"] for row in rows]
 
 
 async def photo_count(session: Session, owner_id: int) -> int:

@@ -160,3 +160,38 @@ async def test_every_page_passes_axe(new_page: NewPage, seeder: Seeder) -> None:
             await page.wait_for_load_state("load")
             await images_loaded(page)
             await audit(page, f"{name} at {'phone' if viewport else 'desktop'} width")
+
+
+async def test_the_owner_is_told_which_photos_did_not_make_the_album(
+        new_page: NewPage, seeder: Seeder) -> None:
+    dora = await seeder.account("dora")
+    media = []
+    for name, data in (("good.jpg", landscape(21)), ("bad.jpg", landscape(22)[:400])):
+        r = await seeder.http.post(seeder.services.ingest_url + "/v1/media", headers=dora.auth,
+                                   files={"file": (name, data, "image/jpeg")},
+                                   data={"detached": "true"})
+        r.raise_for_status()
+        media.append(r.json()["photo_id"])
+    r = await seeder.http.post(seeder.services.ingest_url + "/v1/posts", headers=dora.auth,
+                               json={"media_ids": media, "caption": "one of two"})
+    r.raise_for_status()
+    post_id = r.json()["post_id"]
+    await seeder.until(lambda: seeder.ready(dora, post_id), timeout=120)
+    page = await new_page(dora, path=f"#/p/{post_id}")
+    note = page.get_by_role("note").filter(has_text="could not be posted")
+    await expect(note).to_contain_text("1 of 2 photos could not be posted")
+    await audit(page, "photo (album with a failed item)")
+    # The owner edits the alt text later; once the event is applied, the image says it.
+    await page.get_by_text("Edit alt text").click()
+    await page.get_by_label("Alt text").fill("a sunlit hillside")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_text("Alt text saved")).to_be_visible()
+    await audit(page, "photo (alt-text editor)")
+
+    async def alt_applied() -> bool:
+        r = await seeder.http.get(f"{seeder.services.api_url}/v1/photos/{post_id}",
+                                  headers=dora.auth)
+        return r.json()["items"][0]["alt_text"] == "a sunlit hillside"
+    await seeder.until(alt_applied, timeout=30)
+    await page.reload()
+    await expect(page.get_by_role("img", name="a sunlit hillside")).to_be_visible()

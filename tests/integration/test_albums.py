@@ -20,9 +20,11 @@ import pytest
 from minio import Minio
 
 from infra.connect import cassandra
+from infra.connect import redis as redis_connect
 from infra.settings import Settings
 from producers.ingest.photos import PhotoRows
 from schemas.media import AlbumPosted, PhotoUploaded
+from sinks import trending
 from sinks.photo_objects import derivatives_prefix
 from tests.integration.readside import Person, ReadWorld, read_world
 from tests.integration.test_ingest_writes import _client, problem
@@ -296,6 +298,19 @@ async def test_alt_text_content_warning_and_edits_through_the_api(
                 and str(photo_id) not in [c["photo_id"] for c in old])
     await eventually(search_follows, timeout=30)
 
+    # ... and in the trending hashtags: counted under the new tag, no longer the old.
+    redis = redis_connect.client(world.settings)
+    try:
+        hour = trending.hour_of(photo_id)
+
+        async def trending_follows() -> bool:
+            new = await redis.sismember(trending.tag_photos_key(hour, new_tag), str(photo_id))
+            old = await redis.sismember(trending.tag_photos_key(hour, tag), str(photo_id))
+            return bool(new) and not old
+        await eventually(trending_follows, timeout=30)
+    finally:
+        await redis.aclose()
+
 
 async def test_an_album_posted_whose_request_was_aborted_never_appears(
         world: ReadWorld, ingest: httpx.AsyncClient) -> None:
@@ -322,3 +337,56 @@ async def test_an_album_posted_whose_request_was_aborted_never_appears(
     assert (await world.get(f"/v1/posts/{post_id}", alice)).status_code == 404
     assert post_id not in [int(c["photo_id"]) for c in (await world.get(
         f"/v1/users/{alice.user_id}/photos", alice)).json()["items"]]
+
+
+async def test_deleting_the_account_deletes_album_media_posted_or_not(
+        world: ReadWorld, ingest: httpx.AsyncClient, stack: Settings) -> None:
+    """Album media are in no grid, so the account-deletion sweep lists them apart."""
+    erin = await world.user(prefix="era")
+    posted = await detached(ingest, erin, 12)
+    kept = await detached(ingest, erin, 13)  # uploaded for an album never posted
+    r = await post(ingest, erin, [posted])
+    post_id = int(r.json()["post_id"])
+    await until_ready(world, post_id, erin)
+    await until_ready(world, kept, erin)
+    s3 = Minio(stack.s3.endpoint, stack.s3.access_key, stack.s3.secret_key, secure=False)
+
+    def objects(photo_id: int) -> list[str]:
+        return [str(o.object_name) for o in s3.list_objects(
+            stack.s3.media_bucket, prefix=derivatives_prefix(photo_id), recursive=True)]
+    assert objects(posted) and objects(kept)
+    r = await ingest.delete("/v1/me", headers=erin.auth)
+    assert r.status_code == 202, r.text
+
+    async def gone() -> bool:
+        return not objects(posted) and not objects(kept)
+    await eventually(gone, timeout=90)
+
+
+async def test_twenty_items_when_the_setting_allows_them(world: ReadWorld) -> None:
+    settings = dataclasses.replace(world.settings, albums=dataclasses.replace(
+        world.settings.albums, max_items=20))
+    fay = await world.user(prefix="fay")
+    async for client in _client(settings):
+        media = [await detached(client, fay, i % 6) for i in range(20)]
+        r = await post(client, fay, media, caption="twenty")
+        assert r.status_code == 202, r.text
+        card = await until_ready(world, int(r.json()["post_id"]), fay, timeout=180)
+        assert card["item_count"] == 20
+        assert [i["media_id"] for i in card["items"]] == [str(m) for m in media]
+        problem(await post(client, fay, [time_id() for _ in range(21)]), 422)
+
+
+async def test_one_shot_retried_with_the_same_key_is_the_same_post(
+        world: ReadWorld, ingest: httpx.AsyncClient) -> None:
+    gus = await world.user(prefix="gus")
+    headers = {**gus.auth, "Idempotency-Key": f"oneshot-{time_id()}"}
+    files = [("file", (f"{i}.jpg", picture(i), "image/jpeg")) for i in (1, 2, 3)]
+    one = await ingest.post("/v1/posts", headers=headers, files=files,
+                            data={"caption": "retried"})
+    two = await ingest.post("/v1/posts", headers=headers, files=files,
+                            data={"caption": "retried"})
+    assert one.status_code == two.status_code == 202, (one.text, two.text)
+    assert one.json() == two.json()
+    card = await until_ready(world, int(one.json()["post_id"]), gus)
+    assert card["item_count"] == 3

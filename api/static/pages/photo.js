@@ -23,6 +23,27 @@ function commentItem(comment, pending = false) {
     h("time.muted", { datetime: comment.created_at }, " · ", comment.created_at ? ago(comment.created_at) : "now"));
 }
 
+/** The owner's alt-text editor: one labelled field per photo, saved as an event each. */
+function altEditor(card) {
+  const items = card.items?.length ? card.items : [{ media_id: card.photo_id, alt_text: card.alt_text }];
+  const rows = items.map((item, i) => {
+    const id = `alt-${item.media_id}`;
+    const field = h(`textarea#${id}`, { rows: "2", maxlength: "1500" });
+    field.value = item.alt_text || "";
+    const save = h("button.secondary.small", { type: "button", onclick: async () => {
+      try {
+        await write("PATCH", `/v1/media/${item.media_id}`, { alt_text: field.value });
+        toast("Alt text saved");
+      } catch (error) {
+        toast(error.message, "error");
+      }
+    } }, "Save");
+    const label = items.length > 1 ? `Alt text of photo ${i + 1}` : "Alt text";
+    return h("div.alt-edit", {}, h("label", { for: id }, label), field, save);
+  });
+  return h("details.alt-editor", {}, h("summary", {}, "Edit alt text"), rows);
+}
+
 export async function photoPage(photoId) {
   const card = await read(`/v1/photos/${photoId}`);
   const me = session().user;
@@ -69,6 +90,17 @@ export async function photoPage(photoId) {
   }, "Delete") : null;
   const scroller = infinite(comments, (cursor) => read(`/v1/photos/${card.photo_id}/comments`, { limit: 20, cursor }),
     (c) => commentItem(c), { empty: "No comments yet." });
+  // The owner of an album learns which items did not make it, and why.
+  const missing = h("p.muted.album-failures", { role: "note", hidden: true });
+  if (owner && card.items) {
+    read(`/v1/posts/${card.photo_id}`).then((state) => {
+      const failed = state.items.filter((item) => item.status === "failed");
+      if (!failed.length) return;
+      fill(missing, `${failed.length} of ${state.items.length} photos could not be posted: `,
+        failed.map((item, i) => `${i ? "; " : ""}${item.reason || "failed"}`));
+      missing.hidden = false;
+    }).catch(() => {});
+  }
   read(`/v1/photos/${card.photo_id}/likes`, { limit: 10 }).then((page) => {
     if (page.items.length) fill(likers, "Liked by ", page.items.map((u, i) => [i ? ", " : "", h("a", { href: profileHref(u) }, u.username)]));
   }).catch(() => {});
@@ -79,7 +111,8 @@ export async function photoPage(photoId) {
       card.title ? h("h1.photo-title", {}, card.title)
         : h("h1.sr-only", {}, `${card.item_count > 1 ? "Album" : "Photo"} by ${card.author.username}`),
       card.caption ? h("p.caption", {}, captionNodes(card.caption)) : null,
-      card.location ? h("p.muted", {}, card.location) : null,
+      card.location ? h("p.muted", {}, card.location) : null, missing,
+      owner && card.status === "ready" ? altEditor(card) : null,
       h("p.muted", {}, h("time", { datetime: card.created_at }, new Date(card.created_at).toLocaleString())),
       h("div.actions", {}, button), h("p.likes", {}, count), likers,
       form, comments, scroller.nodes));
