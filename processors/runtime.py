@@ -76,6 +76,8 @@ class Processor(ABC):
     #: Handle up to this many partitions' runs at once (order within one is kept).
     partition_concurrency: ClassVar[int] = 8
     max_records: ClassVar[int] = 500
+    #: Longest a batch may take before Kafka gives its partitions to another member.
+    max_poll_interval_ms: ClassVar[int] = 300_000
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -135,7 +137,8 @@ class Runner:
     async def run(self) -> None:
         """Consume until ``stop()``; commits only after outputs are durable."""
         self.consumer = kafka.consumer(self.settings, group_id=self.processor.name,
-                                       max_poll_records=self.processor.max_records)
+                                       max_poll_records=self.processor.max_records,
+                                       max_poll_interval_ms=self.processor.max_poll_interval_ms)
         self.consumer.subscribe(list(self.processor.topics), listener=_CommitOnRevoke(self))
         await self.dead_letters.start()
         await self.processor.start()
