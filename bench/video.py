@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import os
 import random
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -41,6 +42,7 @@ from infra.connect import kafka
 from infra.settings import Settings, get_settings
 from operate.processes import stop_processes
 from operate.stack import manager
+from processors.media.video import VideoProfile, probe_video, web_renditions
 from schemas.envelope import InvalidEvent, decode, encode, make
 from schemas.ids import IdGenerator
 from schemas.media import PhotoFailed, PhotoProcessed, PhotoUploaded
@@ -183,6 +185,9 @@ async def run(args: argparse.Namespace) -> None:
          "remux", web_ready(tmp / "web.mp4", s).read_bytes()),
     ]
     env = {**os.environ, "PHOTOSTREAM_LOG_LEVEL": "WARNING", "PHOTOSTREAM_METRICS_PORT": "0"}
+    if args.preset:
+        env["PHOTOSTREAM_MEDIA_VIDEO_PRESET"] = args.preset
+        print(f"x264 preset {args.preset} (PHOTOSTREAM_MEDIA_VIDEO_PRESET)")
     logs = settings.stack.state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     proc = start_media(env, logs / "bench-video-media.log")
@@ -217,12 +222,30 @@ async def run(args: argparse.Namespace) -> None:
                 ratio = cpu / baseline_cpu if baseline_cpu else 0.0
                 print(f"{label:<52} {len(data) / 1e6:>6.1f} {wall:>7.2f} {cpu:>7.2f} "
                       f"{ratio:>8.1f} {goal:>7}  {what}")
+        remux_alone(inputs[-1][4], tmp)
         print(f"load at the end: {os.getloadavg()[0]:.1f}")
     finally:
         await processed.consumer.stop()
         await producer.stop()
         await stop_processes([proc], group=True)
         await asyncio.to_thread(shutil.rmtree, tmp, True)
+
+
+def remux_alone(data: bytes, tmp: Path) -> None:
+    """The remux-only clip's main rendition by itself (no small rendition, no poster):
+    what copying the packets into a fresh faststart MP4 costs, in this process's children."""
+    path = tmp / "remux-input.mp4"
+    path.write_bytes(data)
+    info = probe_video(str(path))
+    profile = VideoProfile(small_edge=max(info.width, info.height))  # nothing smaller
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    began = time.monotonic()
+    (file,) = web_renditions(str(path), info, str(tmp), profile)
+    wall = time.monotonic() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    print(f"{'  of which the remux alone (ffmpeg, copied: ' + str(file.copied) + ')':<52} "
+          f"{'':>6} {wall:>7.2f} {cpu:>7.2f}")
 
 
 def start_media(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -236,6 +259,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=15, help="length of the clips")
     parser.add_argument("--repeat", type=int, default=2, help="runs per input")
+    parser.add_argument("--preset", help="x264 preset of the processor (default: settings)")
     asyncio.run(run(parser.parse_args(argv)))
 
 

@@ -85,6 +85,8 @@ class Processor(ABC):
     max_records: ClassVar[int] = 500
     #: Hand each partition's run of events to ``handle_run`` at once (module doc).
     batched: ClassVar[bool] = False
+    #: Longest a batch may take before Kafka gives its partitions to another member.
+    max_poll_interval_ms: ClassVar[int] = 300_000
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -153,7 +155,8 @@ class Runner:
     async def run(self) -> None:
         """Consume until ``stop()``; commits only after outputs are durable."""
         self.consumer = kafka.consumer(self.settings, group_id=self.processor.name,
-                                       max_poll_records=self.processor.max_records)
+                                       max_poll_records=self.processor.max_records,
+                                       max_poll_interval_ms=self.processor.max_poll_interval_ms)
         self.consumer.subscribe(list(self.processor.topics), listener=_CommitOnRevoke(self))
         await self.dead_letters.start()
         await self.processor.start()

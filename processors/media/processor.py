@@ -114,6 +114,10 @@ class MediaProcessor(Processor):
     #: Smaller batches than the default: a batch is committed as a whole, so this bounds
     #: the rendering redone after a crash and the wait of a rebalance.
     max_records = 128
+    #: A batch holding a few long videos takes minutes on a small box (bench.video: a 15 s
+    #: 1080p clip is ~14 CPU s); past this Kafka would hand the batch to another member and
+    #: the videos would be transcoded again and again. Liveness is the heartbeat's job.
+    max_poll_interval_ms = 1_800_000
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)

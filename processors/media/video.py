@@ -89,7 +89,7 @@ class VideoProfile:
     max_kbps: int = 5000
     small_edge: int = 360
     small_kbps: int = 800
-    preset: str = "veryfast"
+    preset: str = "superfast"
     crf: int = 23
     gif_max_frames: int = 1000
 

@@ -5,7 +5,8 @@ position); what the browser gets is the media processor's H.264 + AAC MP4. Playi
 shown, not assumed: the element's ``currentTime`` advances and it decoded real frames
 (``videoWidth``). Debian's Chromium decodes H.264 (``canPlayType`` says "probably";
 checked here too, so a build without it fails with that reason). An animated GIF plays
-as a looping MP4.
+as a looping MP4, and a still photo is shown from its AVIF twin (the JPEG stays the
+fallback of the ``<picture>``).
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ async def test_a_phone_video_plays_in_the_feed_and_on_its_page(
     video_id = await post(seeder, alice, "IMG_0001.MOV", clip.read_bytes(), "video/quicktime")
     gif_id = await post(seeder, alice, "party.gif", media.animated_gif(24, (240, 180)),
                         "image/gif")
-    await seeder.until(lambda: _in_feed(seeder, bob, video_id, gif_id), timeout=60)
+    photo_id = await seeder.photo(alice, "a still photo", seed=5)
+    await seeder.until(lambda: _in_feed(seeder, bob, video_id, gif_id, photo_id), timeout=60)
 
     page = await new_page(bob)
     support = await page.evaluate("""() => document.createElement('video')
@@ -80,6 +82,13 @@ async def test_a_phone_video_plays_in_the_feed_and_on_its_page(
     later = await page.locator(feed_video).evaluate("(el) => el.currentTime")
     await page.wait_for_timeout(600)
     assert await page.locator(feed_video).evaluate("(el) => el.currentTime") != later
+
+    # A still photo: Chromium decodes AVIF, so of the <picture> it takes the AVIF twin.
+    still = page.locator(f"article[data-photo-id='{photo_id}'] picture img")
+    await still.scroll_into_view_if_needed()
+    await page.wait_for_function("(el) => el.complete && el.naturalWidth > 0",
+                                 arg=await still.element_handle(), timeout=30_000)
+    assert ".avif" in await still.evaluate("(el) => el.currentSrc")
 
     gif = await playing(page, f"article[data-photo-id='{gif_id}'] video")
     assert (gif["muted"], gif["loop"], gif["controls"]) == (True, True, False)
