@@ -23,9 +23,11 @@ from fastapi.responses import JSONResponse
 from api.service import ReadService
 from api.views import Json
 from api.visibility import can_view_account
+from infra.http.problems import Problem
 from infra.settings import Settings
+from producers.ingest.writes import Writes
 from producers.mastodon import entities
-from producers.mastodon.errors import NOT_FOUND, MastodonError, params, text
+from producers.mastodon.errors import NOT_FOUND, MastodonError, from_problem, params, text
 from producers.mastodon.oauth import Caller, caller, needs, signed_in
 from sinks import users
 
@@ -273,3 +275,51 @@ async def public(request: Request, who: ReadStatuses) -> JSONResponse:
              and can_view_account(viewer, profile, following, relations)}
     ids = _window(list(shown), limit, max_id, since_id, min_id)
     return _paged(request, await _statuses(request, viewer, [shown[pid] for pid in ids]))
+
+
+# -- statuses ------------------------------------------------------------------------------
+
+WriteFavourites = Annotated[Caller, needs("write:favourites")]
+
+
+async def _status(request: Request, viewer: int, status_id: str) -> Json:
+    """One Status ``viewer`` may see; 404 as if absent otherwise (the card rule)."""
+    photo_id = _id(status_id, "id")
+    assert photo_id is not None
+    cards = await _read(request).cards.cards(viewer, [photo_id])
+    found = await _statuses(request, viewer, cards)
+    if not found:
+        raise MastodonError(404, NOT_FOUND)
+    return found[0]
+
+
+@router.get("/api/v1/statuses/{status_id}")
+async def get_status(status_id: str, request: Request, who: ReadStatuses) -> JSONResponse:
+    return JSONResponse(await _status(request, signed_in(who), status_id))
+
+
+async def _favourite(request: Request, who: Caller, status_id: str, liked: bool) -> Json:
+    """Publish ``like.added``/``like.removed`` through ingest's own write path; the
+    answer shows the new state at once, as Mastodon's does (the count follows once the
+    engagement processor has applied the event)."""
+    viewer = signed_in(who)
+    status = await _status(request, viewer, status_id)
+    writes: Writes = request.app.state.writes
+    try:
+        await writes.posts.like(viewer, int(status["id"]), liked=liked)
+    except Problem as problem:
+        raise from_problem(problem) from None
+    if status["favourited"] != liked:
+        status["favourites_count"] = max(0, status["favourites_count"] + (1 if liked else -1))
+    status["favourited"] = liked
+    return status
+
+
+@router.post("/api/v1/statuses/{status_id}/favourite")
+async def favourite(status_id: str, request: Request, who: WriteFavourites) -> JSONResponse:
+    return JSONResponse(await _favourite(request, who, status_id, True))
+
+
+@router.post("/api/v1/statuses/{status_id}/unfavourite")
+async def unfavourite(status_id: str, request: Request, who: WriteFavourites) -> JSONResponse:
+    return JSONResponse(await _favourite(request, who, status_id, False))
