@@ -172,6 +172,14 @@ async def _account(request: Request, who: Caller | None, user_id: int) -> Json:
     return found
 
 
+async def account_of(request: Request, user_id: int) -> Json:
+    """The Account entity of ``user_id``; 404 while its registration is not stored."""
+    found = (await _accounts(request, [user_id])).get(user_id)
+    if found is None:
+        raise MastodonError(404, NOT_FOUND)
+    return found
+
+
 @router.get("/api/v1/accounts/verify_credentials")
 async def verify_credentials(request: Request, who: ReadAccounts) -> JSONResponse:
     user_id = signed_in(who)
@@ -250,7 +258,7 @@ async def home(request: Request, who: ReadStatuses) -> JSONResponse:
         page = await svc.feed.page(viewer, NEWER_WINDOW, max_id)
         ids = _window(page.ids, limit, None, since_id, min_id)
     cards = await svc.cards.cards(viewer, ids, social=(page.following, page.relations),
-                                  photos=page.photos)
+                                  photos=page.photos, with_items=True)
     return _paged(request, await _statuses(request, viewer, cards))
 
 
@@ -267,7 +275,8 @@ async def public(request: Request, who: ReadStatuses) -> JSONResponse:
     svc = _read(request)
     pool = sorted(await svc.views.popular(hours=48, limit=NEWER_WINDOW), reverse=True)
     following, relations = await svc.views.social(viewer)
-    cards = await svc.cards.cards(viewer, pool, social=(following, relations))
+    cards = await svc.cards.cards(viewer, pool, social=(following, relations),
+                                  with_items=True)
     profiles = await svc.views.profiles(list({int(c["author"]["user_id"]) for c in cards}))
     shown = {int(c["photo_id"]): c for c in cards if c["status"] == "ready"
              and (profile := profiles.get(int(c["author"]["user_id"]))) is not None
@@ -286,7 +295,7 @@ async def _status(request: Request, viewer: int, status_id: str) -> Json:
     """One Status ``viewer`` may see; 404 as if absent otherwise (the card rule)."""
     photo_id = _id(status_id, "id")
     assert photo_id is not None
-    cards = await _read(request).cards.cards(viewer, [photo_id])
+    cards = await _read(request).cards.cards(viewer, [photo_id], with_items=True)
     found = await _statuses(request, viewer, cards)
     if not found:
         raise MastodonError(404, NOT_FOUND)

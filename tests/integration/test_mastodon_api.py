@@ -30,6 +30,8 @@ from operate.stack.base import free_port
 from producers.ingest import create_app
 from tests.integration.readside import Person, ReadWorld, read_world
 from tests.integration.waiting import eventually
+from tests.support.images import jpeg_bytes
+from tests.support.processors import running
 
 pytestmark = [pytest.mark.slow, pytest.mark.stack]
 
@@ -46,7 +48,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 async def world(stack: Settings) -> AsyncIterator[ReadWorld]:
-    async with read_world(stack) as w:
+    async with read_world(stack) as w, running(w.settings, "media", "albums"):
         yield w
 
 
@@ -185,7 +187,9 @@ async def test_pkce_sign_in_then_mastodon_py_reads_account_instance_and_pages_ho
     # Home timeline, two at a time, both ways through Link; the order is /v1/feed's.
     first = await asyncio.to_thread(api.timeline_home, limit=2)
     second = await asyncio.to_thread(api.fetch_next, first)
+    assert second is not None
     third = await asyncio.to_thread(api.fetch_next, second)
+    assert third is not None
     ids = [int(s["id"]) for page in (first, second, third) for s in page]
     assert [pid for pid in ids if pid in posted] == v1
     status = first[0]
@@ -194,6 +198,7 @@ async def test_pkce_sign_in_then_mastodon_py_reads_account_instance_and_pages_ho
     assert status["media_attachments"][0]["url"].startswith("http")
     assert 'class="mention hashtag"' in status["content"]
     back = await asyncio.to_thread(api.fetch_previous, second)
+    assert back is not None
     assert [int(s["id"]) for s in back] == [int(s["id"]) for s in first]
     raw = await server.http.get("/api/v1/timelines/home", params={"limit": 2},
                                 headers=bearer(token))
@@ -316,3 +321,36 @@ async def test_private_accounts_posts_never_reach_a_token_that_may_not_see_them(
 async def _private(server: Server, person: Person) -> bool:
     answer = await server.http.get("/api/v1/accounts/lookup", params={"acct": person.username})
     return answer.status_code == 200 and answer.json()["locked"] is True
+
+
+async def test_upload_with_alt_text_then_post_it_with_mastodon_py(
+        world: ReadWorld, server: Server) -> None:
+    alice = await sign_up(server)
+    _, _, token = await password_token(server, alice, "read write")
+    api = client(server, token)
+    media = await asyncio.to_thread(api.media_post, jpeg_bytes(320, 240),
+                                    mime_type="image/jpeg", file_name="red.jpg",
+                                    description="a red square")
+    assert media["url"] is None  # 202: still being processed
+    posted = await asyncio.to_thread(api.status_post, "first light #sky",
+                                     media_ids=[media["id"]], sensitive=False)
+    status_id = str(posted["id"])
+
+    async def shown() -> bool:
+        answer = await server.http.get(f"/api/v1/statuses/{status_id}",
+                                       headers=bearer(token))
+        return answer.status_code == 200 and bool(answer.json()["media_attachments"][0]["url"])
+    await eventually(shown, timeout=90)
+    status = await asyncio.to_thread(api.status, status_id)
+    attachment = status["media_attachments"][0]
+    assert attachment["description"] == "a red square"
+    assert attachment["url"] and attachment["preview_url"]
+    assert "first light" in status["content"]
+    ready = await server.http.get(f"/api/v1/media/{media['id']}", headers=bearer(token))
+    assert ready.status_code == 200 and ready.json()["url"]
+    not_media = await server.http.post("/api/v2/media", headers=bearer(token), files={
+        "file": ("notes.txt", b"just some text, not a photo", "text/plain")})
+    assert not_media.status_code == 422 and "error" in not_media.json()
+    no_media = await server.http.post("/api/v1/statuses", headers=bearer(token),
+                                      data={"status": "text only"})
+    assert no_media.status_code == 422
