@@ -61,6 +61,8 @@ async def store_app(session: Session, app: App) -> None:
 
 
 async def get_app(session: Session, client_id: str) -> App | None:
+    if not client_id:  # an empty partition key is an invalid query, not a miss
+        return None
     statement = await prepared(session, (
         "SELECT secret_hash, name, website, redirect_uris, scopes FROM oauth_apps "
         "WHERE client_id = ?"))

@@ -354,3 +354,34 @@ async def test_upload_with_alt_text_then_post_it_with_mastodon_py(
     no_media = await server.http.post("/api/v1/statuses", headers=bearer(token),
                                       data={"status": "text only"})
     assert no_media.status_code == 422
+
+
+async def test_bad_input_is_a_mastodon_error_never_a_500(world: ReadWorld,
+                                                         server: Server) -> None:
+    alice = await sign_up(server)
+    _, _, token = await password_token(server, alice, "read write")
+    cases = [
+        ("POST", "/api/v1/apps", {"content": b"{not json",
+                                  "headers": {"Content-Type": "application/json"}}, 400),
+        ("POST", "/api/v1/apps", {"data": {"client_name": "x"}}, 422),
+        ("POST", "/api/v1/apps", {"data": {"client_name": "x", "redirect_uris": OOB,
+                                           "scopes": "read admin"}}, 422),
+        ("POST", "/oauth/token", {"data": {"grant_type": "password"}}, 401),
+        ("GET", "/oauth/authorize", {"params": {"response_type": "code"}}, 401),
+        ("GET", "/oauth/authorize", {"params": {"response_type": "token"}}, 400),
+        ("POST", "/api/v1/statuses", {"content": b"--x\r\nbroken",
+                                      "headers": {**bearer(token), "Content-Type":
+                                                  "multipart/form-data; boundary=x"}}, 422),
+        ("GET", "/api/v1/accounts/lookup", {"params": {"acct": "nobody_here_at_all"}}, 404),
+        ("GET", "/api/v1/accounts/99999999999999999999999", {}, 404),
+        ("GET", "/api/v1/statuses/abc", {"headers": bearer(token)}, 404),
+        ("GET", "/api/v1/timelines/home", {"headers": bearer(token),
+                                           "params": {"max_id": "x1"}}, 422),
+        ("GET", "/api/v1/timelines/home", {"headers": bearer(token),
+                                           "params": {"limit": "lots"}}, 200),
+    ]
+    for method, path, options, status in cases:
+        answer = await server.http.request(method, path, **options)
+        assert answer.status_code == status, (path, options, answer.text)
+        if status != 200:
+            assert "error" in answer.json(), (path, answer.text)
