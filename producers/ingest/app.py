@@ -39,6 +39,7 @@ from producers.ingest.writes import Writes
 from producers.mastodon import errors as mastodon_errors
 from producers.mastodon import oauth as mastodon_oauth
 from producers.mastodon import routes as mastodon_routes
+from producers.mastodon import social as mastodon_social
 from producers.mastodon import writes as mastodon_writes
 from schemas.ids import IdGenerator
 from sinks.identity import Identities
@@ -85,7 +86,9 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
             yield
 
     routers = [health, media, photos, social, stories, sessions, posts, media_edits,
-               mastodon_oauth.router, mastodon_routes.router, mastodon_writes.router]
+               # social before routes: /accounts/relationships is not an account id
+               mastodon_oauth.router, mastodon_social.router, mastodon_routes.router,
+               mastodon_writes.router]
     # password: accounts owned here; oidc: the provider holds the passwords.
     routers.append(accounts if settings.auth.mode == "password" else oidc)
     if settings.dev:  # the sign-in shortcut must not exist in production

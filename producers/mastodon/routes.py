@@ -74,7 +74,7 @@ def _id(value: str, name: str) -> int | None:
     return int(value)
 
 
-def _limit(found: dict[str, Any]) -> int:
+def limit_of(found: dict[str, Any]) -> int:
     value = text(found, "limit", str(DEFAULT_LIMIT), limit=10)
     try:
         return max(1, min(MAX_LIMIT, int(value)))
@@ -215,7 +215,7 @@ async def account(account_id: str, request: Request) -> JSONResponse:
 
 # -- timelines -----------------------------------------------------------------------------
 
-async def _statuses(request: Request, viewer: int, cards: list[Json]) -> list[Json]:
+async def statuses_of(request: Request, viewer: int, cards: list[Json]) -> list[Json]:
     authors = await _accounts(request, list({int(c["author"]["user_id"]) for c in cards}))
     return [entities.status(card, authors[int(card["author"]["user_id"])], _base(request))
             for card in cards if int(card["author"]["user_id"]) in authors]
@@ -229,7 +229,7 @@ def _window(ids: list[int], limit: int, max_id: int | None, since_id: int | None
     return chosen[-limit:] if min_id is not None else chosen[:limit]
 
 
-def _paged(request: Request, statuses: list[Json]) -> JSONResponse:
+def page_response(request: Request, statuses: list[Json]) -> JSONResponse:
     """The page with its ``Link`` header (next: older than the last; prev: newer than
     the first), the query's other parameters kept."""
     response = JSONResponse(statuses)
@@ -247,7 +247,7 @@ def _paged(request: Request, statuses: list[Json]) -> JSONResponse:
 async def home(request: Request, who: ReadStatuses) -> JSONResponse:
     viewer = signed_in(who)
     found = await params(request)
-    limit = _limit(found)
+    limit = limit_of(found)
     max_id, since_id, min_id = (_id(text(found, name, limit=30), name)
                                 for name in ("max_id", "since_id", "min_id"))
     svc = _read(request)
@@ -259,7 +259,7 @@ async def home(request: Request, who: ReadStatuses) -> JSONResponse:
         ids = _window(page.ids, limit, None, since_id, min_id)
     cards = await svc.cards.cards(viewer, ids, social=(page.following, page.relations),
                                   photos=page.photos, with_items=True)
-    return _paged(request, await _statuses(request, viewer, cards))
+    return page_response(request, await statuses_of(request, viewer, cards))
 
 
 @router.get("/api/v1/timelines/public")
@@ -269,7 +269,7 @@ async def public(request: Request, who: ReadStatuses) -> JSONResponse:
     is and kept only while its author is public."""
     viewer = signed_in(who)
     found = await params(request)
-    limit = _limit(found)
+    limit = limit_of(found)
     max_id, since_id, min_id = (_id(text(found, name, limit=30), name)
                                 for name in ("max_id", "since_id", "min_id"))
     svc = _read(request)
@@ -283,7 +283,7 @@ async def public(request: Request, who: ReadStatuses) -> JSONResponse:
              and not profile["private"]
              and can_view_account(viewer, profile, following, relations)}
     ids = _window(list(shown), limit, max_id, since_id, min_id)
-    return _paged(request, await _statuses(request, viewer, [shown[pid] for pid in ids]))
+    return page_response(request, await statuses_of(request, viewer, [shown[pid] for pid in ids]))
 
 
 # -- statuses ------------------------------------------------------------------------------
@@ -296,7 +296,7 @@ async def _status(request: Request, viewer: int, status_id: str) -> Json:
     photo_id = _id(status_id, "id")
     assert photo_id is not None
     cards = await _read(request).cards.cards(viewer, [photo_id], with_items=True)
-    found = await _statuses(request, viewer, cards)
+    found = await statuses_of(request, viewer, cards)
     if not found:
         raise MastodonError(404, NOT_FOUND)
     return found[0]

@@ -28,6 +28,7 @@ from mastodon import Mastodon
 from infra.settings import Settings
 from operate.stack.base import free_port
 from producers.ingest import create_app
+from schemas.graph import FollowApproved
 from tests.integration.readside import Person, ReadWorld, read_world
 from tests.integration.waiting import eventually
 from tests.support.images import jpeg_bytes
@@ -385,3 +386,32 @@ async def test_bad_input_is_a_mastodon_error_never_a_500(world: ReadWorld,
         assert answer.status_code == status, (path, options, answer.text)
         if status != 200:
             assert "error" in answer.json(), (path, answer.text)
+
+
+async def test_follow_a_locked_account_get_approved_and_read_its_statuses(
+        world: ReadWorld, server: Server) -> None:
+    carol, dave, erin = [await sign_up(server) for _ in range(3)]
+    await world.set_private(carol, True)
+    await eventually(lambda: _private(server, carol))
+    photo = await world.photo(carol, "for approved followers")
+    _, _, dave_token = await password_token(server, dave, "read write follow")
+    _, _, erin_token = await password_token(server, erin, "read")
+    api = client(server, dave_token)
+    asked = await asyncio.to_thread(api.account_follow, carol.user_id)
+    assert asked["requested"] is True and asked["following"] is False
+    await world.publish(FollowApproved(follower_id=dave.user_id, followee_id=carol.user_id))
+
+    async def approved() -> bool:
+        found = await asyncio.to_thread(api.account_relationships, [carol.user_id])
+        return bool(found[0]["following"])
+    await eventually(approved, timeout=60)
+    statuses = await asyncio.to_thread(api.account_statuses, carol.user_id)
+    assert [str(s["id"]) for s in statuses] == [str(photo)]
+    hidden = await server.http.get(f"/api/v1/accounts/{carol.user_id}/statuses",
+                                   headers=bearer(erin_token))
+    assert hidden.status_code == 200 and hidden.json() == []
+    read_only_follow = await server.http.post(f"/api/v1/accounts/{carol.user_id}/follow",
+                                              headers=bearer(erin_token))
+    assert read_only_follow.status_code == 403
+    left = await asyncio.to_thread(api.account_unfollow, carol.user_id)
+    assert left["following"] is False
