@@ -18,6 +18,7 @@ import re
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -361,7 +362,7 @@ async def test_bad_input_is_a_mastodon_error_never_a_500(world: ReadWorld,
                                                          server: Server) -> None:
     alice = await sign_up(server)
     _, _, token = await password_token(server, alice, "read write")
-    cases = [
+    cases: list[tuple[str, str, dict[str, Any], int]] = [
         ("POST", "/api/v1/apps", {"content": b"{not json",
                                   "headers": {"Content-Type": "application/json"}}, 400),
         ("POST", "/api/v1/apps", {"data": {"client_name": "x"}}, 422),
