@@ -13,12 +13,12 @@ default, at most 40; a ``Link`` header with ``rel="next"`` (older) and ``rel="pr
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from api.service import ReadService
 from api.views import Json
@@ -155,9 +155,9 @@ async def _accounts(request: Request, user_ids: list[int]) -> dict[int, Json]:
     svc = _read(request)
     profiles = await svc.views.profiles(user_ids)
     present = [uid for uid in user_ids if uid in profiles]
-    counts = await asyncio.gather(*(svc.views.user_counts(uid) for uid in present))
-    return {uid: entities.account(profiles[uid], found, _base(request))
-            for uid, found in zip(present, counts, strict=True)}
+    counts = await svc.views.users_counts(present)
+    return {uid: entities.account(profiles[uid], counts[uid], _base(request))
+            for uid in present}
 
 
 async def _account(request: Request, who: Caller | None, user_id: int) -> Json:
@@ -229,10 +229,10 @@ def _window(ids: list[int], limit: int, max_id: int | None, since_id: int | None
     return chosen[-limit:] if min_id is not None else chosen[:limit]
 
 
-def page_response(request: Request, statuses: list[Json]) -> JSONResponse:
+def page_response(request: Request, statuses: list[Json]) -> Response:
     """The page with its ``Link`` header (next: older than the last; prev: newer than
     the first), the query's other parameters kept."""
-    response = JSONResponse(statuses)
+    response = Response(orjson.dumps(statuses), media_type="application/json")
     if statuses:
         kept = [(k, v) for k, v in request.query_params.multi_items()
                 if k not in ("max_id", "since_id", "min_id")]
@@ -244,7 +244,7 @@ def page_response(request: Request, statuses: list[Json]) -> JSONResponse:
 
 
 @router.get("/api/v1/timelines/home")
-async def home(request: Request, who: ReadStatuses) -> JSONResponse:
+async def home(request: Request, who: ReadStatuses) -> Response:
     viewer = signed_in(who)
     found = await params(request)
     limit = limit_of(found)
@@ -263,7 +263,7 @@ async def home(request: Request, who: ReadStatuses) -> JSONResponse:
 
 
 @router.get("/api/v1/timelines/public")
-async def public(request: Request, who: ReadStatuses) -> JSONResponse:
+async def public(request: Request, who: ReadStatuses) -> Response:
     """Recent posts of public accounts (``local``: every account here is local): the
     trending processor's recent popular posts, newest first, each checked as every card
     is and kept only while its author is public."""

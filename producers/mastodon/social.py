@@ -13,7 +13,7 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from api.service import ReadService
 from api.views import Json
@@ -117,7 +117,7 @@ async def unfollow(account_id: str, request: Request, who: WriteFollows) -> JSON
 
 @router.get("/api/v1/accounts/{account_id}/statuses")
 async def account_statuses(account_id: str, request: Request,
-                           who: ReadStatuses) -> JSONResponse:
+                           who: ReadStatuses) -> Response:
     """The account's posts, newest first (``max_id``, ``limit``); empty to a viewer who may
     not see them (a private account not followed, a block), and for ``pinned``
     (photostream has no pinned posts); ``only_media`` changes nothing: every post has media."""
