@@ -97,7 +97,8 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
         settings, service="ingest", title="photostream ingest",
         summary="Write side: uploads, likes, comments, follows, profiles and stories.",
         lifespan=lifespan, routers=routers, cors_origins=settings.web_origins,
-        cors_headers=("Authorization", "Content-Type", "Idempotency-Key"))
+        cors_headers=("Authorization", "Content-Type", "Idempotency-Key"),
+        csp=mastodon_oauth.csp)
     outages.install(app)
     mastodon_errors.install(app)
     if settings.auth.mode == "oidc":

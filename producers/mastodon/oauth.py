@@ -18,19 +18,21 @@ import base64
 import hashlib
 import hmac
 import html
+import re
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from cassandra.cluster import Session
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.types import Scope
 
+from infra.http.headers import LOCKED_POLICY
 from infra.http.problems import Problem
 from infra.settings import Settings
-from producers.ingest.writes import Writes
 from producers.mastodon import scopes
 from producers.mastodon.errors import (
     INVALID_TOKEN,
@@ -43,6 +45,9 @@ from sinks import oauth
 from sinks.identity import Identities, IdentityUnavailable
 
 OOB = "urn:ietf:wg:oauth:2.0:oob"
+
+if TYPE_CHECKING:  # the ingest package imports this one: annotations only
+    from producers.ingest.writes import Writes
 
 router = APIRouter(tags=["mastodon"], include_in_schema=False)
 
@@ -115,6 +120,31 @@ def needs(scope: str, *, user: bool = True) -> Any:
 def signed_in(caller: Caller) -> int:
     assert caller.user_id is not None  # needs(..., user=True) refused app-only tokens
     return caller.user_id
+
+
+AUTHORIZE_PATH = "/oauth/authorize"
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{0,63}$")
+_HOST = re.compile(r"^[A-Za-z0-9.\-\[\]:]{1,255}$")
+
+
+def csp(scope: Scope) -> str:
+    """The Content-Security-Policy of the ingest app's HTML answers: locked, except that
+    the consent page may submit its form to itself, and browsers apply ``form-action``
+    to the redirect that follows too, so the app's ``redirect_uri`` (carried in the
+    page's query string) is allowed as well: its origin, or its scheme for an app's own
+    URI scheme. Anything that is not a plain scheme and host is left out."""
+    if scope.get("path") != AUTHORIZE_PATH:
+        return LOCKED_POLICY
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    allowed = ["'self'"]
+    target = urlsplit((query.get("redirect_uri") or [""])[0])
+    if target.scheme and _SCHEME.match(target.scheme) and target.scheme != "urn":
+        if target.scheme in ("http", "https"):
+            if target.netloc and _HOST.match(target.netloc):
+                allowed.append(f"{target.scheme}://{target.netloc}")
+        else:
+            allowed.append(f"{target.scheme}:")
+    return LOCKED_POLICY.replace("form-action 'none'", "form-action " + " ".join(allowed))
 
 
 def _pkce_ok(challenge: str, verifier: str) -> bool:
@@ -223,6 +253,12 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
         status_code=status, headers={"Cache-Control": "no-store"})
 
 
+def _action(authorization: _Authorization) -> str:
+    """The form's target: this page, with the redirect URI in the query string, so the
+    page re-shown after a wrong password has the same policy (:func:`csp`)."""
+    return f"{AUTHORIZE_PATH}?{urlencode({'redirect_uri': authorization.redirect_uri})}"
+
+
 def _consent(authorization: _Authorization, error: str = "") -> HTMLResponse:
     hidden = "".join(
         f'<input type="hidden" name="{html.escape(name)}" value="{html.escape(value)}">'
@@ -231,7 +267,7 @@ def _consent(authorization: _Authorization, error: str = "") -> HTMLResponse:
     return _page("Authorize " + authorization.app.name, (
         f"<h1>{html.escape(authorization.app.name)} asks to use your photostream account</h1>"
         f"<p>Access asked for: {html.escape(scopes.render(authorization.scopes))}</p>{alert}"
-        f'<form method="post" action="/oauth/authorize">{hidden}'
+        f'<form method="post" action="{html.escape(_action(authorization))}">{hidden}'
         '<p><label for="username">Username or email</label> '
         '<input id="username" name="username" autocomplete="username" required></p>'
         '<p><label for="password">Password</label> '

@@ -13,7 +13,7 @@ default, at most 40; a ``Link`` header with ``rel="next"`` (older) and ``rel="pr
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
 import orjson
@@ -25,11 +25,13 @@ from api.views import Json
 from api.visibility import can_view_account
 from infra.http.problems import Problem
 from infra.settings import Settings
-from producers.ingest.writes import Writes
 from producers.mastodon import entities
 from producers.mastodon.errors import NOT_FOUND, MastodonError, from_problem, params, text
 from producers.mastodon.oauth import Caller, caller, needs, signed_in
 from sinks import users
+
+if TYPE_CHECKING:  # the ingest package imports this one: annotations only
+    from producers.ingest.writes import Writes
 
 router = APIRouter(tags=["mastodon"], include_in_schema=False)
 

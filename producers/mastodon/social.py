@@ -10,7 +10,7 @@ from the same cached views as ``/v1/users/:id`` (:mod:`api.profiles`). Mounted b
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -19,7 +19,6 @@ from api.service import ReadService
 from api.views import Json
 from api.visibility import can_view_account
 from infra.http.problems import Problem
-from producers.ingest.writes import Writes
 from producers.mastodon.errors import NOT_FOUND, MastodonError, from_problem, params, text
 from producers.mastodon.oauth import Caller, needs, signed_in
 from producers.mastodon.routes import (
@@ -30,6 +29,9 @@ from producers.mastodon.routes import (
     statuses_of,
 )
 from sinks import graph, photos
+
+if TYPE_CHECKING:  # the ingest package imports this one: annotations only
+    from producers.ingest.writes import Writes
 
 router = APIRouter(tags=["mastodon"], include_in_schema=False)
 

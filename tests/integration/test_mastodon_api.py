@@ -112,8 +112,15 @@ async def consent(server: Server, client_id: str, person: Person, *, scope: str,
     page = await server.http.get("/oauth/authorize", params=query)
     assert page.status_code == 200, page.text
     assert "<script" not in page.text and "style=" not in page.text  # CSP-safe
+    policy = page.headers["content-security-policy"]
+    assert "form-action 'self'" in policy and "script-src" not in policy
+    if redirect_uri == REDIRECT:  # browsers check the redirect after the form too
+        assert "http://localhost:9" in policy
+    action = re.search(r'<form method="post" action="([^"]+)">', page.text)
+    assert action is not None
     fields = form_fields(page.text) | {"username": person.username, "password": password}
-    return await server.http.post("/oauth/authorize", data=fields, follow_redirects=False)
+    return await server.http.post(html.unescape(action.group(1)), data=fields,
+                                  follow_redirects=False)
 
 
 async def pkce_token(server: Server, person: Person, scope: str = "read write follow"

@@ -6,6 +6,7 @@ import pytest
 
 from producers.mastodon import scopes
 from producers.mastodon.entities import content_html, tags
+from producers.mastodon.oauth import csp
 
 
 def test_top_scopes_cover_their_parts() -> None:
@@ -39,3 +40,20 @@ def test_content_is_escaped_html_with_hashtag_links() -> None:
     assert tags("#a #A #b", "https://p.test") == [
         {"name": "a", "url": "https://p.test/tags/a"},
         {"name": "b", "url": "https://p.test/tags/b"}]
+
+
+def _policy(path: str, query: bytes = b"") -> str:
+    return csp({"type": "http", "path": path, "query_string": query})
+
+
+def test_consent_page_may_post_to_itself_and_the_redirect_target_only() -> None:
+    assert "form-action 'none'" in _policy("/v1/media")
+    assert "form-action 'self' https://app.example" in _policy(
+        "/oauth/authorize", b"redirect_uri=https%3A%2F%2Fapp.example%2Fcb%3Fx%3D1")
+    assert _policy("/oauth/authorize", b"redirect_uri=com.example.app%3A%2F%2Fcb").endswith(
+        "form-action 'self' com.example.app:")
+    oob = _policy("/oauth/authorize", b"redirect_uri=urn%3Aietf%3Awg%3Aoauth%3A2.0%3Aoob")
+    assert oob.endswith("form-action 'self'")
+    hostile = _policy("/oauth/authorize",
+                      b"redirect_uri=https%3A%2F%2Fa.example%3B%20script-src%20*%2Fx")
+    assert "script-src" not in hostile and hostile.endswith("form-action 'self'")
