@@ -195,6 +195,11 @@ class Views:
 
     async def user_counts(self, user_id: int) -> dict[str, int]:
         """Photos, followers and following of one user."""
+        return (await self.users_counts([user_id]))[user_id]
+
+    async def users_counts(self, user_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+        """:meth:`user_counts` of many users in one batched cache read (a page of
+        Mastodon statuses carries every author's counts)."""
         async def load(missing: list[int]) -> Mapping[int, bytes]:
             out = {}
             for uid in missing:
@@ -203,9 +208,8 @@ class Views:
                                                graph.following_count(self.session, uid))
                 out[uid] = orjson.dumps({"photos": p, "followers": f, "following": g})
             return out
-        found = await cache.get_many(self.redis, cache.USER_COUNTS, [user_id], load)
-        counts: dict[str, int] = orjson.loads(found[user_id])
-        return counts
+        found = await cache.get_many(self.redis, cache.USER_COUNTS, list(user_ids), load)
+        return {uid: orjson.loads(found[uid]) for uid in user_ids}
 
     # -- views that live only in Redis: empty (and noted) while it is unreachable --------
 

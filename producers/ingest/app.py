@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from api.service import ReadService
 from infra.connect import cassandra, s3
 from infra.connect import redis as redis_connect
 from infra.connect.publisher import Publisher
@@ -35,6 +36,11 @@ from producers.ingest.storage import Originals
 from producers.ingest.uploads import IngestService
 from producers.ingest.write_routes import dev, photos, social, stories
 from producers.ingest.writes import Writes
+from producers.mastodon import errors as mastodon_errors
+from producers.mastodon import oauth as mastodon_oauth
+from producers.mastodon import routes as mastodon_routes
+from producers.mastodon import social as mastodon_social
+from producers.mastodon import writes as mastodon_writes
 from schemas.ids import IdGenerator
 from sinks.identity import Identities
 
@@ -74,9 +80,15 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
             app.state.writes = Writes.create(
                 settings, publisher, session,
                 Originals(s3.client(settings), settings.s3.media_bucket), ids, identities)
+            # The Mastodon API's reads (producers/mastodon): the read side's own service.
+            app.state.read = read = await ReadService.open(settings)
+            stack.push_async_callback(read.close)
             yield
 
-    routers = [health, media, photos, social, stories, sessions, posts, media_edits]
+    routers = [health, media, photos, social, stories, sessions, posts, media_edits,
+               # social before routes: /accounts/relationships is not an account id
+               mastodon_oauth.router, mastodon_social.router, mastodon_routes.router,
+               mastodon_writes.router]
     # password: accounts owned here; oidc: the provider holds the passwords.
     routers.append(accounts if settings.auth.mode == "password" else oidc)
     if settings.dev:  # the sign-in shortcut must not exist in production
@@ -85,8 +97,10 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
         settings, service="ingest", title="photostream ingest",
         summary="Write side: uploads, likes, comments, follows, profiles and stories.",
         lifespan=lifespan, routers=routers, cors_origins=settings.web_origins,
-        cors_headers=("Authorization", "Content-Type", "Idempotency-Key"))
+        cors_headers=("Authorization", "Content-Type", "Idempotency-Key"),
+        csp=mastodon_oauth.csp)
     outages.install(app)
+    mastodon_errors.install(app)
     if settings.auth.mode == "oidc":
         app.state.oidc = OidcProvider(settings)
     return app
