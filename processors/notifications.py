@@ -39,6 +39,7 @@ reader may not see (deleted included), so a deletion needs no fan-out of its own
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import ClassVar
 
@@ -58,12 +59,16 @@ from sinks.notifications import Entry
 
 #: Actors an entry keeps beyond those it shows.
 _SPARE_ACTORS = 5
+#: Group bindings remembered per process (oldest forgotten first).
+_GROUP_CACHE = 100_000
 
 
 class NotificationsProcessor(StoreProcessor):
     name: ClassVar[str] = NOTIFICATIONS_GROUP.group_id
     topics: ClassVar[tuple[str, ...]] = NOTIFICATIONS_GROUP.topic_names
     uses_redis: ClassVar[bool] = True
+    #: Every partition of a topic at once (order within each is kept).
+    partition_concurrency: ClassVar[int] = 16
 
     async def start(self) -> None:
         await super().start()
@@ -74,6 +79,7 @@ class NotificationsProcessor(StoreProcessor):
         # A few more than are shown: after a withdrawn like the next newest is known
         # (refilling from the actor rows gives any actors, not the newest).
         self.shown = cfg.latest_actors + _SPARE_ACTORS
+        self._groups: dict[tuple[int, str], int] = {}
 
     async def handle(self, message: Message) -> None:
         event = message.event
@@ -123,18 +129,13 @@ class NotificationsProcessor(StoreProcessor):
         session = self.session
         group = f"g:{kind}:{subject}:{int(at.timestamp()) // self.window}"
         async with self.lock(recipient):
-            nid = await inbox.entry_for_key(session, recipient, group)
-            if nid is None:
-                nid = inbox.entry_id(at, group)
-                await inbox.bind_key(session, recipient, group, nid, self.ttl)
-            if source is not None:
-                await inbox.bind_key(session, recipient, source, nid, self.ttl)
-            counted, count = await inbox.actor_state(session, recipient, nid, actor)
+            nid = await self._group_entry(recipient, group, at)
+            (counted, count), stored = await asyncio.gather(
+                inbox.actor_state(session, recipient, nid, actor),
+                inbox.get_entry(session, recipient, nid))
+            entry = stored or Entry(notification_id=nid, type=kind, photo_id=photo_id)
             if not counted:
                 count += 1
-                await inbox.count_actor(session, recipient, nid, actor, at, count, self.ttl)
-            entry = (await inbox.get_entry(session, recipient, nid)
-                     or Entry(notification_id=nid, type=kind, photo_id=photo_id))
             newer = entry.updated_at is None or at >= entry.updated_at
             others = [a for a in entry.actor_ids if a != actor]
             if newer:
@@ -146,7 +147,31 @@ class NotificationsProcessor(StoreProcessor):
                 entry.comment_id, entry.excerpt = comment_id, excerpt
             if newer:
                 entry.updated_at = at
-            await self._store(recipient, entry)
+            # Independent idempotent writes, together: whichever a crash leaves out, the
+            # redelivered event redoes (the actor row decides whether it counts again).
+            writes = [inbox.put_entry(session, recipient, entry, self.ttl)]
+            if source is not None:
+                writes.append(inbox.bind_key(session, recipient, source, nid, self.ttl))
+            if not counted:
+                writes.append(inbox.count_actor(session, recipient, nid, actor, at, count,
+                                                self.ttl))
+            await asyncio.gather(*writes)
+            await self.hot.put(recipient, entry)
+
+    async def _group_entry(self, recipient: int, group: str, at: datetime) -> int:
+        """The entry of a group key: bound already (remembered: one writer per group, so
+        a binding never changes), or opened now with an id from this event."""
+        cached = self._groups.get((recipient, group))
+        if cached is not None:
+            return cached
+        nid = await inbox.entry_for_key(self.session, recipient, group)
+        if nid is None:
+            nid = inbox.entry_id(at, group)
+            await inbox.bind_key(self.session, recipient, group, nid, self.ttl)
+        self._groups[(recipient, group)] = nid
+        if len(self._groups) > _GROUP_CACHE:
+            self._groups.pop(next(iter(self._groups)))
+        return nid
 
     async def _withdraw(self, recipient: int, source: str, actor: int) -> None:
         """A like taken back: out of its entry if unseen (module doc), else left alone."""
