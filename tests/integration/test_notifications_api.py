@@ -223,3 +223,13 @@ async def test_streams_beyond_the_bound_are_503_with_retry_after(stack: Settings
             await holding
         await asyncio.sleep(0.5)  # the first stream closed: room again
         assert (await sse_events(small, second, want=1, timeout=5))[0][1] == "unread"
+
+
+async def test_new_posts_hint_reaches_followers_streams(world: ReadWorld) -> None:
+    author, reader = await world.user(), await world.user()
+    await world.follow(reader, author)
+    listening = asyncio.create_task(sse_events(world, reader, want=2))
+    await asyncio.sleep(1.0)
+    await world.photo(author, "fresh", wait=False)
+    events = await listening
+    assert [(e, d) for _i, e, d in events][1] == ("feed", {"new_posts": 1})
