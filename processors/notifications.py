@@ -40,8 +40,9 @@ reader may not see (deleted included), so a deletion needs no fan-out of its own
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from processors.runtime import Message
 from processors.stores import StoreProcessor
@@ -59,8 +60,8 @@ from sinks.notifications import Entry
 
 #: Actors an entry keeps beyond those it shows.
 _SPARE_ACTORS = 5
-#: Group bindings remembered per process (oldest forgotten first).
-_GROUP_CACHE = 100_000
+#: Group bindings and entries remembered per process (least recently written forgotten).
+_CACHED = 50_000
 
 
 class NotificationsProcessor(StoreProcessor):
@@ -80,6 +81,7 @@ class NotificationsProcessor(StoreProcessor):
         # (refilling from the actor rows gives any actors, not the newest).
         self.shown = cfg.latest_actors + _SPARE_ACTORS
         self._groups: dict[tuple[int, str], int] = {}
+        self._entries: dict[tuple[int, int], tuple[Entry, int]] = {}
 
     async def handle(self, message: Message) -> None:
         event = message.event
@@ -129,10 +131,17 @@ class NotificationsProcessor(StoreProcessor):
         session = self.session
         group = f"g:{kind}:{subject}:{int(at.timestamp()) // self.window}"
         async with self.lock(recipient):
-            nid = await self._group_entry(recipient, group, at)
-            (counted, count), stored = await asyncio.gather(
-                inbox.actor_state(session, recipient, nid, actor),
-                inbox.get_entry(session, recipient, nid))
+            nid, opened = await self._group_entry(recipient, group, at)
+            known = self._entries.get((recipient, nid))
+            if opened:  # nothing stored under it yet
+                counted, count, stored = False, 0, None
+            elif known is not None:  # this process wrote it last (one writer per group)
+                counted = await inbox.has_actor(session, recipient, nid, actor)
+                count, stored = known[1], dataclasses.replace(known[0])
+            else:
+                (counted, count), stored = await asyncio.gather(
+                    inbox.actor_state(session, recipient, nid, actor),
+                    inbox.get_entry(session, recipient, nid))
             entry = stored or Entry(notification_id=nid, type=kind, photo_id=photo_id)
             if not counted:
                 count += 1
@@ -148,30 +157,41 @@ class NotificationsProcessor(StoreProcessor):
             if newer:
                 entry.updated_at = at
             # Independent idempotent writes, together: whichever a crash leaves out, the
-            # redelivered event redoes (the actor row decides whether it counts again).
+            # redelivered event redoes (the same event opens the same id; the actor row
+            # decides whether it counts again).
             writes = [inbox.put_entry(session, recipient, entry, self.ttl)]
+            if opened:
+                writes.append(inbox.bind_key(session, recipient, group, nid, self.ttl))
             if source is not None:
                 writes.append(inbox.bind_key(session, recipient, source, nid, self.ttl))
             if not counted:
                 writes.append(inbox.count_actor(session, recipient, nid, actor, at, count,
                                                 self.ttl))
+            self._entries.pop((recipient, nid), None)  # unknown until every write is in
             await asyncio.gather(*writes)
+            self._remember(self._groups, (recipient, group), nid)
+            self._remember(self._entries, (recipient, nid),
+                           (dataclasses.replace(entry), count))
             await self.hot.put(recipient, entry)
 
-    async def _group_entry(self, recipient: int, group: str, at: datetime) -> int:
-        """The entry of a group key: bound already (remembered: one writer per group, so
-        a binding never changes), or opened now with an id from this event."""
+    async def _group_entry(self, recipient: int, group: str, at: datetime) -> tuple[int, bool]:
+        """The entry of a group key and whether it is opened by this event (then nothing is
+        stored under it yet). Bindings are remembered: one writer per group, so a
+        binding never changes while this process owns the partition."""
         cached = self._groups.get((recipient, group))
         if cached is not None:
-            return cached
+            return cached, False
         nid = await inbox.entry_for_key(self.session, recipient, group)
         if nid is None:
-            nid = inbox.entry_id(at, group)
-            await inbox.bind_key(self.session, recipient, group, nid, self.ttl)
-        self._groups[(recipient, group)] = nid
-        if len(self._groups) > _GROUP_CACHE:
-            self._groups.pop(next(iter(self._groups)))
-        return nid
+            return inbox.entry_id(at, group), True
+        return nid, False
+
+    @staticmethod
+    def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+        cache.pop(key, None)
+        cache[key] = value
+        if len(cache) > _CACHED:
+            cache.pop(next(iter(cache)))  # the least recently written
 
     async def _withdraw(self, recipient: int, source: str, actor: int) -> None:
         """A like taken back: out of its entry if unseen (module doc), else left alone."""
@@ -180,6 +200,7 @@ class NotificationsProcessor(StoreProcessor):
             nid = await inbox.entry_for_key(session, recipient, source)
             if nid is None:
                 return
+            self._entries.pop((recipient, nid), None)  # changes below: read it afresh
             if nid <= await inbox.read_marker(session, recipient):
                 await inbox.unbind_key(session, recipient, source)
                 return  # seen: the entry stays as it was seen

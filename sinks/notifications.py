@@ -178,6 +178,13 @@ async def actor_state(session: Session, user_id: int, notification_id: int,
     return bool(actor), count
 
 
+async def has_actor(session: Session, user_id: int, notification_id: int,
+                    actor_id: int) -> bool:
+    rows = await execute(session, await prepared(session, _ACTOR),
+                         (user_id, notification_id, actor_id))
+    return bool(rows)
+
+
 async def count_actor(session: Session, user_id: int, notification_id: int, actor_id: int,
                       at: datetime, new_count: int, ttl: int) -> None:
     """Add the actor row and set the count, atomically (one partition, one batch)."""
