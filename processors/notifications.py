@@ -82,6 +82,8 @@ class NotificationsProcessor(StoreProcessor):
         self.shown = cfg.latest_actors + _SPARE_ACTORS
         self._groups: dict[tuple[int, str], int] = {}
         self._entries: dict[tuple[int, int], tuple[Entry, int]] = {}
+        #: Entries changed since the last flush (never forgotten before it).
+        self._dirty: dict[tuple[int, int], tuple[Entry, int]] = {}
 
     async def handle(self, message: Message) -> None:
         event = message.event
@@ -132,7 +134,7 @@ class NotificationsProcessor(StoreProcessor):
         group = f"g:{kind}:{subject}:{int(at.timestamp()) // self.window}"
         async with self.lock(recipient):
             nid, opened = await self._group_entry(recipient, group, at)
-            known = self._entries.get((recipient, nid))
+            known = self._dirty.get((recipient, nid)) or self._entries.get((recipient, nid))
             if opened:  # nothing stored under it yet
                 counted, count, stored = False, 0, None
             elif known is not None:  # this process wrote it last (one writer per group)
@@ -158,8 +160,9 @@ class NotificationsProcessor(StoreProcessor):
                 entry.updated_at = at
             # Independent idempotent writes, together: whichever a crash leaves out, the
             # redelivered event redoes (the same event opens the same id; the actor row
-            # decides whether it counts again).
-            writes = [inbox.put_entry(session, recipient, entry, self.ttl)]
+            # decides whether it counts again). The entry itself is written by flush(),
+            # once per batch however many events changed it (a viral photo's likes).
+            writes = []
             if opened:
                 writes.append(inbox.bind_key(session, recipient, group, nid, self.ttl))
             if source is not None:
@@ -172,7 +175,32 @@ class NotificationsProcessor(StoreProcessor):
             self._remember(self._groups, (recipient, group), nid)
             self._remember(self._entries, (recipient, nid),
                            (dataclasses.replace(entry), count))
-            await self.hot.put(recipient, entry)
+            self._dirty[(recipient, nid)] = (dataclasses.replace(entry), count)
+
+    async def flush(self) -> None:
+        """Write the entries this batch changed (Cassandra, then the hot copy and the live
+        stream), before the runtime commits the batch's offsets.
+
+        Deferred to here because an entry's row is rewritten whole by each event: a
+        photo liked 750 times in a batch is one write, not 750. A crash before this
+        point redelivers the batch; the actor rows (written per event) then say who is
+        counted, and the count is their static column, so the entry comes out the same.
+        """
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, {}
+        gate = asyncio.Semaphore(64)
+
+        async def write(recipient: int, entry: Entry) -> None:
+            async with gate:
+                await inbox.put_entry(self.session, recipient, entry, self.ttl)
+                await self.hot.put(recipient, entry)
+        try:
+            await asyncio.gather(*(write(recipient, entry)
+                                   for (recipient, _nid), (entry, _count) in dirty.items()))
+        except BaseException:
+            self._dirty = {**dirty, **self._dirty}  # retried by the runtime
+            raise
 
     async def _group_entry(self, recipient: int, group: str, at: datetime) -> tuple[int, bool]:
         """The entry of a group key and whether it is opened by this event (then nothing is
@@ -201,13 +229,15 @@ class NotificationsProcessor(StoreProcessor):
             if nid is None:
                 return
             self._entries.pop((recipient, nid), None)  # changes below: read it afresh
+            pending = self._dirty.get((recipient, nid))
             if nid <= await inbox.read_marker(session, recipient):
                 await inbox.unbind_key(session, recipient, source)
                 return  # seen: the entry stays as it was seen
             counted, count = await inbox.actor_state(session, recipient, nid, actor)
             if counted:
                 left = max(0, count - 1)
-                entry = await inbox.get_entry(session, recipient, nid)
+                entry = (dataclasses.replace(pending[0]) if pending is not None
+                         else await inbox.get_entry(session, recipient, nid))
                 # The entry first, then the actor row: a crash between them is redone
                 # by the redelivery, which still finds the actor counted.
                 if entry is not None and left == 0:
@@ -223,6 +253,7 @@ class NotificationsProcessor(StoreProcessor):
                         entry.actor_ids = entry.actor_ids[:self.shown]
                     entry.actor_count = left
                     await self._store(recipient, entry)
+                self._dirty.pop((recipient, nid), None)  # written here, just now
                 await inbox.uncount_actor(session, recipient, nid, actor, left, self.ttl)
             await inbox.unbind_key(session, recipient, source)
 
