@@ -70,6 +70,8 @@ class NotificationsProcessor(StoreProcessor):
     uses_redis: ClassVar[bool] = True
     #: Every partition of a topic at once (order within each is kept).
     partition_concurrency: ClassVar[int] = 16
+    #: Small batches: entries reach the hot copy (and the streams) at each flush.
+    max_records: ClassVar[int] = 100
 
     async def start(self) -> None:
         await super().start()
