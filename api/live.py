@@ -8,6 +8,12 @@ process holds for that user, and the stream reads its Redis Stream from where it
 off. So an idle stream costs an ``asyncio.Event`` and a suspended coroutine, no Redis
 connection and no polling; a burst to one user wakes its stream once per read.
 
+Woken streams do not each talk to Redis: their reads are gathered for a few
+milliseconds and sent as ONE pipelined round trip (:meth:`LiveHub.read`), and the entries
+they got are hydrated together (:meth:`LiveHub.hydrate`: one batched read of photos and
+profiles). A notification for 1 000 open streams is then a handful of round trips, not
+thousands competing for the read client's connection pool.
+
 Every process receives every wake (one channel): at 200 events/s that is nothing; a
 deployment with many API processes and millions of users would shard the channel by
 user id (``SSUBSCRIBE`` on Redis Cluster) so each process hears only its users.
@@ -18,11 +24,54 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
 
 import redis.asyncio as aioredis
 
+from api.notifications import Json, NotificationReader
 from infra.settings import Settings
-from sinks.notification_hot import WAKE
+from sinks.notification_hot import WAKE, StreamRow
+from sinks.notifications import Entry
+
+Req = TypeVar("Req")
+Res = TypeVar("Res")
+#: How long a batch waits for more requests to join it.
+_WINDOW_SECONDS = 0.005
+_MAX_BATCH = 1_000
+#: Stream entries read per stream and batch (a longer backlog continues next time).
+STREAM_BATCH = 500
+
+
+class _Batcher(Generic[Req, Res]):
+    """Calls of ``run`` on lists of requests, made of the single requests awaiting it."""
+
+    def __init__(self, run: Callable[[list[Req]], Awaitable[Sequence[Res]]]) -> None:
+        self._run = run
+        self._queue: list[tuple[Req, asyncio.Future[Res]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def __call__(self, request: Req) -> Res:
+        future: asyncio.Future[Res] = asyncio.get_running_loop().create_future()
+        self._queue.append((request, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._queue:
+            await asyncio.sleep(_WINDOW_SECONDS)
+            batch, self._queue = self._queue[:_MAX_BATCH], self._queue[_MAX_BATCH:]
+            try:
+                results = await self._run([request for request, _ in batch])
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +83,13 @@ class StreamsFull(Exception):
 class LiveHub:
     """Open streams of this process by user, and the one subscriber that wakes them."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, reader: NotificationReader) -> None:
         self.settings = settings
+        self.reader = reader
+        self._reads: _Batcher[tuple[int, str], tuple[list[StreamRow], int | None, int]] = (
+            _Batcher(self._read_many))
+        self._hydrations: _Batcher[tuple[int, Sequence[Entry], int], list[Json]] = (
+            _Batcher(reader.hydrate_many))
         self.max_streams = settings.notify.max_streams
         self.open = 0
         self._waiters: dict[int, set[asyncio.Event]] = {}
@@ -71,6 +125,19 @@ class LiveHub:
     def wake(self, user_id: int) -> None:
         for event in self._waiters.get(user_id, ()):
             event.set()
+
+    async def read(self, user_id: int, position: str
+                   ) -> tuple[list[StreamRow], int | None, int]:
+        """(entries after ``position``, unread count or None, read mark), batched."""
+        return await self._reads((user_id, position))
+
+    async def _read_many(self, reads: list[tuple[int, str]]
+                         ) -> list[tuple[list[StreamRow], int | None, int]]:
+        return await self.reader.hot.live_reads(reads, STREAM_BATCH)
+
+    async def hydrate(self, user_id: int, entries: Sequence[Entry], marker: int) -> list[Json]:
+        """:meth:`NotificationReader.hydrate`, batched with the other woken streams'."""
+        return await self._hydrations((user_id, entries, marker))
 
     async def _listen(self) -> None:
         """Subscribe and dispatch forever; after a lost connection, resubscribe and wake

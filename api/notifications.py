@@ -21,10 +21,12 @@ from typing import Any
 
 from api.cards import Cards, user_ref
 from api.views import Views
+from api.visibility import can_view_photo
 from infra import degraded
 from infra.connect.outages import REDIS
 from infra.settings import Settings
 from schemas.ids import max_id_for_time
+from sinks import blocks
 from sinks import notifications as inbox
 from sinks.notification_audience import audible_actors
 from sinks.notification_hot import HotInbox
@@ -49,7 +51,7 @@ class NotificationReader:
 
     def __init__(self, settings: Settings, views: Views, cards: Cards) -> None:
         self.views = views
-        self.cards = cards
+        self.urls = cards.urls
         self.session = views.session
         self.cap = settings.notify.hot_entries
         self.shown = settings.notify.latest_actors
@@ -130,43 +132,70 @@ class NotificationReader:
 
     async def hydrate(self, viewer: int, entries: Sequence[Entry], marker: int) -> list[Json]:
         """The JSON a client renders, for the entries ``viewer`` may see, in order."""
-        if not entries:
-            return []
-        actor_ids = {a for e in entries for a in e.actor_ids}
-        audible = await audible_actors(self.session, self.views.redis, viewer, actor_ids)
-        photo_ids = list(dict.fromkeys(e.photo_id for e in entries if e.photo_id))
-        cards = {int(c["photo_id"]): c for c in await self.cards.cards(viewer, photo_ids)}
-        profiles = await self.views.profiles([a for a in actor_ids if a in audible])
+        return (await self.hydrate_many([(viewer, entries, marker)]))[0]
+
+    async def hydrate_many(self, pages: Sequence[tuple[int, Sequence[Entry], int]]
+                           ) -> list[list[Json]]:
+        """:meth:`hydrate` for many readers at once (the live streams woken together):
+        one batched read of the photos and one of the profiles for all of them."""
+        if not any(entries for _viewer, entries, _marker in pages):
+            return [[] for _ in pages]
+        photo_ids = list({e.photo_id for _v, entries, _m in pages for e in entries
+                          if e.photo_id})
+        rows = await self.views.photos(photo_ids) if photo_ids else {}
+        people = ({a for _v, entries, _m in pages for e in entries for a in e.actor_ids}
+                  | {row["owner"] for row in rows.values()})
+        profiles = await self.views.profiles(list(people))
+        now = time.time()
         out = []
-        for entry in entries:
-            if entry.photo_id and entry.photo_id not in cards:
-                continue  # deleted, or no longer visible to this reader
-            actors = [user_ref(profiles[a]) for a in entry.actor_ids
-                      if a in profiles][:self.shown]
-            if not actors:
-                continue
-            hidden = len([a for a in entry.actor_ids if a not in profiles])  # left, blocked
-            created, updated = _rfc3339(entry)
-            card = cards.get(entry.photo_id or 0)
-            out.append({
-                "id": str(entry.notification_id), "type": entry.type,
-                "created_at": created, "updated_at": updated,
-                "unread": entry.notification_id > marker,
-                "actors": actors, "actor_count": max(len(actors), entry.actor_count - hidden),
-                "photo": _photo_ref(card) if card else None,
-                "comment": ({"comment_id": str(entry.comment_id), "text": entry.excerpt}
-                            if entry.comment_id else None),
-                "excerpt": entry.excerpt or None,
-                "state": entry.state or None,
-            })
+        for viewer, entries, marker in pages:
+            audible = await audible_actors(self.session, self.views.redis, viewer,
+                                           {a for e in entries for a in e.actor_ids})
+            following, relations = frozenset[int](), blocks.NONE
+            if any(e.photo_id for e in entries):
+                following, relations = await self.views.social(viewer)
+            items = []
+            for entry in entries:
+                photo = None
+                if entry.photo_id:
+                    row = rows.get(entry.photo_id)
+                    owner = profiles.get(row["owner"]) if row else None
+                    if row is None or owner is None or not can_view_photo(
+                            viewer, row, owner, following, relations):
+                        continue  # deleted, or no longer visible to this reader
+                    photo = self._photo_ref(row, owner, now)
+                item = self._render(entry, marker, profiles, audible, photo)
+                if item is not None:
+                    items.append(item)
+            out.append(items)
         return out
 
+    def _render(self, entry: Entry, marker: int, profiles: dict[int, Json],
+                audible: frozenset[int], photo: Json | None) -> Json | None:
+        shown = [a for a in entry.actor_ids if a in profiles and a in audible]
+        actors = [user_ref(profiles[a]) for a in shown][:self.shown]
+        if not actors:
+            return None
+        hidden = len(entry.actor_ids) - len(shown)  # accounts gone, or not to be heard
+        created, updated = _rfc3339(entry)
+        return {
+            "id": str(entry.notification_id), "type": entry.type,
+            "created_at": created, "updated_at": updated,
+            "unread": entry.notification_id > marker,
+            "actors": actors, "actor_count": max(len(actors), entry.actor_count - hidden),
+            "photo": photo,
+            "comment": ({"comment_id": str(entry.comment_id), "text": entry.excerpt}
+                        if entry.comment_id else None),
+            "excerpt": entry.excerpt or None,
+            "state": entry.state or None,
+        }
 
-def _photo_ref(card: Json) -> Json:
-    images = card.get("images") or {}
-    thumb = images.get("thumb") or images.get("small") or next(iter(images.values()), None)
-    return {"photo_id": card["photo_id"], "thumb_url": thumb["url"] if thumb else None,
-            "author": card["author"]}
+    def _photo_ref(self, row: Json, owner: Json, now: float) -> Json:
+        sizes = {name: key for name, key, _w, _h in row["d"]}
+        key = sizes.get("thumb") or sizes.get("small") or next(iter(sizes.values()), None)
+        return {"photo_id": str(row["id"]),
+                "thumb_url": self.urls.url(key, now=now) if key else None,
+                "author": user_ref(owner)}
 
 
 def max_id_for_time_now() -> int:

@@ -49,12 +49,12 @@ class ReadService:
         views = Views(session, redis)
         urls = MediaUrls.from_settings(settings)
         cards = Cards(views, urls)
+        notifications = NotificationReader(settings, views, cards)
         return cls(settings=settings, session=session, redis=redis, views=views,
                    cards=cards, feed=FeedReader(session, redis, settings,
                                                 views=views), urls=urls,
                    identities=Identities(session, redis, settings),
-                   notifications=NotificationReader(settings, views, cards),
-                   live=LiveHub(settings),
+                   notifications=notifications, live=LiveHub(settings, notifications),
                    naive_s3=s3.client(settings))
 
     async def backends(self) -> dict[str, str | None]:

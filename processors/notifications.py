@@ -39,8 +39,10 @@ reader may not see (deleted included), so a deletion needs no fan-out of its own
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from processors.runtime import Message
 from processors.stores import StoreProcessor
@@ -58,12 +60,18 @@ from sinks.notifications import Entry
 
 #: Actors an entry keeps beyond those it shows.
 _SPARE_ACTORS = 5
+#: Group bindings and entries remembered per process (least recently written forgotten).
+_CACHED = 50_000
 
 
 class NotificationsProcessor(StoreProcessor):
     name: ClassVar[str] = NOTIFICATIONS_GROUP.group_id
     topics: ClassVar[tuple[str, ...]] = NOTIFICATIONS_GROUP.topic_names
     uses_redis: ClassVar[bool] = True
+    #: Every partition of a topic at once (order within each is kept).
+    partition_concurrency: ClassVar[int] = 16
+    #: Small batches: entries reach the hot copy (and the streams) at each flush.
+    max_records: ClassVar[int] = 100
 
     async def start(self) -> None:
         await super().start()
@@ -74,6 +82,10 @@ class NotificationsProcessor(StoreProcessor):
         # A few more than are shown: after a withdrawn like the next newest is known
         # (refilling from the actor rows gives any actors, not the newest).
         self.shown = cfg.latest_actors + _SPARE_ACTORS
+        self._groups: dict[tuple[int, str], int] = {}
+        self._entries: dict[tuple[int, int], tuple[Entry, int]] = {}
+        #: Entries changed since the last flush (never forgotten before it).
+        self._dirty: dict[tuple[int, int], tuple[Entry, int]] = {}
 
     async def handle(self, message: Message) -> None:
         event = message.event
@@ -123,18 +135,20 @@ class NotificationsProcessor(StoreProcessor):
         session = self.session
         group = f"g:{kind}:{subject}:{int(at.timestamp()) // self.window}"
         async with self.lock(recipient):
-            nid = await inbox.entry_for_key(session, recipient, group)
-            if nid is None:
-                nid = inbox.entry_id(at, group)
-                await inbox.bind_key(session, recipient, group, nid, self.ttl)
-            if source is not None:
-                await inbox.bind_key(session, recipient, source, nid, self.ttl)
-            counted, count = await inbox.actor_state(session, recipient, nid, actor)
+            nid, opened = await self._group_entry(recipient, group, at)
+            known = self._dirty.get((recipient, nid)) or self._entries.get((recipient, nid))
+            if opened:  # nothing stored under it yet
+                counted, count, stored = False, 0, None
+            elif known is not None:  # this process wrote it last (one writer per group)
+                counted = await inbox.has_actor(session, recipient, nid, actor)
+                count, stored = known[1], dataclasses.replace(known[0])
+            else:
+                (counted, count), stored = await asyncio.gather(
+                    inbox.actor_state(session, recipient, nid, actor),
+                    inbox.get_entry(session, recipient, nid))
+            entry = stored or Entry(notification_id=nid, type=kind, photo_id=photo_id)
             if not counted:
                 count += 1
-                await inbox.count_actor(session, recipient, nid, actor, at, count, self.ttl)
-            entry = (await inbox.get_entry(session, recipient, nid)
-                     or Entry(notification_id=nid, type=kind, photo_id=photo_id))
             newer = entry.updated_at is None or at >= entry.updated_at
             others = [a for a in entry.actor_ids if a != actor]
             if newer:
@@ -146,7 +160,68 @@ class NotificationsProcessor(StoreProcessor):
                 entry.comment_id, entry.excerpt = comment_id, excerpt
             if newer:
                 entry.updated_at = at
-            await self._store(recipient, entry)
+            # Independent idempotent writes, together: whichever a crash leaves out, the
+            # redelivered event redoes (the same event opens the same id; the actor row
+            # decides whether it counts again). The entry itself is written by flush(),
+            # once per batch however many events changed it (a viral photo's likes).
+            writes = []
+            if opened:
+                writes.append(inbox.bind_key(session, recipient, group, nid, self.ttl))
+            if source is not None:
+                writes.append(inbox.bind_key(session, recipient, source, nid, self.ttl))
+            if not counted:
+                writes.append(inbox.count_actor(session, recipient, nid, actor, at, count,
+                                                self.ttl))
+            self._entries.pop((recipient, nid), None)  # unknown until every write is in
+            await asyncio.gather(*writes)
+            self._remember(self._groups, (recipient, group), nid)
+            self._remember(self._entries, (recipient, nid),
+                           (dataclasses.replace(entry), count))
+            self._dirty[(recipient, nid)] = (dataclasses.replace(entry), count)
+
+    async def flush(self) -> None:
+        """Write the entries this batch changed (Cassandra, then the hot copy and the live
+        stream), before the runtime commits the batch's offsets.
+
+        Deferred to here because an entry's row is rewritten whole by each event: a
+        photo liked 750 times in a batch is one write, not 750. A crash before this
+        point redelivers the batch; the actor rows (written per event) then say who is
+        counted, and the count is their static column, so the entry comes out the same.
+        """
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, {}
+        gate = asyncio.Semaphore(64)
+
+        async def write(recipient: int, entry: Entry) -> None:
+            async with gate:
+                await inbox.put_entry(self.session, recipient, entry, self.ttl)
+                await self.hot.put(recipient, entry)
+        try:
+            await asyncio.gather(*(write(recipient, entry)
+                                   for (recipient, _nid), (entry, _count) in dirty.items()))
+        except BaseException:
+            self._dirty = {**dirty, **self._dirty}  # retried by the runtime
+            raise
+
+    async def _group_entry(self, recipient: int, group: str, at: datetime) -> tuple[int, bool]:
+        """The entry of a group key and whether it is opened by this event (then nothing is
+        stored under it yet). Bindings are remembered: one writer per group, so a
+        binding never changes while this process owns the partition."""
+        cached = self._groups.get((recipient, group))
+        if cached is not None:
+            return cached, False
+        nid = await inbox.entry_for_key(self.session, recipient, group)
+        if nid is None:
+            return inbox.entry_id(at, group), True
+        return nid, False
+
+    @staticmethod
+    def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+        cache.pop(key, None)
+        cache[key] = value
+        if len(cache) > _CACHED:
+            cache.pop(next(iter(cache)))  # the least recently written
 
     async def _withdraw(self, recipient: int, source: str, actor: int) -> None:
         """A like taken back: out of its entry if unseen (module doc), else left alone."""
@@ -155,13 +230,16 @@ class NotificationsProcessor(StoreProcessor):
             nid = await inbox.entry_for_key(session, recipient, source)
             if nid is None:
                 return
+            self._entries.pop((recipient, nid), None)  # changes below: read it afresh
+            pending = self._dirty.get((recipient, nid))
             if nid <= await inbox.read_marker(session, recipient):
                 await inbox.unbind_key(session, recipient, source)
                 return  # seen: the entry stays as it was seen
             counted, count = await inbox.actor_state(session, recipient, nid, actor)
             if counted:
                 left = max(0, count - 1)
-                entry = await inbox.get_entry(session, recipient, nid)
+                entry = (dataclasses.replace(pending[0]) if pending is not None
+                         else await inbox.get_entry(session, recipient, nid))
                 # The entry first, then the actor row: a crash between them is redone
                 # by the redelivery, which still finds the actor counted.
                 if entry is not None and left == 0:
@@ -177,6 +255,7 @@ class NotificationsProcessor(StoreProcessor):
                         entry.actor_ids = entry.actor_ids[:self.shown]
                     entry.actor_count = left
                     await self._store(recipient, entry)
+                self._dirty.pop((recipient, nid), None)  # written here, just now
                 await inbox.uncount_actor(session, recipient, nid, actor, left, self.ttl)
             await inbox.unbind_key(session, recipient, source)
 

@@ -126,6 +126,22 @@ if not marker then return redis.call('ZCARD', KEYS[1]) end
 return redis.call('ZLEXCOUNT', KEYS[1], '(' .. marker, '+')
 """
 
+# What a live stream reads when woken: KEYS s z f r  ARGV min count
+# -> {rows, unread (-1: not filled), marker}
+_LIVE = """
+local rows = redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2])
+local unread = -1
+local marker = redis.call('GET', KEYS[4])
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  if marker then unread = redis.call('ZLEXCOUNT', KEYS[2], '(' .. marker, '+')
+  else unread = redis.call('ZCARD', KEYS[2]) end
+end
+return {rows, unread, marker or ''}
+"""
+
+#: One stream entry as the live script returns it: (id, {field: value}).
+StreamRow = tuple[str, dict[bytes, bytes]]
+
 
 def member(notification_id: int) -> str:
     """An entry id as its sorted-set member (zero-padded: lexicographic = numeric)."""
@@ -155,6 +171,7 @@ class HotInbox:
         self._fill = redis.register_script(_FILL)
         self._page = redis.register_script(_PAGE)
         self._unread = redis.register_script(_UNREAD)
+        self._live = redis.register_script(_LIVE)
 
     async def put(self, user_id: int, entry: Entry) -> None:
         """Store (or replace) an entry in the hot copy and announce it live."""
@@ -205,3 +222,26 @@ class HotInbox:
         k = keys(user_id)
         count = int(await self._unread(keys=[k["z"], k["f"], k["r"]]))
         return None if count < 0 else count
+
+    async def live_reads(self, reads: Sequence[tuple[int, str]], count: int
+                         ) -> list[tuple[list[StreamRow], int | None, int]]:
+        """For each (user, stream position): the stream entries after it (at most
+        ``count``), the unread count (None until filled) and the read mark; all in one
+        pipelined round trip, whatever the number of streams."""
+        calls = []
+        for user_id, position in reads:
+            k = keys(user_id)
+            calls.append(([k["s"], k["z"], k["f"], k["r"]], ["(" + position, count]))
+        out = []
+        for start in range(0, len(calls), 500):
+            for raw_rows, unread, marker in await evalsha_many(self.redis, self._live,
+                                                               calls[start:start + 500]):
+                rows = [(_text(row_id), dict(zip(flat[::2], flat[1::2], strict=True)))
+                        for row_id, flat in raw_rows]
+                out.append((rows, None if int(unread) < 0 else int(unread),
+                            int(marker or 0)))
+        return out
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

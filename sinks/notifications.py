@@ -15,6 +15,7 @@ Every write carries the retention TTL (``notify.retention_days``); ids are
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -170,10 +171,18 @@ async def actor_state(session: Session, user_id: int, notification_id: int,
                       actor_id: int) -> tuple[bool, int]:
     """(whether ``actor_id`` is counted in the entry, the entry's actor count)."""
     key = (user_id, notification_id)
-    actor = await execute(session, await prepared(session, _ACTOR), (*key, actor_id))
-    counted = await execute(session, await prepared(session, _COUNT), key)
+    actor, counted = await asyncio.gather(
+        execute(session, await prepared(session, _ACTOR), (*key, actor_id)),
+        execute(session, await prepared(session, _COUNT), key))
     count = int(counted[0]["actor_count"] or 0) if counted else 0
     return bool(actor), count
+
+
+async def has_actor(session: Session, user_id: int, notification_id: int,
+                    actor_id: int) -> bool:
+    rows = await execute(session, await prepared(session, _ACTOR),
+                         (user_id, notification_id, actor_id))
+    return bool(rows)
 
 
 async def count_actor(session: Session, user_id: int, notification_id: int, actor_id: int,

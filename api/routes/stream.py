@@ -35,11 +35,11 @@ from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
 
 from api.deps import Service, Viewer
-from api.live import StreamsFull
+from api.live import STREAM_BATCH, StreamsFull
 from api.routes.common import ERRORS
 from api.service import ReadService
 from infra.http.problems import Problem
-from sinks.notification_hot import keys
+from sinks.notification_hot import StreamRow, keys
 from sinks.notifications import Entry
 
 router = APIRouter(prefix="/v1", tags=["stream"])
@@ -47,8 +47,6 @@ router = APIRouter(prefix="/v1", tags=["stream"])
 PATH = "/v1/stream"
 
 _STREAM_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
-#: Stream entries read per batch (a longer backlog continues in the next batch).
-_BATCH = 500
 #: Failed reads in a row after which a stream ends (the client reconnects and resumes).
 _MAX_FAILURES = 5
 log = logging.getLogger(__name__)
@@ -127,7 +125,6 @@ async def _opening(svc: ReadService, viewer: int, last_event_id: str | None,
 async def _events(svc: ReadService, viewer: int, wake: asyncio.Event, first: list[bytes],
                   position: str) -> AsyncIterator[bytes]:
     cfg = svc.settings.notify
-    key = keys(viewer)["s"]
     failures = 0
     try:
         for chunk in first:
@@ -144,10 +141,10 @@ async def _events(svc: ReadService, viewer: int, wake: asyncio.Event, first: lis
                 await asyncio.sleep(pause)  # what arrives meanwhile joins this batch
             wake.clear()
             try:
-                rows = await svc.redis.xrange(key, min="(" + position, count=_BATCH)
-                chunks = await _batch(svc, viewer, rows, _stream_id(rows[-1][0])) if rows else []
+                rows, unread, marker = await svc.live.read(viewer, position)
+                chunks = await _batch(svc, viewer, rows, unread, marker) if rows else []
             except Exception as exc:
-                # A backend hiccup (Redis pool full, a timeout): try again from the same
+                # A backend hiccup (a timeout, the pool full): try again from the same
                 # position; after a few in a row, end the stream (the client resumes).
                 failures += 1
                 if failures > _MAX_FAILURES:
@@ -159,8 +156,8 @@ async def _events(svc: ReadService, viewer: int, wake: asyncio.Event, first: lis
             failures = 0
             if not rows:
                 continue
-            position = _stream_id(rows[-1][0])
-            if len(rows) == _BATCH:
+            position = rows[-1][0]
+            if len(rows) == STREAM_BATCH:
                 wake.set()  # more behind: the next batch follows after the pause
             for chunk in chunks:
                 yield chunk
@@ -170,8 +167,10 @@ async def _events(svc: ReadService, viewer: int, wake: asyncio.Event, first: lis
         svc.live.unsubscribe(viewer, wake)
 
 
-async def _batch(svc: ReadService, viewer: int, rows: list[Any], position: str) -> list[bytes]:
+async def _batch(svc: ReadService, viewer: int, rows: list[StreamRow], unread: int | None,
+                 marker: int) -> list[bytes]:
     """One coalesced batch: the newest state per entry, removals, the feed hint, the count."""
+    position = rows[-1][0]
     changed: dict[int, Entry] = {}
     removed: list[str] = []
     new_posts = 0
@@ -193,14 +192,17 @@ async def _batch(svc: ReadService, viewer: int, rows: list[Any], position: str) 
             counted = True
     out: list[bytes] = []
     if changed:
-        marker = int(await svc.redis.get(keys(viewer)["r"]) or 0)
         ordered = sorted(changed.values(), key=lambda e: e.notification_id)
-        for item in await svc.notifications.hydrate(viewer, ordered, marker):
+        for item in await svc.live.hydrate(viewer, ordered, marker):
             out.append(_event("notification", item, position))
     out += [_event("removed", {"id": nid}, position) for nid in removed]
     if new_posts:
         out.append(_event("feed", {"new_posts": new_posts}, position))
     if counted:
-        count, more = await svc.notifications.unread(viewer)
-        out.append(_event("unread", {"count": count, "more": more}, position))
+        more = False
+        if unread is None:  # the hot copy was lost: the reader refills it
+            unread, more = await svc.notifications.unread(viewer)
+        else:
+            more = unread >= svc.settings.notify.hot_entries
+        out.append(_event("unread", {"count": unread, "more": more}, position))
     return out

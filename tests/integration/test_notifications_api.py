@@ -10,6 +10,8 @@ bad cursors and types; the live stream delivers, coalesces and resumes with
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
@@ -202,3 +204,32 @@ async def test_mentions_are_searchable_and_unknown_ones_stay_text(world: ReadWor
         str(photo), str(comment_photo)}
     r = await world.get("/v1/search", owner, q=f"@nobody_{owner.user_id}")
     assert r.status_code == 200 and r.json()["photos"] == []
+
+
+async def test_streams_beyond_the_bound_are_503_with_retry_after(stack: Settings) -> None:
+    bounded = dataclasses.replace(stack, notify=dataclasses.replace(stack.notify,
+                                                                    max_streams=1))
+    async with read_world(bounded) as small:
+        first, second = await small.user(), await small.user()
+        bad = await small.http.get("/v1/stream", headers={**first.auth,
+                                                          "Last-Event-ID": "yesterday"})
+        assert bad.status_code == 422 and bad.headers["content-type"] == PROBLEM_JSON
+        holding = asyncio.create_task(sse_events(small, first, want=99, timeout=8))
+        await asyncio.sleep(2)
+        r = await small.get("/v1/stream", second)
+        assert r.status_code == 503 and r.headers["content-type"] == PROBLEM_JSON
+        assert int(r.headers["Retry-After"]) > 0
+        with contextlib.suppress(httpx.ReadTimeout):  # nothing more came: it hung up
+            await holding
+        await asyncio.sleep(0.5)  # the first stream closed: room again
+        assert (await sse_events(small, second, want=1, timeout=5))[0][1] == "unread"
+
+
+async def test_new_posts_hint_reaches_followers_streams(world: ReadWorld) -> None:
+    author, reader = await world.user(), await world.user()
+    await world.follow(reader, author)
+    listening = asyncio.create_task(sse_events(world, reader, want=2))
+    await asyncio.sleep(1.0)
+    await world.photo(author, "fresh", wait=False)
+    events = await listening
+    assert [(e, d) for _i, e, d in events][1] == ("feed", {"new_posts": 1})
