@@ -25,6 +25,8 @@ from cassandra.cluster import Session
 from bench.cassandra_ops import PAXOS_WRITES, table_ops
 from infra.connect import kafka
 from infra.settings import Settings
+from operate.ops.cluster import admin_client
+from operate.ops.groups import group_state
 from operate.ops.lag import consumer_lag
 from operate.ops.replay import reset_offsets
 from operate.processes import stop_processes
@@ -88,6 +90,14 @@ async def _until_caught_up(settings: Settings, timeout: float) -> None:
         await asyncio.sleep(0.5)
 
 
+async def _until_empty(settings: Settings, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    async with admin_client(settings) as admin:
+        while (await group_state(admin, ENGAGEMENT_GROUP.group_id)).members:
+            assert time.monotonic() < deadline, "the engagement group kept a member"
+            await asyncio.sleep(1)
+
+
 async def _counts(session: Session, photos: list[int]) -> dict[int, int]:
     found = await engagement.engagement_counts(session, photos)
     return {p: found[p][0] for p in photos}
@@ -124,6 +134,7 @@ async def test_two_copies_a_kill_9_mid_batch_and_a_replay_leave_every_like_count
         # an hour, say) changes nothing.
         assert second is not None
         await stop_processes([second], grace=30)
+        await _until_empty(stack)  # the SIGKILLed member lingers until its session expires
         await reset_offsets(stack, ENGAGEMENT_GROUP.group_id, LIKES.name, began)
         second = _start(log)
         await _until_caught_up(stack, 180)
