@@ -261,7 +261,10 @@ async def home(request: Request, who: ReadStatuses) -> Response:
         ids = _window(page.ids, limit, None, since_id, min_id)
     cards = await svc.cards.cards(viewer, ids, social=(page.following, page.relations),
                                   photos=page.photos, with_items=True)
-    return page_response(request, await statuses_of(request, viewer, cards))
+    response = page_response(request, await statuses_of(request, viewer, cards))
+    if page.rebuilt:  # Mastodon's "your home feed is being prepared" (docs/mastodon-api.md)
+        response.status_code = 206
+    return response
 
 
 @router.get("/api/v1/timelines/public")
