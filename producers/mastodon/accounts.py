@@ -17,7 +17,7 @@ Mounted before :mod:`.routes`, so ``/accounts/search`` is not taken for an accou
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlencode
 
 import orjson
@@ -73,13 +73,13 @@ def user_id_of(value: str) -> int:
     return int(value)
 
 
-def _after(found: dict[str, Any]) -> int:
+def after_of(found: dict[str, Any]) -> int:
     """The ``max_id`` cursor of an account list: page after this account id."""
     value = text(found, "max_id", limit=30)
     return int(value) if value.isdigit() and int(value) <= MAX_ID else -1
 
 
-def _limit(found: dict[str, Any]) -> int:
+def list_limit(found: dict[str, Any]) -> int:
     value = text(found, "limit", str(DEFAULT_LIMIT), limit=10)
     return max(1, min(MAX_LIMIT, int(value))) if value.isdigit() else DEFAULT_LIMIT
 
@@ -142,6 +142,8 @@ async def update_credentials(request: Request, who: WriteAccounts) -> JSONRespon
     try:
         await _writes(request).accounts.update_profile(user, change)
     except Problem as problem:
+        if problem.status == 422:  # a value the profile event refuses (too long)
+            raise MastodonError(422, f"Validation failed: {problem}") from None
         raise from_problem(problem) from None
     svc = _read(request)
     profile = (await svc.views.profiles([user])).get(user)
@@ -161,7 +163,8 @@ async def update_credentials(request: Request, who: WriteAccounts) -> JSONRespon
 
 # -- followers / following -----------------------------------------------------------------
 
-async def _list(request: Request, who: Caller, account_id: str, kind: str) -> Response:
+async def _list(request: Request, who: Caller, account_id: str,
+                kind: Literal["followers", "following"]) -> Response:
     """followers or following of an account, as ``/v1/users/:id/<kind>`` decides."""
     viewer, target = signed_in(who), user_id_of(account_id)
     found = await params(request)
@@ -172,7 +175,7 @@ async def _list(request: Request, who: Caller, account_id: str, kind: str) -> Re
     following, relations = await svc.views.social(viewer)
     if not can_view_account(viewer, profile, following, relations):
         return account_page(request, [], None)
-    limit, after = _limit(found), _after(found)
+    limit, after = list_limit(found), after_of(found)
     if kind == "followers":
         ids = await graph.followers_page(svc.session, target, after, limit)
     else:
@@ -198,7 +201,7 @@ async def follow_requests(request: Request, who: ReadFollows) -> Response:
     """People waiting for the caller's approval (``/v1/follow-requests``), by id."""
     viewer = signed_in(who)
     found = await params(request)
-    limit, after = _limit(found), _after(found)
+    limit, after = list_limit(found), after_of(found)
     pending = sorted(await graph.pending_requests(_read(request).session, viewer))
     ids = [uid for uid in pending if uid > after][:limit]
     shown = await shown_accounts(request, viewer, ids)
@@ -249,5 +252,5 @@ async def account_search(request: Request, who: ReadAccounts) -> JSONResponse:
     ``following`` are ignored (every account is local; see docs/mastodon-api.md)."""
     found = await params(request)
     q = text(found, "q", limit=100)
-    return JSONResponse(await find_accounts(request, signed_in(who), q, _limit(found)))
+    return JSONResponse(await find_accounts(request, signed_in(who), q, list_limit(found)))
 

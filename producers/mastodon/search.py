@@ -64,8 +64,8 @@ def tag_entity(name: str, base: str) -> Json:
 async def _visible(request: Request, viewer: int, ids: list[int], limit: int) -> list[Json]:
     """The first ``limit`` cards of ``ids`` the viewer may see, read a chunk at a time
     (hydrating a whole pool for one page would read every row of it)."""
-    svc, shown = _read(request), []
-    chunk = 2 * limit
+    svc, chunk = _read(request), 2 * limit
+    shown: list[Json] = []
     for start in range(0, len(ids), chunk):
         shown += await svc.cards.cards(viewer, ids[start:start + chunk], with_items=True,
                                        limit=limit - len(shown))

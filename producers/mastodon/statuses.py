@@ -22,7 +22,7 @@ from api.views import Json
 from api.visibility import can_see_user, visible_users
 from infra.http.problems import Problem
 from producers.mastodon import replies
-from producers.mastodon.accounts import account_page, accounts_by_id
+from producers.mastodon.accounts import account_page, accounts_by_id, after_of, list_limit
 from producers.mastodon.errors import NOT_FOUND, MastodonError, from_problem, params, text
 from producers.mastodon.oauth import Caller, needs, signed_in
 from producers.mastodon.routes import MAX_ID, account_of, statuses_of
@@ -40,8 +40,6 @@ WriteStatuses = Annotated[Caller, needs("write:statuses")]
 
 #: The newest comments a context lists (Mastodon lists a whole thread; ours are flat).
 CONTEXT_REPLIES = 200
-#: Likers a favourited_by page lists: Mastodon's 40 by default, at most 80.
-DEFAULT_LIMIT, MAX_LIMIT = 40, 80
 
 
 def _read(request: Request) -> ReadService:
@@ -139,11 +137,6 @@ async def delete_status(status_id: str, request: Request, who: WriteStatuses) ->
 
 # -- favourited_by -------------------------------------------------------------------------
 
-def _limit(found: dict[str, Any]) -> int:
-    value = text(found, "limit", str(DEFAULT_LIMIT), limit=10)
-    return max(1, min(MAX_LIMIT, int(value))) if value.isdigit() else DEFAULT_LIMIT
-
-
 @router.get("/api/v1/statuses/{status_id}/favourited_by")
 async def favourited_by(status_id: str, request: Request, who: ReadAccounts) -> Response:
     """Who likes the post, by account id (``/v1/photos/:id/likes``); ``max_id`` is the
@@ -154,12 +147,10 @@ async def favourited_by(status_id: str, request: Request, who: ReadAccounts) -> 
         return account_page(request, [], None)
     _, status = await photo_status(request, viewer, _photo_id(status_id))
     found = await params(request)
-    limit, after = _limit(found), text(found, "max_id", limit=30)
+    limit, after = list_limit(found), after_of(found)
     svc = _read(request)
     ids, relations = await asyncio.gather(
-        engagement.likers(svc.session, int(status["id"]),
-                          int(after) if after.isdigit() and int(after) <= MAX_ID else -1,
-                          limit),
+        engagement.likers(svc.session, int(status["id"]), after, limit),
         svc.views.relations(viewer))
     shown = await accounts_by_id(request, visible_users(viewer, ids, relations))
     return account_page(request, list(shown.values()),

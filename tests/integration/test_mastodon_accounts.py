@@ -332,7 +332,8 @@ async def test_hashtag_timeline_and_search_v2_show_only_what_the_token_may_see(
     public = [await world.photo(bob, f"morning {n} #{tag}") for n in range(3)]
     hidden = await world.photo(carol, f"only followers #{tag} #{secret_tag}")
     await world.follow(dave, carol, approve=True)
-    api, dave_api = (client(server, await token_of(server, p)) for p in (alice, dave))
+    api = client(server, await token_of(server, alice))
+    dave_api = client(server, await token_of(server, dave))
 
     async def indexed() -> bool:  # the search index is written by the metadata processor
         found = await call(dave_api, "timeline_hashtag", tag, limit=40)
