@@ -31,6 +31,7 @@ from infra.http.problems import Problem
 from producers.ingest.accounts import ProfileChange
 from producers.mastodon import entities
 from producers.mastodon.errors import NOT_FOUND, MastodonError, from_problem, params, text
+from producers.mastodon.limits import count
 from producers.mastodon.oauth import Caller, needs, signed_in
 from producers.mastodon.routes import MAX_ID
 from producers.mastodon.social import _relationship
@@ -134,6 +135,7 @@ async def update_credentials(request: Request, who: WriteAccounts) -> JSONRespon
     and not kept (photostream has no avatars: docs/mastodon-api.md)."""
     user = signed_in(who)
     found = await params(request)
+    await count(request, "edits", user)
     change = ProfileChange(
         display_name=text(found, "display_name", limit=200) if "display_name" in found
         else None,
@@ -213,6 +215,7 @@ async def _decide(request: Request, who: Caller, account_id: str, approve: bool)
     """``follow.approved`` / ``follow.rejected`` for a pending request (404 without one);
     the answer is the requester's Relationship as it is about to be."""
     viewer, follower = signed_in(who), user_id_of(account_id)
+    await count(request, "follows", viewer)
     try:
         await _writes(request).accounts.decide(viewer, follower, approve=approve)
     except Problem as problem:

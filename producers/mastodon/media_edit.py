@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from infra.http.problems import Problem
 from producers.mastodon.errors import NOT_FOUND, MastodonError, from_problem, params, text
+from producers.mastodon.limits import count
 from producers.mastodon.oauth import signed_in
 from producers.mastodon.writes import WriteMedia, get_media
 
@@ -37,6 +38,7 @@ async def update_media(media_id: str, request: Request, who: WriteMedia) -> JSON
     body = orjson.loads(current.body)
     if "description" in found:
         description = text(found, "description", limit=MAX_DESCRIPTION)
+        await count(request, "edits", signed_in(who))
         writes: Writes = request.app.state.writes
         try:
             await writes.posts.edit_alt_text(signed_in(who), int(media_id), description)

@@ -24,6 +24,7 @@ from infra.http.problems import Problem
 from producers.mastodon import replies
 from producers.mastodon.accounts import account_page, accounts_by_id, after_of, list_limit
 from producers.mastodon.errors import NOT_FOUND, MastodonError, from_problem, params, text
+from producers.mastodon.limits import count
 from producers.mastodon.oauth import Caller, needs, signed_in
 from producers.mastodon.routes import MAX_ID, account_of, statuses_of
 from sinks import engagement
@@ -119,6 +120,7 @@ async def delete_status(status_id: str, request: Request, who: WriteStatuses) ->
     viewer = signed_in(who)
     if replies.parse_reply_id(status_id) is not None:
         photo, comment, status = await _reply(request, viewer, status_id)
+        await count(request, "comments", viewer)
         try:
             await _writes(request).posts.delete_comment(viewer, int(photo["id"]),
                                                         comment.comment_id)
@@ -128,6 +130,7 @@ async def delete_status(status_id: str, request: Request, who: WriteStatuses) ->
     card, status = await photo_status(request, viewer, _photo_id(status_id))
     if status["account"]["id"] != str(viewer):
         raise MastodonError(404, NOT_FOUND)
+    await count(request, "edits", viewer)
     try:
         await _writes(request).posts.delete(viewer, int(status["id"]))
     except Problem as problem:
@@ -193,6 +196,7 @@ async def post_reply(request: Request, user: int, photo_id: int,
     """``POST /api/v1/statuses`` with ``in_reply_to_id``: a comment (``comment.added``),
     answered as its Status at once, while the engagement processor stores it."""
     _, photo = await photo_status(request, user, photo_id)
+    await count(request, "comments", user)
     comment_id = await replies.post_reply(request, user, photo_id, found)
     comment = Comment(comment_id, user, text(found, "status", limit=replies.MAX_TEXT).strip(),
                       None)

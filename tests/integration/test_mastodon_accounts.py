@@ -12,13 +12,17 @@ a blocking account's content, which must never show.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 from typing import Any
 
+import httpx
 import pytest
 from mastodon import Mastodon
 
 from infra.connect import redis as redis_connect
+from infra.settings import RateLimitSettings
+from producers.ingest import create_app
 from sinks.redis_timelines import RedisTimelines
 from tests.integration import test_mastodon_api as base
 from tests.integration.readside import Person, ReadWorld
@@ -29,6 +33,7 @@ from tests.integration.test_mastodon_api import (
     password_token,
     sign_up,
 )
+from tests.integration.test_rate_limits import WINDOW, window_start
 from tests.integration.waiting import eventually
 from tests.support.images import jpeg_bytes
 
@@ -439,3 +444,25 @@ async def test_bad_input_and_wrong_scopes_are_mastodon_errors_never_a_500(
         assert answer.status_code == status, (method, path, options, answer.text)
         if status >= 400:
             assert "error" in answer.json(), (path, answer.text)
+
+
+async def test_mastodon_writes_count_in_the_same_rate_limits_as_v1(
+        world: ReadWorld, server: Server) -> None:
+    """A second client is no way around ``/v1``'s per-user limits: one bucket."""
+    alice = await sign_up(server)
+    photo = await world.photo(alice, "limited")
+    token = await token_of(server, alice)
+    settings = dataclasses.replace(world.settings, rate=RateLimitSettings(
+        window_seconds=WINDOW, edits=2, sign_ins=0, account_sign_ins=0, sign_ups=0))
+    app = create_app(settings)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://ingest") as ingest:
+        await window_start("edits", f"user:{alice.user_id}")
+        mastodon = await ingest.patch("/api/v1/accounts/update_credentials",
+                                      headers=bearer(token), data={"note": "one"})
+        web = await ingest.patch("/v1/me", headers=alice.auth, json={"bio": "two"})
+        over = await ingest.put(f"/api/v1/media/{photo}", headers=bearer(token),
+                                data={"description": "three"})
+    assert (mastodon.status_code, web.status_code) == (200, 202), (mastodon.text, web.text)
+    assert over.status_code == 429 and "error" in over.json()
+    assert int(over.headers["Retry-After"]) >= 1
