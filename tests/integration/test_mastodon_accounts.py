@@ -337,12 +337,16 @@ async def test_hashtag_timeline_and_search_v2_show_only_what_the_token_may_see(
     public = [await world.photo(bob, f"morning {n} #{tag}") for n in range(3)]
     hidden = await world.photo(carol, f"only followers #{tag} #{secret_tag}")
     await world.follow(dave, carol, approve=True)
+    mallory = await world.user(prefix="mal")  # public, but blocks alice
+    await world.block(mallory, alice)
+    blocking = await world.photo(mallory, f"not for alice #{tag}")
     api = client(server, await token_of(server, alice))
     dave_api = client(server, await token_of(server, dave))
 
     async def indexed() -> bool:  # the search index is written by the metadata processor
         found = await call(dave_api, "timeline_hashtag", tag, limit=40)
-        return len(found) == 4
+        mine = await call(api, "timeline_hashtag", tag, limit=40)
+        return len(found) == 5 and len(mine) == 3
     await eventually(indexed, timeout=60)
     pages = await ids_of_pages(api, await call(api, "timeline_hashtag", tag, limit=2))
     assert [int(i) for page in pages for i in page] == sorted(public, reverse=True)
@@ -353,6 +357,8 @@ async def test_hashtag_timeline_and_search_v2_show_only_what_the_token_may_see(
     found = await call(api, "search_v2", f"#{tag}")
     assert [t["name"] for t in found["hashtags"]] == [tag]
     assert {int(s["id"]) for s in found["statuses"]} == set(public)
+    assert blocking not in [int(s["id"]) for s in found["statuses"]]
+    assert str(mallory.user_id) not in str(await call(api, "search_v2", mallory.username))
     assert found["accounts"] == []
     assert (await call(api, "search_v2", f"#{secret_tag}"))["hashtags"] == []
     assert [t["name"] for t in (await call(dave_api, "search_v2",
@@ -399,6 +405,10 @@ async def test_bad_input_and_wrong_scopes_are_mastodon_errors_never_a_500(
     photo = await world.photo(alice, "mine")
     token = await token_of(server, alice)
     read_only = await token_of(server, alice, "read")
+    client_id, secret = await base.register_app(server)
+    app_only = (await server.http.post("/oauth/token", data={
+        "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret,
+        "scope": "read"})).json()["access_token"]
     cases: list[tuple[str, str, str, dict[str, Any], int]] = [
         ("GET", "/api/v1/accounts/99999999/followers", token, {}, 404),
         ("GET", "/api/v1/accounts/abc/following", token, {}, 404),
@@ -437,6 +447,11 @@ async def test_bad_input_and_wrong_scopes_are_mastodon_errors_never_a_500(
         ("GET", "/api/v2/search", token, {}, 400),
         ("GET", "/api/v2/search", token, {"params": {"q": "x", "type": "odd"}}, 200),
         ("GET", "/api/v2/search", read_only, {"params": {"q": "@"}}, 200),
+        ("GET", "/api/v2/search", app_only, {"params": {"q": alice.username}}, 422),
+        ("GET", f"/api/v1/accounts/{alice.user_id}/followers", app_only, {}, 422),
+        ("GET", f"/api/v1/timelines/tag/{alice.username}", app_only, {}, 422),
+        ("GET", f"/api/v1/statuses/{photo}/context", app_only, {}, 422),
+        ("GET", "/api/v1/follow_requests", "not-a-token", {}, 401),
     ]
     for method, path, bearer_token, options, status in cases:
         answer = await server.http.request(method, path, headers=bearer(bearer_token),
