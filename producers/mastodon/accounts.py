@@ -127,6 +127,18 @@ def _flag(found: dict[str, Any], name: str) -> bool | None:
     return text(found, name, limit=10).lower() in TRUE
 
 
+def _edited(profile: Json, change: ProfileChange) -> Json:
+    """The cached profile as the edit leaves it (what the processor is about to store)."""
+    edited = {**profile}
+    if change.display_name is not None:
+        edited["display_name"] = change.display_name.strip()
+    if change.bio is not None:
+        edited["bio"] = change.bio.strip()
+    if change.private is not None:
+        edited["private"] = change.private
+    return edited
+
+
 @router.patch("/api/v1/accounts/update_credentials")
 async def update_credentials(request: Request, who: WriteAccounts) -> JSONResponse:
     """Display name, note (the bio) and ``locked`` (private): ``user.profile_updated``,
@@ -148,16 +160,10 @@ async def update_credentials(request: Request, who: WriteAccounts) -> JSONRespon
             raise MastodonError(422, f"Validation failed: {problem}") from None
         raise from_problem(problem) from None
     svc = _read(request)
-    profile = (await svc.views.profiles([user])).get(user)
-    if profile is None:
+    stored = (await svc.views.profiles([user])).get(user)
+    if stored is None:
         raise MastodonError(404, NOT_FOUND)
-    profile = {**profile}
-    if change.display_name is not None:
-        profile["display_name"] = change.display_name.strip()
-    if change.bio is not None:
-        profile["bio"] = change.bio.strip()
-    if change.private is not None:
-        profile["private"] = change.private
+    profile = _edited(stored, change)
     body = entities.account(profile, await svc.views.user_counts(user), _base(request))
     body["source"] = entities.source(profile)
     return JSONResponse(body)
