@@ -27,6 +27,7 @@ from infra.http.problems import Problem
 from infra.settings import Settings
 from producers.mastodon import entities
 from producers.mastodon.errors import NOT_FOUND, MastodonError, from_problem, params, text
+from producers.mastodon.limits import count
 from producers.mastodon.oauth import Caller, caller, needs, signed_in
 from sinks import users
 
@@ -319,6 +320,7 @@ async def _favourite(request: Request, who: Caller, status_id: str, liked: bool)
     viewer = signed_in(who)
     status = await _status(request, viewer, status_id)
     writes: Writes = request.app.state.writes
+    await count(request, "likes", viewer)
     try:
         await writes.posts.like(viewer, int(status["id"]), liked=liked)
     except Problem as problem:

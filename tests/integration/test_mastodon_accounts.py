@@ -468,7 +468,8 @@ async def test_mastodon_writes_count_in_the_same_rate_limits_as_v1(
     photo = await world.photo(alice, "limited")
     token = await token_of(server, alice)
     settings = dataclasses.replace(world.settings, rate=RateLimitSettings(
-        window_seconds=WINDOW, edits=2, sign_ins=0, account_sign_ins=0, sign_ups=0))
+        window_seconds=WINDOW, edits=2, likes=1, sign_ins=0, account_sign_ins=0,
+        sign_ups=0))
     app = create_app(settings)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://ingest") as ingest:
@@ -478,6 +479,10 @@ async def test_mastodon_writes_count_in_the_same_rate_limits_as_v1(
         web = await ingest.patch("/v1/me", headers=alice.auth, json={"bio": "two"})
         over = await ingest.put(f"/api/v1/media/{photo}", headers=bearer(token),
                                 data={"description": "three"})
+        await window_start("likes", f"user:{alice.user_id}")
+        likes = [(await ingest.post(f"/api/v1/statuses/{photo}/favourite",
+                                    headers=bearer(token))).status_code for _ in range(2)]
     assert (mastodon.status_code, web.status_code) == (200, 202), (mastodon.text, web.text)
     assert over.status_code == 429 and "error" in over.json()
     assert int(over.headers["Retry-After"]) >= 1
+    assert likes == [200, 429]  # the first slice's writes count too
