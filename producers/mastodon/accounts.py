@@ -246,8 +246,8 @@ async def reject(account_id: str, request: Request, who: WriteFollows) -> JSONRe
 # -- search --------------------------------------------------------------------------------
 
 async def find_accounts(request: Request, viewer: int, q: str, limit: int) -> list[Json]:
-    """``/v1/search``'s user hits: username prefix (a leading ``@`` and a ``@domain`` of
-    this server dropped), without accounts blocked either way."""
+    """``/v1/search``'s user hits: username prefix (a leading ``@`` and any ``@domain``
+    dropped: every account is local), without accounts blocked either way."""
     name = q.strip().lstrip("@").partition("@")[0]
     if not name:
         return []
