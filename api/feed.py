@@ -87,6 +87,10 @@ class FeedPage:
     #: The last candidate examined: the next page starts below it.
     last_seen: int | None = None
     exhausted: bool = False
+    #: A known reader's hot timeline was cold (evicted, or the reader back from
+    #: inactivity) and was rebuilt from the durable one for this page (Mastodon answers
+    #: such a page 206: "your home feed is being prepared").
+    rebuilt: bool = False
 
 
 class FeedReader:
@@ -123,11 +127,11 @@ class FeedReader:
         """Like :meth:`home`, with the following set and photo rows it read."""
         if limit <= 0:
             return FeedPage([], frozenset(), NONE, exhausted=True)
-        use_hot, (followees, relations) = await asyncio.gather(self._ensure_hot(user_id),
-                                                               self.audience(user_id))
+        (use_hot, rebuilt), (followees, relations) = await asyncio.gather(
+            self._ensure_hot(user_id), self.audience(user_id))
         visible = feed_authors(user_id, followees, relations)
         pulled = sorted((await self.pull_authors()) & (visible - {user_id}))
-        page = FeedPage([], followees, relations)
+        page = FeedPage([], followees, relations, rebuilt=rebuilt)
         deleted: list[int] = []
         cursor = before
         for _ in range(MAX_ROUNDS):
@@ -162,20 +166,24 @@ class FeedReader:
         """Whom the reader follows, and its blocks and mutes (one Redis round trip)."""
         return await self.views.social(user_id)
 
-    async def _ensure_hot(self, user_id: int) -> bool:
-        """Mark the reader active, rebuild the hot timeline if needed; False when Redis
-        is unreachable (the durable timeline then serves the page)."""
+    async def _ensure_hot(self, user_id: int) -> tuple[bool, bool]:
+        """Mark the reader active, rebuild the hot timeline if needed. Returns whether
+        the hot timeline serves the page (False when Redis is unreachable: the durable
+        timeline then does) and whether a known reader's timeline had to be rebuilt (a
+        reader's very first read builds it, which is no rebuild)."""
+        rebuilt = False
         try:
             now = time.time()
             previous = await degraded.or_else(self.timelines.touch(user_id, now), CASSANDRA,
                                               _unknown)
             if self.timelines.is_inactive(previous, now) or not await self.hot.exists(user_id):
                 await self.timelines.rebuild(user_id)
+                rebuilt = previous is not None
         except REDIS_ERRORS as exc:
             if not degraded.survived(exc, REDIS):
                 raise
-            return False
-        return True
+            return False, rebuilt
+        return True, rebuilt
 
     async def _candidates(self, user_id: int, want: int, before: int | None,
                           pulled: list[int], use_hot: bool = True) -> list[int]:

@@ -37,6 +37,7 @@ _TAG_ADD = "INSERT INTO photos_by_hashtag (tag, photo_id, owner_id) VALUES (?, ?
 _TAG_DEL = "DELETE FROM photos_by_hashtag WHERE tag = ? AND photo_id = ?"
 _BY_TERM = "SELECT photo_id FROM photos_by_term WHERE term = ? LIMIT ?"
 _BY_TAG = "SELECT photo_id FROM photos_by_hashtag WHERE tag = ? LIMIT ?"
+_BY_TAG_BEFORE = "SELECT photo_id FROM photos_by_hashtag WHERE tag = ? AND photo_id < ? LIMIT ?"
 _PREFIX_ADD = (
     "INSERT INTO users_by_prefix (prefix, username, user_id) VALUES (?, ?, ?) USING TIMESTAMP ?"
 )
@@ -71,10 +72,16 @@ async def photos_with_term(session: Session, word: str, limit: int = 50) -> list
     return [row["photo_id"] for row in rows]
 
 
-async def photos_with_hashtag(session: Session, tag: str, limit: int = 50) -> list[int]:
-    """Newest photos tagged ``tag`` ('#Sunset' and 'sunset' are the same tag)."""
-    statement = await prepared(session, _BY_TAG)
-    rows = await execute(session, statement, (normalize_tag(tag), limit))
+async def photos_with_hashtag(session: Session, tag: str, limit: int = 50,
+                              before: int | None = None) -> list[int]:
+    """Newest photos tagged ``tag`` ('#Sunset' and 'sunset' are the same tag);
+    ``before``: older than this photo id (the last of the previous page)."""
+    if before is None:
+        statement = await prepared(session, _BY_TAG)
+        rows = await execute(session, statement, (normalize_tag(tag), limit))
+    else:
+        statement = await prepared(session, _BY_TAG_BEFORE)
+        rows = await execute(session, statement, (normalize_tag(tag), before, limit))
     return [row["photo_id"] for row in rows]
 
 

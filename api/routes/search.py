@@ -38,7 +38,8 @@ Q = Annotated[str, Query(min_length=1, max_length=100,
 
 async def _photo_hits(session: Session, q: str) -> list[int]:
     if q.startswith("@"):
-        mentioned = await users.user_id_for(session, q[1:].strip().lower())
+        name = q[1:].strip().lower()  # "@" alone: an empty key Cassandra refuses
+        mentioned = await users.user_id_for(session, name) if name else None
         return ([] if mentioned is None else
                 await notifications.photos_mentioning(session, mentioned, POOL))
     if q.startswith("#"):

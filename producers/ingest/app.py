@@ -36,6 +36,7 @@ from producers.ingest.storage import Originals
 from producers.ingest.uploads import IngestService
 from producers.ingest.write_routes import dev, photos, social, stories
 from producers.ingest.writes import Writes
+from producers.mastodon import before_routes as mastodon_before_routes
 from producers.mastodon import errors as mastodon_errors
 from producers.mastodon import oauth as mastodon_oauth
 from producers.mastodon import routes as mastodon_routes
@@ -87,8 +88,8 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
 
     routers = [health, media, photos, social, stories, sessions, posts, media_edits,
                # social before routes: /accounts/relationships is not an account id
-               mastodon_oauth.router, mastodon_social.router, mastodon_routes.router,
-               mastodon_writes.router]
+               mastodon_oauth.router, mastodon_social.router, *mastodon_before_routes.routers,
+               mastodon_routes.router, mastodon_writes.router]
     # password: accounts owned here; oidc: the provider holds the passwords.
     routers.append(accounts if settings.auth.mode == "password" else oidc)
     if settings.dev:  # the sign-in shortcut must not exist in production

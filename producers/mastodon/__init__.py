@@ -13,5 +13,8 @@ the producers floor. The ingest app opens the read service in its lifespan for t
 Modules: :mod:`.scopes` (OAuth scopes, pure), :mod:`.errors` (Mastodon's error shape),
 :mod:`.oauth` (apps, authorize, token, revoke), :mod:`.entities` (Account, Status,
 MediaAttachment, as Mastodon documents them), :mod:`.routes` (instance, nodeinfo,
-accounts, timelines).
+accounts, timelines). Mounted ahead of it (:mod:`.before_routes`): :mod:`.accounts`
+(profile edits, follower lists, follow requests, account search), :mod:`.statuses`
+(delete, likers, context), :mod:`.replies` (comments as statuses), :mod:`.search`
+(``/api/v2/search``, the hashtag timeline), :mod:`.media_edit` (alt-text edits).
 """

@@ -27,6 +27,7 @@ from infra.http.problems import Problem
 from infra.settings import Settings
 from producers.mastodon import entities
 from producers.mastodon.errors import NOT_FOUND, MastodonError, from_problem, params, text
+from producers.mastodon.limits import count
 from producers.mastodon.oauth import Caller, caller, needs, signed_in
 from sinks import users
 
@@ -261,7 +262,10 @@ async def home(request: Request, who: ReadStatuses) -> Response:
         ids = _window(page.ids, limit, None, since_id, min_id)
     cards = await svc.cards.cards(viewer, ids, social=(page.following, page.relations),
                                   photos=page.photos, with_items=True)
-    return page_response(request, await statuses_of(request, viewer, cards))
+    response = page_response(request, await statuses_of(request, viewer, cards))
+    if page.rebuilt:  # Mastodon's "your home feed is being prepared" (docs/mastodon-api.md)
+        response.status_code = 206
+    return response
 
 
 @router.get("/api/v1/timelines/public")
@@ -316,6 +320,7 @@ async def _favourite(request: Request, who: Caller, status_id: str, liked: bool)
     viewer = signed_in(who)
     status = await _status(request, viewer, status_id)
     writes: Writes = request.app.state.writes
+    await count(request, "likes", viewer)
     try:
         await writes.posts.like(viewer, int(status["id"]), liked=liked)
     except Problem as problem:

@@ -20,6 +20,7 @@ from api.views import Json
 from api.visibility import can_view_account
 from infra.http.problems import Problem
 from producers.mastodon.errors import NOT_FOUND, MastodonError, from_problem, params, text
+from producers.mastodon.limits import count
 from producers.mastodon.oauth import Caller, needs, signed_in
 from producers.mastodon.routes import (
     MAX_ID,
@@ -91,6 +92,7 @@ async def follow(account_id: str, request: Request, who: WriteFollows) -> JSONRe
     svc = _read(request)
     profile = await _profile(svc, target)
     writes: Writes = request.app.state.writes
+    await count(request, "follows", viewer)
     try:
         await writes.accounts.follow(viewer, target)
     except Problem as problem:
@@ -108,6 +110,7 @@ async def unfollow(account_id: str, request: Request, who: WriteFollows) -> JSON
     svc = _read(request)
     await _profile(svc, target)
     writes: Writes = request.app.state.writes
+    await count(request, "follows", viewer)
     try:
         await writes.accounts.unfollow(viewer, target)
     except Problem as problem:

@@ -23,8 +23,9 @@ from producers.ingest.backlog import Backlog
 from producers.ingest.deps import MAX_IDEMPOTENCY_KEY
 from producers.ingest.multipart import read_upload_form
 from producers.ingest.uploads import Details, IngestService
-from producers.mastodon import entities
+from producers.mastodon import entities, replies, statuses
 from producers.mastodon.errors import NOT_FOUND, MastodonError, from_problem, params, text
+from producers.mastodon.limits import count
 from producers.mastodon.oauth import Caller, needs, signed_in
 from producers.mastodon.routes import MAX_ID, account_of
 
@@ -54,6 +55,7 @@ async def upload_media(request: Request, who: WriteMedia) -> JSONResponse:
     user = signed_in(who)
     backlog: Backlog = request.app.state.backlog
     service: IngestService = request.app.state.ingest
+    await count(request, "uploads", user)
     try:
         backlog.admit()
         form = await read_upload_form(request, max_file_bytes=service.max_bytes)
@@ -95,6 +97,10 @@ async def post_status(request: Request, who: WriteStatuses) -> JSONResponse:
     """Post the listed media as one post (its caption the status text)."""
     user = signed_in(who)
     found = await params(request)
+    replied = replies.replied_photo(found)
+    if replied is not None:  # a reply is a comment (producers/mastodon/replies.py)
+        return JSONResponse(await statuses.post_reply(request, user, replied, found))
+    await count(request, "uploads", user)
     raw_ids = found.get("media_ids") or []
     if not isinstance(raw_ids, list):
         raw_ids = [raw_ids]
