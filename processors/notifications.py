@@ -1,7 +1,8 @@
 """photostream-notifications: each user's grouped inbox, mentions and live-stream events.
 
 Consumes follows (requested, approved, rejected, removed), likes, comments, the photo
-topics (captions, for mentions) and the fan-out tasks (the "N new posts" hint), and
+topics (captions, for mentions) and the fan-out tasks (the "N new posts" hint, and the
+removal of a deleted post for the Mastodon stream's ``delete``), and
 keeps the inbox of :mod:`sinks.notifications` (durable) and :mod:`sinks.notification_hot`
 (hot copy, unread count, live stream).
 
@@ -114,6 +115,8 @@ class NotificationsProcessor(StoreProcessor):
         elif isinstance(p, FanoutChunk) and p.action == "add":
             readers = [uid for uid in p.follower_ids if uid != p.owner_id]
             await self.hot.feed_hints(readers, p.photo_id)
+        elif isinstance(p, FanoutChunk):  # a removal: the Mastodon stream's "delete"
+            await self.hot.delete_hints(p.follower_ids, p.photo_id)
 
     async def _audible(self, recipient: int, actor: int) -> bool:
         if recipient == actor:
