@@ -10,7 +10,7 @@ version: a marker is a hint for where to resume reading, not a ledger.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from cassandra.cluster import Session
 
@@ -20,6 +20,7 @@ from sinks.statements import as_utc, prepared
 HOME = "home"
 NOTIFICATIONS = "notifications"
 TIMELINES = (HOME, NOTIFICATIONS)
+_EPOCH = datetime.fromtimestamp(0, UTC)
 
 _GET = ("SELECT timeline, last_read_id, version, updated_at FROM mastodon_markers "
         "WHERE user_id = ?")
@@ -38,7 +39,7 @@ async def markers(session: Session, user_id: int) -> dict[str, Marker]:
     """The stored markers of ``user_id`` by timeline."""
     rows = await execute(session, await prepared(session, _GET), (user_id,))
     return {row["timeline"]: Marker(int(row["last_read_id"] or 0), int(row["version"] or 0),
-                                    as_utc(row["updated_at"]) or datetime.min)
+                                    as_utc(row["updated_at"]) or _EPOCH)
             for row in rows}
 
 

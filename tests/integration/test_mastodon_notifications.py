@@ -207,6 +207,7 @@ async def test_stream_user_delivers_update_notification_and_delete_never_private
     bob, carol, mallory = [await sign_up(server) for _ in range(3)]
     await world.follow(alice, bob)
     await world.set_private(carol, True)
+    await eventually(lambda: base._private(server, carol))
     await world.follow(alice, carol, wait=False)  # asked, never approved
     await world.follow(alice, mallory)
     mine = await world.photo(alice, "mine")
