@@ -200,3 +200,41 @@ def _links(request: Request, newest: str, oldest: str) -> str:
     older = urlencode([*kept, ("max_id", oldest)])
     newer = urlencode([*kept, ("min_id", newest)])
     return f'<{base}{older}>; rel="next", <{base}{newer}>; rel="prev"'
+
+
+def _group_entry(group_key: str) -> int:
+    """The entry id of a group key (``favourite-{id}``, ``ungrouped-{id}``)."""
+    return _notification_id(group_key.rpartition("-")[2])
+
+
+async def _group(request: Request, viewer: int, group_key: str) -> tuple[Render, inbox.Shown]:
+    keep = Filter(dismissals=await dismissals.load(_read(request).session, viewer))
+    shown = await inbox.one(_read(request).notifications, viewer, _group_entry(group_key), keep)
+    if shown is None:
+        raise MastodonError(404, NOT_FOUND)
+    return Render(request, viewer), shown
+
+
+@router.get("/api/v2/notifications/{group_key}")
+async def group(group_key: str, request: Request, who: ReadNotifications) -> JSONResponse:
+    render, shown = await _group(request, signed_in(who), group_key)
+    body = await render.grouped([shown], partial=False)
+    if not body["notification_groups"]:
+        raise MastodonError(404, NOT_FOUND)
+    return JSONResponse(body)
+
+
+@router.get("/api/v2/notifications/{group_key}/accounts")
+async def group_accounts(group_key: str, request: Request,
+                         who: ReadNotifications) -> JSONResponse:
+    """The group's accounts photostream names (the newest ones; the rest is a count)."""
+    render, shown = await _group(request, signed_in(who), group_key)
+    actors = [int(actor["user_id"]) for actor in shown.item["actors"]]
+    found = await render.accounts(actors)
+    return JSONResponse([found[uid] for uid in actors if uid in found])
+
+
+@router.post("/api/v2/notifications/{group_key}/dismiss")
+async def dismiss_group(group_key: str, request: Request,
+                        who: WriteNotifications) -> JSONResponse:
+    return await _dismiss(request, who, _group_entry(group_key))

@@ -127,6 +127,12 @@ async def test_likes_follows_comments_and_mentions_as_mastodon_notifications(
     assert str(photo) in {s["id"] for s in body["statuses"]}
     assert {str(bob.user_id), str(carol.user_id)} <= {a["id"] for a in body["accounts"]}
     assert group["group_key"].startswith("favourite-")
+    by_key = await server.http.get(f"/api/v2/notifications/{group['group_key']}",
+                                   headers=bearer(token))
+    assert by_key.json()["notification_groups"] == [group]
+    likers = await server.http.get(f"/api/v2/notifications/{group['group_key']}/accounts",
+                                   headers=bearer(token))
+    assert {a["id"] for a in likers.json()} == {str(bob.user_id), str(carol.user_id)}
 
     # Dismiss hides one (until it changes again); clear hides all.
     favourite_id = group["most_recent_notification_id"]
@@ -328,6 +334,9 @@ async def test_bad_input_and_scopes_are_mastodon_errors_never_500(
          200),
         ("GET", "/api/v2/notifications", {"headers": bearer(token),
                                           "params": {"account_id": "nope"}}, 200),
+        ("GET", "/api/v2/notifications/favourite-abc", {"headers": bearer(token)}, 404),
+        ("GET", "/api/v2/notifications/ungrouped-12345/accounts",
+         {"headers": bearer(token)}, 404),
         ("POST", "/api/v1/notifications/clear", {"headers": bearer(token)}, 403),
         ("POST", "/api/v1/notifications/12345/dismiss", {"headers": bearer(token)}, 403),
         ("POST", "/api/v1/markers", {"headers": bearer(token)}, 403),
