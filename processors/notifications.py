@@ -21,7 +21,8 @@ Rules
       (from Cassandra, the hot copy, the unread count, and live as a removal). **After it
       was seen** the entry stays as the recipient saw it: seen history is not rewritten,
       nothing is pushed; the like is simply gone from the photo's likers.
-    * Follow requests are one entry each with a state (pending, accepted, declined) that
+    * A follow of a public account is a new follower at once (grouped); one of a private
+      account is a request: one entry each with a state (pending, accepted, declined) that
       approval or rejection updates in place; the requester gets "accepted" on approval.
       A request withdrawn (``follow.removed``) while pending disappears.
     * Mentions (``@username``, the first ``notify.max_mentions`` distinct ones) are parsed
@@ -265,6 +266,11 @@ class NotificationsProcessor(StoreProcessor):
     # -- follow requests -----------------------------------------------------------------
 
     async def _requested(self, follower: int, followee: int, at: datetime) -> None:
+        if not await users.is_private(self.session, followee):
+            # A public account is followed at once (the graph processor makes the edge
+            # with no approval, so none will come): a new follower, not a request.
+            await self._grouped(followee, inbox.FOLLOW, 0, follower, at)
+            return
         if not await self._audible(followee, follower):
             return
         key = _request_key(follower)
