@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
         summary="Write side: uploads, likes, comments, follows, profiles and stories.",
         lifespan=lifespan, routers=routers, cors_origins=settings.web_origins,
         cors_headers=("Authorization", "Content-Type", "Idempotency-Key"),
-        csp=mastodon_oauth.csp)
+        csp=mastodon_oauth.csp, long_lived=mastodon_streaming.PATHS)
     outages.install(app)
     mastodon_errors.install(app)
     if settings.auth.mode == "oidc":

@@ -70,7 +70,7 @@ async def get_markers(request: Request, who: ReadStatuses) -> JSONResponse:
 def _positions(found: dict[str, Any]) -> dict[str, int]:
     """``{timeline: last_read_id}`` from a JSON body (``{"home": {"last_read_id": ..}}``)
     or a form / query (``home[last_read_id]=..``)."""
-    out = {}
+    out: dict[str, int] = {}
     for name in TIMELINES:
         value = found.get(name)
         raw = (value.get("last_read_id") if isinstance(value, dict)
@@ -91,7 +91,7 @@ async def set_markers(request: Request, who: WriteStatuses) -> JSONResponse:
     positions = _positions(await params(request))
     current = await _current(svc, viewer)
     now = datetime.now(UTC)
-    saved = {}
+    saved: dict[str, Json] = {}
     for name, position in positions.items():
         before = current.get(name)
         if name == NOTIFICATIONS:

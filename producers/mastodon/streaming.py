@@ -55,6 +55,8 @@ router = APIRouter(tags=["mastodon"], include_in_schema=False)
 log = logging.getLogger(__name__)
 
 USER, NOTIFICATION = "user", "user:notification"
+#: The streams' paths: long-lived, never to be counted by an admission bound.
+PATHS = ("/api/v1/streaming", "/api/v1/streaming/user", "/api/v1/streaming/user/notification")
 #: The scope each stream needs (Mastodon's: either ``read`` or the narrow one).
 CHANNELS = {USER: "read:statuses", NOTIFICATION: "read:notifications"}
 _STREAM_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
