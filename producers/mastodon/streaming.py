@@ -21,9 +21,10 @@ with ``Last-Event-ID`` gets exactly what came after it, as long as the stream ho
 ``notify.heartbeat_seconds`` keeps idle connections open through proxies.
 
 Mounted on the ingest app, which has no admission bound (:mod:`infra.http.admission`
-is the read API's) and no request timeout: an idle stream holds a suspended coroutine
-and an ``asyncio.Event``; the hub caps streams per process (``notify.max_streams``,
-then 503 + ``Retry-After``). The token comes in the ``Authorization`` header or, as
+is the read API's; :data:`PATHS` are passed as ``long_lived`` all the same, so a bound
+added later would not count them) and no request timeout: an idle stream holds a
+suspended coroutine and an ``asyncio.Event``; the hub caps streams per process
+(``notify.max_streams``, then 503 + ``Retry-After``). The token comes in the ``Authorization`` header or, as
 Mastodon allows (a browser's EventSource cannot send headers), ``access_token``.
 """
 
