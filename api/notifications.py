@@ -8,8 +8,8 @@ every read while Redis is unreachable (noted as degraded), come from Cassandra.
 Hydration applies the rules every reader relies on: an entry about a photo the reader
 may not see now (deleted, or a private account they no longer follow) is left out, as
 is an actor the reader should not hear from (:func:`sinks.notification_audience.
-audible_actors`, the blocks/mutes hook) or whose account is gone. So a deleted photo
-never makes a page fail and is never shown.
+audible_given`, the blocks/mutes hook, on relations read for all readers at once) or
+whose account is gone. So a deleted photo never makes a page fail and is never shown.
 """
 
 from __future__ import annotations
@@ -26,9 +26,8 @@ from infra import degraded
 from infra.connect.outages import REDIS
 from infra.settings import Settings
 from schemas.ids import max_id_for_time
-from sinks import blocks
 from sinks import notifications as inbox
-from sinks.notification_audience import audible_actors
+from sinks.notification_audience import audible_given
 from sinks.notification_hot import HotInbox
 from sinks.notifications import Entry
 
@@ -146,14 +145,15 @@ class NotificationReader:
         people = ({a for _v, entries, _m in pages for e in entries for a in e.actor_ids}
                   | {row["owner"] for row in rows.values()})
         profiles = await self.views.profiles(list(people))
+        social = await self.views.social_many(
+            list({viewer for viewer, _e, _m in pages}),
+            following_of=list({viewer for viewer, entries, _m in pages
+                               if any(e.photo_id for e in entries)}))
         now = time.time()
         out = []
         for viewer, entries, marker in pages:
-            audible = await audible_actors(self.session, self.views.redis, viewer,
-                                           {a for e in entries for a in e.actor_ids})
-            following, relations = frozenset[int](), blocks.NONE
-            if any(e.photo_id for e in entries):
-                following, relations = await self.views.social(viewer)
+            following, relations = social[viewer]
+            audible = audible_given(relations, {a for e in entries for a in e.actor_ids})
             items = []
             for entry in entries:
                 photo = None

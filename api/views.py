@@ -31,6 +31,8 @@ from sinks.blocks import Relations
 RECENT_WINDOW = 200
 #: Newest likes of a reader kept for ``liked_by_me``; older photos get a point read.
 LIKED_WINDOW = 1_000
+#: Cassandra reads in flight when a cache miss spans many users (woken live streams).
+_LOAD_CONCURRENCY = 32
 
 Json = dict[str, Any]
 
@@ -120,9 +122,25 @@ class Views:
                      else frozenset())
         return followees, _relations(relations, user_id)
 
+    async def social_many(self, user_ids: Sequence[int], *, following_of: Sequence[int]
+                          ) -> dict[int, tuple[frozenset[int], Relations]]:
+        """:meth:`social` for many users in one round trip (the live streams woken
+        together); whom each follows is read only for ``following_of`` (the others get an
+        empty set: their decisions need no follow edges)."""
+        following, relations = await cache.get_multi(self.redis, [
+            (cache.FOLLOWING, following_of, self._load_following),
+            (cache.RELATIONS, user_ids, self._load_relations)])
+        return {uid: (frozenset(orjson.loads(following[uid])) if uid in following
+                      else frozenset(), _relations(relations, uid)) for uid in user_ids}
+
     async def _load_following(self, missing: list[int]) -> Mapping[int, bytes]:
-        return {uid: orjson.dumps(await graph.following(self.session, uid))
-                for uid in missing}
+        gate = asyncio.Semaphore(_LOAD_CONCURRENCY)  # many misses at once: live streams
+
+        async def one(uid: int) -> bytes:
+            async with gate:
+                return orjson.dumps(await graph.following(self.session, uid))
+        edges = await asyncio.gather(*(one(uid) for uid in missing))
+        return dict(zip(missing, edges, strict=True))
 
     async def _load_relations(self, missing: list[int]) -> Mapping[int, bytes]:
         return await blocks.load_many(self.session, missing)

@@ -117,7 +117,11 @@ async def _opening(svc: ReadService, viewer: int, last_event_id: str | None,
         else:
             position = last_event_id
             wake.set()  # send what came after it at once
-    count, more = await svc.notifications.unread(viewer)
+    # The viewer's follow edges and blocks are read now, while the stream opens: every
+    # batch this stream will send is filtered by them, and a notification written for
+    # a thousand freshly opened streams must not find them all missing from the cache.
+    (count, more), _social = await asyncio.gather(svc.notifications.unread(viewer),
+                                                  svc.views.social(viewer))
     first.append(_event("unread", {"count": count, "more": more}, position))
     return first, position
 
