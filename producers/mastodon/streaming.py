@@ -24,8 +24,9 @@ Mounted on the ingest app, which has no admission bound (:mod:`infra.http.admiss
 is the read API's; :data:`PATHS` are passed as ``long_lived`` all the same, so a bound
 added later would not count them) and no request timeout: an idle stream holds a
 suspended coroutine and an ``asyncio.Event``; the hub caps streams per process
-(``notify.max_streams``, then 503 + ``Retry-After``). The token comes in the ``Authorization`` header or, as
-Mastodon allows (a browser's EventSource cannot send headers), ``access_token``.
+(``notify.max_streams``, then 503 + ``Retry-After``). The token comes in the
+``Authorization`` header or, as Mastodon allows (a browser's EventSource cannot send
+headers), the ``access_token`` query parameter.
 """
 
 from __future__ import annotations
@@ -166,7 +167,10 @@ async def _start(svc: ReadService, viewer: int, last: str | None,
                  wake: asyncio.Event) -> str:
     """Where the stream reads on from: now, or right after ``Last-Event-ID`` (what the
     Redis Stream still holds after it is sent at once)."""
-    newest = await svc.redis.xrevrange(stream_key(viewer), count=1)
+    # The viewer's follow edges and blocks are read now, as /v1/stream does: every batch
+    # is filtered by them, and a burst must not find a thousand new streams uncached.
+    newest, _social = await asyncio.gather(svc.redis.xrevrange(stream_key(viewer), count=1),
+                                           svc.views.social(viewer))
     head = _text(newest[0][0]) if newest else "0-0"
     if last is None or _order(last) >= _order(head):
         return head
