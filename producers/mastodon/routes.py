@@ -136,6 +136,7 @@ async def instance_v2(request: Request) -> JSONResponse:
             "polls": {"max_options": 0, "max_characters_per_option": 0,
                       "min_expiration": 0, "max_expiration": 0},
             "translation": {"enabled": False}},
+        "api_versions": {"mastodon": 2},  # Mastodon 4.3's API version (clients check it)
         "registrations": {"enabled": True, "approval_required": False, "message": None},
         "contact": {"email": "", "account": None}, "rules": []})
 
