@@ -116,6 +116,8 @@ class NotificationsProcessor(StoreProcessor):
         elif isinstance(p, FanoutChunk) and p.action == "add":
             readers = [uid for uid in p.follower_ids if uid != p.owner_id]
             await self.hot.feed_hints(readers, p.photo_id)
+            if p.owner_id in p.follower_ids:  # the author's own home feed (Mastodon's update)
+                await self.hot.own_post_hint(p.owner_id, p.photo_id)
         elif isinstance(p, FanoutChunk):  # a removal: the Mastodon stream's "delete"
             await self.hot.delete_hints(p.follower_ids, p.photo_id)
 

@@ -13,8 +13,10 @@ Per user, in one cluster slot (hash tag ``{user_id}``):
 * ``notif:{u}:r`` - the read mark (an entry id), moving forward only.
 * ``notif:{u}:s`` - a Redis Stream (``MAXLEN ~ notify.stream_maxlen``) of live events:
   ``k=n`` an entry was created or changed (``e``: its JSON), ``k=x`` removed (``i``),
-  ``k=f`` a new post in the home feed (``p``), ``k=d`` a post deleted from it (``p``;
-  the Mastodon stream's ``delete``), ``k=r`` read up to ``i``. Its ids are the
+  ``k=f`` a new post in the home feed (``p``), ``k=o`` the user's own new post in it
+  (``p``; not a "new post" for ``/v1``, an ``update`` for the Mastodon stream), ``k=d`` a
+  post deleted from it (``p``; the Mastodon stream's ``delete``), ``k=r`` read up to
+  ``i``. Its ids are the
   SSE event ids, so ``Last-Event-ID`` resumes exactly where a client left off.
 
 Every write also ``PUBLISH``es the user id on :data:`WAKE`: each API process has one
@@ -190,6 +192,10 @@ class HotInbox:
     async def feed_hints(self, user_ids: Sequence[int], photo_id: int) -> None:
         """Tell each of ``user_ids``' open streams a post reached their home feed."""
         await self._hints(user_ids, photo_id, "f")
+
+    async def own_post_hint(self, user_id: int, photo_id: int) -> None:
+        """Tell ``user_id``'s open streams their own post reached their home feed."""
+        await self._hints([user_id], photo_id, "o")
 
     async def delete_hints(self, user_ids: Sequence[int], photo_id: int) -> None:
         """Tell each of ``user_ids``' open streams a post left their home feed (deleted)."""

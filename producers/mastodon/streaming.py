@@ -7,9 +7,9 @@ entries from the notifications processor, the new-post and deleted-post hints of
 fan-out) and the same wake-ups (:class:`api.live.LiveHub`: one pub/sub subscription per
 process, reads and hydrations batched across streams). Events, with Mastodon's names:
 
-* ``update`` - a post reached the home feed: its Status, hydrated as the timelines
-  hydrate (:mod:`.notification_entities`), so the card's visibility rule decides and a
-  post the reader may not see is never sent;
+* ``update`` - a post reached the home feed (the reader's own too): its Status,
+  hydrated as the timelines hydrate (:mod:`.notification_entities`), so the card's
+  visibility rule decides and a post the reader may not see is never sent;
 * ``notification`` - an inbox entry created or changed: its Notification, as ``GET
   /api/v1/notifications`` shows it (only with ``read:notifications``; a grouped entry
   that gains an actor is sent again, same id, with its newest actor);
@@ -235,7 +235,7 @@ async def _translate(render: Render, rows: list[StreamRow], marker: int, *, post
             entry = Entry.from_json(fields[b"e"])
             changed.pop(entry.notification_id, None)
             changed[entry.notification_id] = (row_id, entry)
-        elif kind == b"f" and posts:
+        elif kind in (b"f", b"o") and posts:  # a post in the home feed, own ones too
             added.append((row_id, int(fields[b"p"])))
         elif kind == b"d" and posts:
             removed.append((row_id, int(fields[b"p"])))
