@@ -358,6 +358,20 @@ async def test_bad_input_and_scopes_are_mastodon_errors_never_500(
         if status != 200:
             assert "error" in answer.json(), (path, answer.text)
     _writer, _writer_api, write_token = await signed_in(server, "read write")
-    for path in ("/api/v1/notifications/abc/dismiss", "/api/v1/notifications/12345/dismiss"):
+    for path in ("/api/v1/notifications/abc/dismiss", "/api/v1/notifications/12345/dismiss",
+                 "/api/v2/notifications/ungrouped-x/dismiss"):
         answer = await server.http.post(path, headers=bearer(write_token))
         assert answer.status_code == 404 and answer.json() == {"error": "Record not found"}
+    writes: list[tuple[dict[str, Any], int]] = [
+        ({"content": b"{not json", "headers": {"Content-Type": "application/json"}}, 400),
+        ({"data": {"notifications[last_read_id]": "9" * 25}}, 422),
+        ({"json": {"home": {"last_read_id": -5}}}, 422),
+        ({"json": {"home": "not an object", "unknown": 1}}, 200),
+    ]
+    for options, status in writes:
+        headers = {**bearer(write_token), **options.pop("headers", {})}
+        answer = await server.http.post("/api/v1/markers", headers=headers, **options)
+        assert answer.status_code == status, (options, answer.text)
+    odd = await server.http.get("/api/v1/notifications", headers=bearer(write_token),
+                                params={"min_id": "0", "limit": "0", "exclude_types[]": "x"})
+    assert odd.status_code == 200 and odd.json() == []
