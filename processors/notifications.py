@@ -1,7 +1,8 @@
 """photostream-notifications: each user's grouped inbox, mentions and live-stream events.
 
 Consumes follows (requested, approved, rejected, removed), likes, comments, the photo
-topics (captions, for mentions) and the fan-out tasks (the "N new posts" hint), and
+topics (captions, for mentions) and the fan-out tasks (the "N new posts" hint, and the
+removal of a deleted post for the Mastodon stream's ``delete``), and
 keeps the inbox of :mod:`sinks.notifications` (durable) and :mod:`sinks.notification_hot`
 (hot copy, unread count, live stream).
 
@@ -20,7 +21,8 @@ Rules
       (from Cassandra, the hot copy, the unread count, and live as a removal). **After it
       was seen** the entry stays as the recipient saw it: seen history is not rewritten,
       nothing is pushed; the like is simply gone from the photo's likers.
-    * Follow requests are one entry each with a state (pending, accepted, declined) that
+    * A follow of a public account is a new follower at once (grouped); one of a private
+      account is a request: one entry each with a state (pending, accepted, declined) that
       approval or rejection updates in place; the requester gets "accepted" on approval.
       A request withdrawn (``follow.removed``) while pending disappears.
     * Mentions (``@username``, the first ``notify.max_mentions`` distinct ones) are parsed
@@ -114,6 +116,10 @@ class NotificationsProcessor(StoreProcessor):
         elif isinstance(p, FanoutChunk) and p.action == "add":
             readers = [uid for uid in p.follower_ids if uid != p.owner_id]
             await self.hot.feed_hints(readers, p.photo_id)
+            if p.owner_id in p.follower_ids:  # the author's own home feed (Mastodon's update)
+                await self.hot.own_post_hint(p.owner_id, p.photo_id)
+        elif isinstance(p, FanoutChunk):  # a removal: the Mastodon stream's "delete"
+            await self.hot.delete_hints(p.follower_ids, p.photo_id)
 
     async def _audible(self, recipient: int, actor: int) -> bool:
         if recipient == actor:
@@ -262,6 +268,11 @@ class NotificationsProcessor(StoreProcessor):
     # -- follow requests -----------------------------------------------------------------
 
     async def _requested(self, follower: int, followee: int, at: datetime) -> None:
+        if not await users.is_private(self.session, followee):
+            # A public account is followed at once (the graph processor makes the edge
+            # with no approval, so none will come): a new follower, not a request.
+            await self._grouped(followee, inbox.FOLLOW, 0, follower, at)
+            return
         if not await self._audible(followee, follower):
             return
         key = _request_key(follower)

@@ -13,7 +13,10 @@ Per user, in one cluster slot (hash tag ``{user_id}``):
 * ``notif:{u}:r`` - the read mark (an entry id), moving forward only.
 * ``notif:{u}:s`` - a Redis Stream (``MAXLEN ~ notify.stream_maxlen``) of live events:
   ``k=n`` an entry was created or changed (``e``: its JSON), ``k=x`` removed (``i``),
-  ``k=f`` a new post in the home feed (``p``), ``k=r`` read up to ``i``. Its ids are the
+  ``k=f`` a new post in the home feed (``p``), ``k=o`` the user's own new post in it
+  (``p``; not a "new post" for ``/v1``, an ``update`` for the Mastodon stream), ``k=d`` a
+  post deleted from it (``p``; the Mastodon stream's ``delete``), ``k=r`` read up to
+  ``i``. Its ids are the
   SSE event ids, so ``Last-Event-ID`` resumes exactly where a client left off.
 
 Every write also ``PUBLISH``es the user id on :data:`WAKE`: each API process has one
@@ -68,9 +71,9 @@ redis.call('PUBLISH', '""" + WAKE + """', ARGV[5])
 return id
 """
 
-# KEYS: s   ARGV: photo maxlen user ttl
+# KEYS: s   ARGV: photo maxlen user ttl kind
 _FEED = """
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'k', 'f', 'p', ARGV[1])
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'k', ARGV[5], 'p', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('PUBLISH', '""" + WAKE + """', ARGV[3])
 return id
@@ -188,7 +191,18 @@ class HotInbox:
 
     async def feed_hints(self, user_ids: Sequence[int], photo_id: int) -> None:
         """Tell each of ``user_ids``' open streams a post reached their home feed."""
-        calls = [([stream_key(uid)], [photo_id, self.maxlen, uid, IDLE_SECONDS])
+        await self._hints(user_ids, photo_id, "f")
+
+    async def own_post_hint(self, user_id: int, photo_id: int) -> None:
+        """Tell ``user_id``'s open streams their own post reached their home feed."""
+        await self._hints([user_id], photo_id, "o")
+
+    async def delete_hints(self, user_ids: Sequence[int], photo_id: int) -> None:
+        """Tell each of ``user_ids``' open streams a post left their home feed (deleted)."""
+        await self._hints(user_ids, photo_id, "d")
+
+    async def _hints(self, user_ids: Sequence[int], photo_id: int, kind: str) -> None:
+        calls = [([stream_key(uid)], [photo_id, self.maxlen, uid, IDLE_SECONDS, kind])
                  for uid in user_ids]
         for start in range(0, len(calls), 500):
             await evalsha_many(self.redis, self._feed, calls[start:start + 500])

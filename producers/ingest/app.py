@@ -38,9 +38,12 @@ from producers.ingest.write_routes import dev, photos, social, stories
 from producers.ingest.writes import Writes
 from producers.mastodon import before_routes as mastodon_before_routes
 from producers.mastodon import errors as mastodon_errors
+from producers.mastodon import markers as mastodon_markers
+from producers.mastodon import notifications as mastodon_notifications
 from producers.mastodon import oauth as mastodon_oauth
 from producers.mastodon import routes as mastodon_routes
 from producers.mastodon import social as mastodon_social
+from producers.mastodon import streaming as mastodon_streaming
 from producers.mastodon import writes as mastodon_writes
 from schemas.ids import IdGenerator
 from sinks.identity import Identities
@@ -89,7 +92,8 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
     routers = [health, media, photos, social, stories, sessions, posts, media_edits,
                # social before routes: /accounts/relationships is not an account id
                mastodon_oauth.router, mastodon_social.router, *mastodon_before_routes.routers,
-               mastodon_routes.router, mastodon_writes.router]
+               mastodon_routes.router, mastodon_writes.router, mastodon_notifications.router,
+               mastodon_markers.router, mastodon_streaming.router]
     # password: accounts owned here; oidc: the provider holds the passwords.
     routers.append(accounts if settings.auth.mode == "password" else oidc)
     if settings.dev:  # the sign-in shortcut must not exist in production
@@ -99,7 +103,7 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
         summary="Write side: uploads, likes, comments, follows, profiles and stories.",
         lifespan=lifespan, routers=routers, cors_origins=settings.web_origins,
         cors_headers=("Authorization", "Content-Type", "Idempotency-Key"),
-        csp=mastodon_oauth.csp)
+        csp=mastodon_oauth.csp, long_lived=mastodon_streaming.PATHS)
     outages.install(app)
     mastodon_errors.install(app)
     if settings.auth.mode == "oidc":

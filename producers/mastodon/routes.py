@@ -39,7 +39,7 @@ router = APIRouter(tags=["mastodon"], include_in_schema=False)
 ReadAccounts = Annotated[Caller, needs("read:accounts")]
 ReadStatuses = Annotated[Caller, needs("read:statuses")]
 
-VERSION = "4.2.0 (compatible; photostream 0.1.0)"
+VERSION = "4.3.0 (compatible; photostream 0.1.0)"
 DEFAULT_LIMIT, MAX_LIMIT = 20, 40
 #: How many of the newest posts a since_id / min_id page is looked for in.
 NEWER_WINDOW = 400
@@ -57,6 +57,11 @@ def _read(request: Request) -> ReadService:
 
 def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
+
+
+def _streaming(request: Request) -> str:
+    """Where clients open the streaming API (:mod:`.streaming`, this same service)."""
+    return "ws" + _base(request).removeprefix("http")
 
 
 def _host(request: Request) -> str:
@@ -103,8 +108,8 @@ async def instance_v1(request: Request) -> JSONResponse:
     return JSONResponse({
         "uri": host, "title": "photostream", "short_description": "A photo-sharing network.",
         "description": "A photo-sharing network.", "email": "", "version": VERSION,
-        "urls": {"streaming_api": ""}, "stats": {"user_count": 0, "status_count": 0,
-                                                 "domain_count": 1},
+        "urls": {"streaming_api": _streaming(request)},
+        "stats": {"user_count": 0, "status_count": 0, "domain_count": 1},
         "thumbnail": None, "languages": ["en"], "registrations": True,
         "approval_required": False, "invites_enabled": False,
         "configuration": {"statuses": {"max_characters": 2200, "max_media_attachments": 10,
@@ -124,7 +129,7 @@ async def instance_v2(request: Request) -> JSONResponse:
         "description": "A photo-sharing network.", "usage": {"users": {"active_month": 0}},
         "thumbnail": {"url": f"{_base(request)}/favicon.ico"}, "languages": ["en"],
         "configuration": {
-            "urls": {"streaming": ""}, "vapid": {"public_key": ""},
+            "urls": {"streaming": _streaming(request)}, "vapid": {"public_key": ""},
             "accounts": {"max_featured_tags": 0, "max_pinned_statuses": 0},
             "statuses": {"max_characters": 2200, "max_media_attachments": 10,
                          "characters_reserved_per_url": 23},
@@ -132,6 +137,7 @@ async def instance_v2(request: Request) -> JSONResponse:
             "polls": {"max_options": 0, "max_characters_per_option": 0,
                       "min_expiration": 0, "max_expiration": 0},
             "translation": {"enabled": False}},
+        "api_versions": {"mastodon": 2},  # Mastodon 4.3's API version (clients check it)
         "registrations": {"enabled": True, "approval_required": False, "message": None},
         "contact": {"email": "", "account": None}, "rules": []})
 
