@@ -62,6 +62,18 @@ class Cards:
         items' rows are one more batched read, made only for pages that hold albums, and
         only for their covers unless ``with_items``.
         """
+        found, _ = await self.cards_and_authors(viewer, ids, social=social, photos=photos,
+                                                with_items=with_items, limit=limit)
+        return found
+
+    async def cards_and_authors(self, viewer: int, ids: Sequence[int], *,
+                                social: tuple[frozenset[int], Relations] | None = None,
+                                photos: Mapping[int, Json] | None = None,
+                                with_items: bool = False, limit: int | None = None
+                                ) -> tuple[list[Json], dict[int, Json]]:
+        """:meth:`cards`, and the profiles of the authors it read (by user id; callers
+        must not mutate them): the Mastodon API shows more of each author than a card
+        does, and reading the profiles a second time cost it a round trip per page."""
         rows = dict(photos or {})
         missing = [pid for pid in ids if pid not in rows]
         if missing:
@@ -86,7 +98,7 @@ class Cards:
                 if limit is not None and len(out) >= limit:
                     break
         await self._albums(out, rows, with_items, now)
-        return out
+        return out, profiles
 
     async def _albums(self, cards: list[Json], rows: Mapping[int, Json], with_items: bool,
                       now: float) -> None:

@@ -1,6 +1,6 @@
 """API CPU of a home timeline page: Mastodon's ``/api/v1/timelines/home`` beside ``/v1/feed``.
 
-    python -m bench.mastodon [--reads 200] [--rounds 4] [--authors 100]
+    python -m bench.mastodon [--reads 200] [--rounds 4] [--authors 100] [--profile 300]
 
 Issue 20 bounds the Mastodon page at 1.2x the API CPU of the same page through
 ``/v1/feed`` (one hydration path, two shapes). A reader follows ``--authors`` authors
@@ -14,13 +14,18 @@ authentication, the page, the cards, serialisation) is this process's CPU:
 * ``/api/v1/timelines/home`` on the ingest app (OAuth token looked up in Cassandra).
 
 Pages of 20, warm caches; rounds alternate the variants so a neighbour's load hits all
-alike: read the ratios.
+alike: read the ratios. ``--profile N`` then runs N more pages of the FastAPI route and
+of the Mastodon route under cProfile and prints where each spends its time (the event
+loop's thread only: the Cassandra driver's I/O thread is not in it).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import io
+import pstats
 import os
 import random
 import secrets
@@ -47,7 +52,21 @@ from sinks.timelines import Timelines
 PAGE = 20
 
 
-async def run(reads: int, rounds: int, n_authors: int) -> None:
+async def profiled(name: str, reads: int, call: Callable[[], Awaitable[int]]) -> None:
+    """Print the functions ``reads`` calls spend most time in (own time, then total)."""
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(reads):
+        await call()
+    profile.disable()
+    for order in ("tottime", "cumulative"):
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats(order).print_stats(25)
+        print(f"\n== {name}: {reads} pages, by {order} ==")
+        print(out.getvalue().split("\n", 6)[-1].rstrip())
+
+
+async def run(reads: int, rounds: int, n_authors: int, profile: int = 0) -> None:
     settings = get_settings()
     await manager.up(settings)
     session = await asyncio.to_thread(cassandra.connect, settings)
@@ -115,6 +134,9 @@ async def run(reads: int, rounds: int, n_authors: int) -> None:
                     took, cpu = await timed(reads // rounds, call)
                     done, cpu_sum = results[name]
                     results[name] = (done + took, cpu_sum + cpu / rounds)
+            if profile:
+                for name in ("/v1/feed (FastAPI route)", "/api/v1/timelines/home"):
+                    await profiled(name, profile, variants[name])
     finally:
         await rds.aclose()
         session.cluster.shutdown()
@@ -136,9 +158,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reads", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--authors", type=int, default=100)
+    parser.add_argument("--profile", type=int, default=0,
+                        help="then profile this many pages of two of the routes")
     args = parser.parse_args(argv)
     began = time.monotonic()
-    asyncio.run(run(args.reads, args.rounds, args.authors))
+    asyncio.run(run(args.reads, args.rounds, args.authors, args.profile))
     print(f"({time.monotonic() - began:.0f} s)")
 
 

@@ -13,6 +13,7 @@ default, at most 40; a ``Link`` header with ``rel="next"`` (older) and ``rel="pr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
@@ -152,14 +153,17 @@ async def nodeinfo(request: Request) -> JSONResponse:
 
 # -- accounts ------------------------------------------------------------------------------
 
-async def _accounts(request: Request, user_ids: list[int]) -> dict[int, Json]:
-    """Account entities of ``user_ids`` that exist (cached profiles and counts)."""
+async def _accounts(request: Request, user_ids: list[int],
+                    profiles: Mapping[int, Json] | None = None) -> dict[int, Json]:
+    """Account entities of ``user_ids`` that exist (cached profiles and counts);
+    ``profiles``: the ones the caller already read (the cards' authors)."""
     svc = _read(request)
-    profiles = await svc.views.profiles(user_ids)
+    if profiles is None:
+        profiles = await svc.views.profiles(user_ids)
     present = [uid for uid in user_ids if uid in profiles]
     counts = await svc.views.users_counts(present)
-    return {uid: entities.account(profiles[uid], counts[uid], _base(request))
-            for uid in present}
+    base = _base(request)
+    return {uid: entities.account(profiles[uid], counts[uid], base) for uid in present}
 
 
 async def _account(request: Request, who: Caller | None, user_id: int) -> Json:
@@ -217,9 +221,14 @@ async def account(account_id: str, request: Request) -> JSONResponse:
 
 # -- timelines -----------------------------------------------------------------------------
 
-async def statuses_of(request: Request, viewer: int, cards: list[Json]) -> list[Json]:
-    authors = await _accounts(request, list({int(c["author"]["user_id"]) for c in cards}))
-    return [entities.status(card, authors[int(card["author"]["user_id"])], _base(request))
+async def statuses_of(request: Request, viewer: int, cards: list[Json],
+                      profiles: Mapping[int, Json] | None = None) -> list[Json]:
+    """Status entities of ``cards``; ``profiles``: their authors' profiles if the caller
+    has them (:meth:`api.cards.Cards.cards_and_authors`), else they are read here."""
+    authors = await _accounts(request, list({int(c["author"]["user_id"]) for c in cards}),
+                              profiles)
+    base = _base(request)
+    return [entities.status(card, authors[int(card["author"]["user_id"])], base)
             for card in cards if int(card["author"]["user_id"]) in authors]
 
 
@@ -259,9 +268,10 @@ async def home(request: Request, who: ReadStatuses) -> Response:
     else:
         page = await svc.feed.page(viewer, NEWER_WINDOW, max_id)
         ids = _window(page.ids, limit, None, since_id, min_id)
-    cards = await svc.cards.cards(viewer, ids, social=(page.following, page.relations),
-                                  photos=page.photos, with_items=True)
-    return page_response(request, await statuses_of(request, viewer, cards))
+    cards, authors = await svc.cards.cards_and_authors(
+        viewer, ids, social=(page.following, page.relations), photos=page.photos,
+        with_items=True)
+    return page_response(request, await statuses_of(request, viewer, cards, authors))
 
 
 @router.get("/api/v1/timelines/public")
