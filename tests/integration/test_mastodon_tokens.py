@@ -46,7 +46,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.stack]
 @pytest.fixture(scope="module")
 async def replica(world: ReadWorld) -> AsyncIterator[httpx.AsyncClient]:
     """A second ingest app on the same stack (another replica)."""
-    app: FastAPI = create_app(world.settings, worker_id=61)
+    app: FastAPI = create_app(world.settings, worker_id=(world.settings.ingest.id_worker + 1) % 16)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://replica") as http:
         yield http
