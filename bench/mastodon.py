@@ -28,8 +28,8 @@ import argparse
 import asyncio
 import cProfile
 import io
-import pstats
 import os
+import pstats
 import random
 import secrets
 import time

@@ -21,6 +21,8 @@ reach Redis raises :class:`RevocationPending`, since the entry may outlive the r
 
 from __future__ import annotations
 
+from typing import cast
+
 import orjson
 from cassandra.cluster import Session
 
@@ -83,7 +85,7 @@ class TokenCache:
         """The grant of ``token`` (None: unknown or revoked): Redis, else Cassandra."""
         hashed = oauth.digest(token)
         try:
-            cached = await self.redis.get(key(hashed))
+            cached = cast("bytes | None", await self.redis.get(key(hashed)))  # decode off
             if cached is not None:
                 return decode(cached)
             version = await self.redis.get(version_key(hashed))

@@ -80,7 +80,7 @@ def client_app() -> Iterator[tuple[str, list[str]]]:
 
 
 async def test_consent_page_signs_in_in_chromium_and_the_code_redeems_with_pkce(
-        browser: Browser, server: Server) -> None:
+        browser: Browser, server: Server) -> None:  # noqa: F811
     alice = await sign_up(server)
     with client_app() as (callback, seen):
         client_id, secret = await asyncio.to_thread(

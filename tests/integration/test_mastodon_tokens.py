@@ -44,7 +44,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.stack]
 
 
 @pytest.fixture(scope="module")
-async def replica(world: ReadWorld) -> AsyncIterator[httpx.AsyncClient]:
+async def replica(world: ReadWorld) -> AsyncIterator[httpx.AsyncClient]:  # noqa: F811
     """A second ingest app on the same stack (another replica)."""
     app: FastAPI = create_app(world.settings, worker_id=(world.settings.ingest.id_worker + 1) % 16)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
@@ -53,7 +53,7 @@ async def replica(world: ReadWorld) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def test_a_token_revoked_on_one_replica_is_refused_by_another_at_once(
-        server: Server, replica: httpx.AsyncClient, redis_client: RedisClient) -> None:
+        server: Server, replica: httpx.AsyncClient, redis_client: RedisClient) -> None:  # noqa: F811
     alice = await sign_up(server)
     client_id, secret, token = await password_token(server, alice, "read")
     me = await server.http.get("/api/v1/accounts/verify_credentials", headers=bearer(token))
@@ -74,7 +74,7 @@ async def test_a_token_revoked_on_one_replica_is_refused_by_another_at_once(
 
 
 async def test_a_deleted_accounts_cached_token_is_refused_at_once(
-        server: Server, replica: httpx.AsyncClient) -> None:
+        server: Server, replica: httpx.AsyncClient) -> None:  # noqa: F811
     bob = await sign_up(server)
     _, _, token = await password_token(server, bob, "read")
     for http in (server.http, replica):  # cached, and the identity cached, on both

@@ -70,30 +70,30 @@ async def toot(home: Path, *args: str, stdin: str | None = None,
     return out.decode()
 
 
-async def toot_login(server: Server, home: Path, username: str) -> str:
+async def toot_login(site: Server, home: Path, username: str) -> str:
     """``toot login``, answered as a person would: read the URL toot prints, sign in on
     that page (the out-of-band redirect shows the code), type the code into toot."""
     process = await asyncio.create_subprocess_exec(
-        str(TOOT), "--no-color", "login", "--instance", server.base, env=toot_env(home),
+        str(TOOT), "--no-color", "login", "--instance", site.base, env=toot_env(home),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE)
     assert process.stdout is not None and process.stdin is not None
-    printed = []
+    printed: list[str] = []
     url = None
     while url is None:
         line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
         assert line, f"toot exited before printing the login URL: {''.join(printed)}"
         printed.append(line)
-        if line.startswith(server.base):
+        if line.startswith(site.base):
             url = line.strip()
     target = urlsplit(url)
     assert target.path.startswith("/oauth/authorize")
-    page = await server.http.get(f"{target.path}?{target.query}", follow_redirects=True)
+    page = await site.http.get(f"{target.path}?{target.query}", follow_redirects=True)
     assert page.status_code == 200, page.text
     action = re.search(r'<form method="post" action="([^"]+)">', page.text)
     assert action is not None
     fields = form_fields(page.text) | {"username": username, "password": PASSWORD}
-    shown = await server.http.post(html.unescape(action.group(1)), data=fields)
+    shown = await site.http.post(html.unescape(action.group(1)), data=fields)
     assert shown.status_code == 200, shown.text
     code = re.search(r'<output id="code">([^<]+)</output>', shown.text)
     assert code is not None, shown.text
@@ -109,7 +109,7 @@ def config_of(home: Path) -> dict:
 
 
 async def test_toot_logs_in_reads_the_timeline_and_posts_a_photo(
-        world: ReadWorld, server: Server, tmp_path: Path) -> None:
+        world: ReadWorld, server: Server, tmp_path: Path) -> None:  # noqa: F811
     alice, bob = await sign_up(server), await sign_up(server)
     await world.follow(alice, bob)
     earlier = await world.photo(bob, "an earlier photo #toot")
