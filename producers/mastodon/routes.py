@@ -21,6 +21,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from api.cards import Authors
 from api.service import ReadService
 from api.views import Json
 from api.visibility import can_view_account
@@ -154,14 +155,18 @@ async def nodeinfo(request: Request) -> JSONResponse:
 # -- accounts ------------------------------------------------------------------------------
 
 async def _accounts(request: Request, user_ids: list[int],
-                    profiles: Mapping[int, Json] | None = None) -> dict[int, Json]:
+                    authors: Authors | None = None) -> dict[int, Json]:
     """Account entities of ``user_ids`` that exist (cached profiles and counts);
-    ``profiles``: the ones the caller already read (the cards' authors)."""
+    ``authors``: what the caller already read of them (the cards' authors)."""
     svc = _read(request)
-    if profiles is None:
-        profiles = await svc.views.profiles(user_ids)
+    profiles = authors.profiles if authors is not None else \
+        await svc.views.profiles(user_ids)
     present = [uid for uid in user_ids if uid in profiles]
-    counts = await svc.views.users_counts(present)
+    counts: Mapping[int, dict[str, int]]
+    if authors is not None and all(uid in authors.counts for uid in present):
+        counts = authors.counts
+    else:
+        counts = await svc.views.users_counts(present)
     base = _base(request)
     return {uid: entities.account(profiles[uid], counts[uid], base) for uid in present}
 
@@ -222,14 +227,14 @@ async def account(account_id: str, request: Request) -> JSONResponse:
 # -- timelines -----------------------------------------------------------------------------
 
 async def statuses_of(request: Request, viewer: int, cards: list[Json],
-                      profiles: Mapping[int, Json] | None = None) -> list[Json]:
-    """Status entities of ``cards``; ``profiles``: their authors' profiles if the caller
-    has them (:meth:`api.cards.Cards.cards_and_authors`), else they are read here."""
-    authors = await _accounts(request, list({int(c["author"]["user_id"]) for c in cards}),
-                              profiles)
+                      authors: Authors | None = None) -> list[Json]:
+    """Status entities of ``cards``; ``authors``: what the caller read of their authors
+    (:meth:`api.cards.Cards.cards_and_authors`), else they are read here."""
+    accounts = await _accounts(request, list({int(c["author"]["user_id"]) for c in cards}),
+                               authors)
     base = _base(request)
-    return [entities.status(card, authors[int(card["author"]["user_id"])], base)
-            for card in cards if int(card["author"]["user_id"]) in authors]
+    return [entities.status(card, accounts[int(card["author"]["user_id"])], base)
+            for card in cards if int(card["author"]["user_id"]) in accounts]
 
 
 def _window(ids: list[int], limit: int, max_id: int | None, since_id: int | None,
@@ -270,7 +275,7 @@ async def home(request: Request, who: ReadStatuses) -> Response:
         ids = _window(page.ids, limit, None, since_id, min_id)
     cards, authors = await svc.cards.cards_and_authors(
         viewer, ids, social=(page.following, page.relations), photos=page.photos,
-        with_items=True)
+        with_items=True, author_counts=True)
     return page_response(request, await statuses_of(request, viewer, cards, authors))
 
 
@@ -287,15 +292,15 @@ async def public(request: Request, who: ReadStatuses) -> Response:
     svc = _read(request)
     pool = sorted(await svc.views.popular(hours=48, limit=NEWER_WINDOW), reverse=True)
     following, relations = await svc.views.social(viewer)
-    cards = await svc.cards.cards(viewer, pool, social=(following, relations),
-                                  with_items=True)
-    profiles = await svc.views.profiles(list({int(c["author"]["user_id"]) for c in cards}))
+    cards, authors = await svc.cards.cards_and_authors(
+        viewer, pool, social=(following, relations), with_items=True)
     shown = {int(c["photo_id"]): c for c in cards if c["status"] == "ready"
-             and (profile := profiles.get(int(c["author"]["user_id"]))) is not None
+             and (profile := authors.profiles.get(int(c["author"]["user_id"]))) is not None
              and not profile["private"]
              and can_view_account(viewer, profile, following, relations)}
     ids = _window(list(shown), limit, max_id, since_id, min_id)
-    return page_response(request, await statuses_of(request, viewer, [shown[pid] for pid in ids]))
+    return page_response(request, await statuses_of(
+        request, viewer, [shown[pid] for pid in ids], authors))
 
 
 # -- statuses ------------------------------------------------------------------------------
