@@ -25,6 +25,7 @@ from typing import cast
 
 import orjson
 from cassandra.cluster import Session
+from redis.commands.core import AsyncScript
 
 from infra import degraded
 from infra.connect.outages import REDIS, REDIS_ERRORS
@@ -43,6 +44,15 @@ return 1
 """
 
 _INVALIDATE = """
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[1])
+return 1
+"""
+# The same, only if an entry is cached: for a token whose row is already gone (a retried
+# revocation), so that revoking made-up tokens leaves no version keys behind.
+_DROP_CACHED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 redis.call('DEL', KEYS[1])
@@ -80,6 +90,7 @@ class TokenCache:
         self.redis = redis
         self._fill = redis.register_script(_FILL)
         self._invalidate = redis.register_script(_INVALIDATE)
+        self._drop_cached = redis.register_script(_DROP_CACHED)
 
     async def get(self, token: str) -> oauth.Token | None:
         """The grant of ``token`` (None: unknown or revoked): Redis, else Cassandra."""
@@ -104,18 +115,22 @@ class TokenCache:
         return grant
 
     async def revoke(self, token: str) -> None:
-        """Delete the token's row, then its cached grant (voiding fills in flight).
+        """Delete the token's row, then its cached grant, voiding fills in flight (a
+        request that read the row just before the delete cannot cache it after).
 
-        Safe to repeat: a client retrying after :class:`RevocationPending` finishes it.
+        Safe to repeat: a client retrying after :class:`RevocationPending` finishes it
+        (through :meth:`forget`, its row being gone by then).
         """
         await oauth.revoke_token(self.session, token)
-        await self.forget(token)
+        await self._run(self._invalidate, token)
 
     async def forget(self, token: str) -> None:
-        """Drop the cached grant of ``token`` (whether or not its row still exists)."""
+        """Drop the cached grant of a token whose row is gone, if one is cached."""
+        await self._run(self._drop_cached, token)
+
+    async def _run(self, script: AsyncScript, token: str) -> None:
         hashed = oauth.digest(token)
         try:
-            await self._invalidate(keys=[key(hashed), version_key(hashed)],
-                                   args=[VERSION_TTL_SECONDS])
+            await script(keys=[key(hashed), version_key(hashed)], args=[VERSION_TTL_SECONDS])
         except REDIS_ERRORS as exc:
             raise RevocationPending(f"token cache: {type(exc).__name__}: {exc}") from exc

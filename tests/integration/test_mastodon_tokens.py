@@ -102,6 +102,9 @@ async def test_the_cache_answers_until_its_entry_is_dropped(
     stray = secrets.token_urlsafe(32)
     assert await tokens.get(stray) is None
     assert await redis_client.get(oauth_cache.key(oauth.digest(stray))) is None  # no negatives
+    await tokens.forget(stray)  # revoking a made-up token leaves nothing behind
+    assert await redis_client.exists(oauth_cache.key(oauth.digest(stray)),
+                                     oauth_cache.version_key(oauth.digest(stray))) == 0
     # A fill that read Cassandra before a revocation cannot land after it.
     late = secrets.token_urlsafe(32)
     await oauth.store_token(cassandra_session, late, grant)
