@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -33,6 +34,16 @@ def created_at(photo_id: int) -> str:
 def user_ref(profile: Mapping[str, Any]) -> Json:
     return {"user_id": str(profile["id"]), "username": profile["username"],
             "display_name": profile["display_name"]}
+
+
+@dataclass(frozen=True)
+class Authors:
+    """The authors of a page of cards, as read to build it (shared values: never mutate)."""
+
+    #: Profiles by user id (the cards' authors, visible or not).
+    profiles: Mapping[int, Json]
+    #: ``Views.users_counts`` by user id; empty unless asked for (``author_counts``).
+    counts: Mapping[int, dict[str, int]]
 
 
 #: Serialised card prefixes kept per process (a few kB each, with the cached values
@@ -62,15 +73,34 @@ class Cards:
         items' rows are one more batched read, made only for pages that hold albums, and
         only for their covers unless ``with_items``.
         """
+        found, _ = await self.cards_and_authors(viewer, ids, social=social, photos=photos,
+                                                with_items=with_items, limit=limit)
+        return found
+
+    async def cards_and_authors(self, viewer: int, ids: Sequence[int], *,
+                                social: tuple[frozenset[int], Relations] | None = None,
+                                photos: Mapping[int, Json] | None = None,
+                                with_items: bool = False, limit: int | None = None,
+                                author_counts: bool = False) -> tuple[list[Json], Authors]:
+        """:meth:`cards`, and the authors as it read them: the Mastodon API shows more of
+        each author than a card does (its whole profile; with ``author_counts``, its
+        counts too, read in the same round trip as the card parts), and reading them a
+        second time cost it a round trip or two per page."""
         rows = dict(photos or {})
         missing = [pid for pid in ids if pid not in rows]
         if missing:
             rows.update(await self.views.photos(missing))
         present = [pid for pid in ids if pid in rows and rows[pid]["status"] != "deleted"]
         owners = list({rows[pid]["owner"] for pid in present})
+        users: dict[int, dict[str, int]] = {}
         if social is None:
             profiles, counts, liked, followees, relations = \
                 await self.views.card_parts_social(viewer, owners, present)
+            if author_counts:
+                users = await self.views.users_counts(owners)
+        elif author_counts:
+            (profiles, counts, liked, users), (followees, relations) = \
+                await self.views.card_parts_counted(viewer, owners, present), social
         else:
             (profiles, counts, liked), (followees, relations) = \
                 await self.views.card_parts(viewer, owners, present), social
@@ -86,7 +116,7 @@ class Cards:
                 if limit is not None and len(out) >= limit:
                     break
         await self._albums(out, rows, with_items, now)
-        return out
+        return out, Authors(profiles, users)
 
     async def _albums(self, cards: list[Json], rows: Mapping[int, Json], with_items: bool,
                       now: float) -> None:

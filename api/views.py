@@ -168,6 +168,20 @@ class Views:
             (cache.LIKED, [viewer], self._load_liked)])
         return _decode(profiles), _counts(counts), await self._liked(viewer, ids, liked)
 
+    async def card_parts_counted(self, viewer: int, owners: Sequence[int], ids: Sequence[int]
+                                 ) -> tuple[dict[int, Json], dict[int, tuple[int, int]],
+                                            set[int], dict[int, dict[str, int]]]:
+        """:meth:`card_parts` and the owners' :meth:`users_counts`, still one round trip
+        (a Mastodon Status carries its author's counts: a second read cost a round trip
+        per page)."""
+        profiles, counts, liked, users = await cache.get_multi(self.redis, [
+            (cache.PROFILE, owners, self._load_profiles),
+            (cache.ENGAGEMENT, ids, self._load_engagement),
+            (cache.LIKED, [viewer], self._load_liked),
+            (cache.USER_COUNTS, owners, self._load_users_counts)])
+        return (_decode(profiles), _counts(counts), await self._liked(viewer, ids, liked),
+                {uid: orjson.loads(value) for uid, value in users.items()})
+
     async def card_parts_social(self, viewer: int, owners: Sequence[int], ids: Sequence[int]
                                 ) -> tuple[dict[int, Json], dict[int, tuple[int, int]],
                                            set[int], frozenset[int], Relations]:
@@ -218,16 +232,18 @@ class Views:
     async def users_counts(self, user_ids: Sequence[int]) -> dict[int, dict[str, int]]:
         """:meth:`user_counts` of many users in one batched cache read (a page of
         Mastodon statuses carries every author's counts)."""
-        async def load(missing: list[int]) -> Mapping[int, bytes]:
-            out = {}
-            for uid in missing:
-                p, f, g = await asyncio.gather(photos.photo_count(self.session, uid),
-                                               graph.follower_count(self.session, uid),
-                                               graph.following_count(self.session, uid))
-                out[uid] = orjson.dumps({"photos": p, "followers": f, "following": g})
-            return out
-        found = await cache.get_many(self.redis, cache.USER_COUNTS, list(user_ids), load)
+        found = await cache.get_many(self.redis, cache.USER_COUNTS, list(user_ids),
+                                     self._load_users_counts)
         return {uid: orjson.loads(found[uid]) for uid in user_ids}
+
+    async def _load_users_counts(self, missing: list[int]) -> Mapping[int, bytes]:
+        out = {}
+        for uid in missing:
+            p, f, g = await asyncio.gather(photos.photo_count(self.session, uid),
+                                           graph.follower_count(self.session, uid),
+                                           graph.following_count(self.session, uid))
+            out[uid] = orjson.dumps({"photos": p, "followers": f, "following": g})
+        return out
 
     # -- views that live only in Redis: empty (and noted) while it is unreachable --------
 

@@ -1,9 +1,9 @@
 """OAuth 2 apps, authorization codes and access tokens in Cassandra (table 0023_oauth).
 
 Only hashes of secrets are stored (:func:`digest`): the tables are read by operators and
-backed up, and a bearer token is the whole of a person's session. Tokens are looked up
-on every request (no cache), so revoking one (deleting its row) works at once on every
-replica; the read is a single-partition primary-key lookup.
+backed up, and a bearer token is the whole of a person's session. Requests look their
+token up through :mod:`sinks.oauth_cache` (Redis in front of this table); revoking one
+deletes its row and its cached entry, so it stops at once on every replica.
 """
 
 from __future__ import annotations
@@ -112,9 +112,14 @@ async def store_token(session: Session, token: str, grant: Token) -> None:
 
 
 async def get_token(session: Session, token: str) -> Token | None:
+    return await get_token_by_hash(session, digest(token))
+
+
+async def get_token_by_hash(session: Session, token_hash: str) -> Token | None:
+    """The grant stored under a token's :func:`digest` (the cache keys by the digest)."""
     statement = await prepared(session, (
         "SELECT client_id, user_id, scopes FROM oauth_tokens WHERE token_hash = ?"))
-    rows = await execute(session, statement, (digest(token),))
+    rows = await execute(session, statement, (token_hash,))
     if not rows:
         return None
     row = rows[0]

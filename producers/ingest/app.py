@@ -47,6 +47,7 @@ from producers.mastodon import streaming as mastodon_streaming
 from producers.mastodon import writes as mastodon_writes
 from schemas.ids import IdGenerator
 from sinks.identity import Identities
+from sinks.oauth_cache import TokenCache
 
 
 def create_app(settings: Settings | None = None, *, worker_id: int | None = None) -> FastAPI:
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
             redis = redis_connect.reader(settings)
             stack.push_async_callback(redis.aclose)
             app.state.identities = identities = Identities(session, redis, settings)
+            app.state.tokens = TokenCache(session, redis)  # Mastodon bearer tokens
             app.state.ingest = IngestService(
                 settings=settings,
                 publisher=publisher,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 from typing import Any
 
 from api.cards import created_at
@@ -19,8 +20,10 @@ Json = dict[str, Any]
 _HASHTAG = re.compile(r"(?<![\w&])#(\w{1,100})")
 
 
+@lru_cache(maxsize=16_384)
 def content_html(caption: str, base: str) -> str:
-    """The caption as sanitised HTML (everything escaped; only our own markup added)."""
+    """The caption as sanitised HTML (everything escaped; only our own markup added).
+    Memoised: a timeline page shows the same captions and bios again and again."""
     escaped = html.escape(caption or "")
 
     def tag(match: re.Match[str]) -> str:
@@ -33,7 +36,10 @@ def content_html(caption: str, base: str) -> str:
     return "".join(f"<p>{part}</p>" for part in paragraphs)
 
 
+@lru_cache(maxsize=16_384)
 def tags(caption: str, base: str) -> list[Json]:
+    """The hashtags of a caption (memoised like :func:`content_html`: callers must not
+    mutate the list)."""
     names = dict.fromkeys(name.lower() for name in _HASHTAG.findall(caption or ""))
     return [{"name": name, "url": f"{base}/tags/{name}"} for name in names]
 

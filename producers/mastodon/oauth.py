@@ -3,8 +3,9 @@ PKCE S256), ``/oauth/token``, ``/oauth/revoke`` and the bearer check of every ro
 
 Tokens are opaque random strings (256 bits), not the services' JWTs: a Mastodon token
 lives until it is revoked, and revocation must be immediate, so each request looks the
-token up (by its hash, :mod:`sinks.oauth`) instead of trusting a signature. The token's
-user must still be registered (:mod:`sinks.identity`): a deleted account's tokens stop.
+token up (by its hash: Redis in front of Cassandra, :mod:`sinks.oauth_cache`; revoking
+deletes both) instead of trusting a signature. The token's user must still be
+registered (:mod:`sinks.identity`, per request): a deleted account's tokens stop.
 
 The consent page signs the person in with their account's username and password (the
 same check as ``POST /v1/sessions``, rate limits included) in a plain HTML form: no
@@ -43,6 +44,7 @@ from producers.mastodon.errors import (
 )
 from sinks import oauth
 from sinks.identity import Identities, IdentityUnavailable
+from sinks.oauth_cache import RevocationPending, TokenCache
 
 OOB = "urn:ietf:wg:oauth:2.0:oob"
 
@@ -86,7 +88,8 @@ async def caller(request: Request) -> Caller | None:
         return None
     if len(token) > 512:
         raise MastodonError(401, INVALID_TOKEN)
-    grant = await oauth.get_token(_session(request), token)
+    tokens: TokenCache = request.app.state.tokens
+    grant = await tokens.get(token)
     if grant is None:
         raise MastodonError(401, INVALID_TOKEN)
     if grant.user_id is not None:
@@ -397,12 +400,21 @@ async def revoke(request: Request) -> JSONResponse:
     found = await params(request)
     app = await _client(request, found)
     value = text(found, "token", limit=512)
-    grant = await oauth.get_token(_session(request), value) if value else None
-    if grant is not None:
-        if grant.client_id != app.client_id:
+    if not value:
+        return JSONResponse({})
+    tokens: TokenCache = request.app.state.tokens
+    grant = await oauth.get_token(_session(request), value)  # the row, not the cache
+    try:
+        if grant is None:  # unknown, or a revocation retried: drop any cached grant too
+            await tokens.forget(value)
+        elif grant.client_id != app.client_id:
             raise MastodonError(403, "unauthorized_client",
                                 "You are not authorized to revoke this token")
-        await oauth.revoke_token(_session(request), value)
+        else:
+            await tokens.revoke(value)
+    except RevocationPending as exc:
+        raise MastodonError(503, "the token cache did not answer: retry the revocation",
+                            str(exc), headers={"Retry-After": "1"}) from exc
     return JSONResponse({})
 
 

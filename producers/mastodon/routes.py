@@ -13,6 +13,7 @@ default, at most 40; a ``Link`` header with ``rel="next"`` (older) and ``rel="pr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
@@ -20,6 +21,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from api.cards import Authors
 from api.service import ReadService
 from api.views import Json
 from api.visibility import can_view_account
@@ -159,14 +161,21 @@ async def nodeinfo(request: Request) -> JSONResponse:
 
 # -- accounts ------------------------------------------------------------------------------
 
-async def _accounts(request: Request, user_ids: list[int]) -> dict[int, Json]:
-    """Account entities of ``user_ids`` that exist (cached profiles and counts)."""
+async def _accounts(request: Request, user_ids: list[int],
+                    authors: Authors | None = None) -> dict[int, Json]:
+    """Account entities of ``user_ids`` that exist (cached profiles and counts);
+    ``authors``: what the caller already read of them (the cards' authors)."""
     svc = _read(request)
-    profiles = await svc.views.profiles(user_ids)
+    profiles = authors.profiles if authors is not None else \
+        await svc.views.profiles(user_ids)
     present = [uid for uid in user_ids if uid in profiles]
-    counts = await svc.views.users_counts(present)
-    return {uid: entities.account(profiles[uid], counts[uid], _base(request))
-            for uid in present}
+    counts: Mapping[int, dict[str, int]]
+    if authors is not None and all(uid in authors.counts for uid in present):
+        counts = authors.counts
+    else:
+        counts = await svc.views.users_counts(present)
+    base = _base(request)
+    return {uid: entities.account(profiles[uid], counts[uid], base) for uid in present}
 
 
 async def _account(request: Request, who: Caller | None, user_id: int) -> Json:
@@ -224,10 +233,15 @@ async def account(account_id: str, request: Request) -> JSONResponse:
 
 # -- timelines -----------------------------------------------------------------------------
 
-async def statuses_of(request: Request, viewer: int, cards: list[Json]) -> list[Json]:
-    authors = await _accounts(request, list({int(c["author"]["user_id"]) for c in cards}))
-    return [entities.status(card, authors[int(card["author"]["user_id"])], _base(request))
-            for card in cards if int(card["author"]["user_id"]) in authors]
+async def statuses_of(request: Request, viewer: int, cards: list[Json],
+                      authors: Authors | None = None) -> list[Json]:
+    """Status entities of ``cards``; ``authors``: what the caller read of their authors
+    (:meth:`api.cards.Cards.cards_and_authors`), else they are read here."""
+    accounts = await _accounts(request, list({int(c["author"]["user_id"]) for c in cards}),
+                               authors)
+    base = _base(request)
+    return [entities.status(card, accounts[int(card["author"]["user_id"])], base)
+            for card in cards if int(card["author"]["user_id"]) in accounts]
 
 
 def _window(ids: list[int], limit: int, max_id: int | None, since_id: int | None,
@@ -266,9 +280,10 @@ async def home(request: Request, who: ReadStatuses) -> Response:
     else:
         page = await svc.feed.page(viewer, NEWER_WINDOW, max_id)
         ids = _window(page.ids, limit, None, since_id, min_id)
-    cards = await svc.cards.cards(viewer, ids, social=(page.following, page.relations),
-                                  photos=page.photos, with_items=True)
-    response = page_response(request, await statuses_of(request, viewer, cards))
+    cards, authors = await svc.cards.cards_and_authors(
+        viewer, ids, social=(page.following, page.relations), photos=page.photos,
+        with_items=True, author_counts=True)
+    response = page_response(request, await statuses_of(request, viewer, cards, authors))
     if page.rebuilt:  # Mastodon's "your home feed is being prepared" (docs/mastodon-api.md)
         response.status_code = 206
     return response
@@ -287,15 +302,15 @@ async def public(request: Request, who: ReadStatuses) -> Response:
     svc = _read(request)
     pool = sorted(await svc.views.popular(hours=48, limit=NEWER_WINDOW), reverse=True)
     following, relations = await svc.views.social(viewer)
-    cards = await svc.cards.cards(viewer, pool, social=(following, relations),
-                                  with_items=True)
-    profiles = await svc.views.profiles(list({int(c["author"]["user_id"]) for c in cards}))
+    cards, authors = await svc.cards.cards_and_authors(
+        viewer, pool, social=(following, relations), with_items=True)
     shown = {int(c["photo_id"]): c for c in cards if c["status"] == "ready"
-             and (profile := profiles.get(int(c["author"]["user_id"]))) is not None
+             and (profile := authors.profiles.get(int(c["author"]["user_id"]))) is not None
              and not profile["private"]
              and can_view_account(viewer, profile, following, relations)}
     ids = _window(list(shown), limit, max_id, since_id, min_id)
-    return page_response(request, await statuses_of(request, viewer, [shown[pid] for pid in ids]))
+    return page_response(request, await statuses_of(
+        request, viewer, [shown[pid] for pid in ids], authors))
 
 
 # -- statuses ------------------------------------------------------------------------------
