@@ -1,6 +1,7 @@
 """The warm home-feed page as response bytes: two Redis round trips, cards assembled from
 pre-serialised parts, and an ETag known before any card is built; and, the same way, the
-"new posts since" check and a single photo's card (one round trip each, mostly).
+"new posts since" check, a single photo's card and a profile (one round trip each,
+mostly).
 
 The general path (:class:`api.feed.FeedReader` + :class:`api.cards.Cards` behind FastAPI)
 stays the reference and the fallback: this one serves only the case that dominates, a
@@ -30,6 +31,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from api import cursors
 from api.feed import SLACK, FeedReader, in_feed
+from api.profiles import known_follow_state, profile_document
 from api.service import ReadService
 from api.views import RECENT_WINDOW, Json
 from api.views import decoded as _json
@@ -91,7 +93,7 @@ class FeedPages:
         viewer = claims.user_id
         ids = await self.reads.page_ids(viewer, NEW_POSTS_WINDOW, None,
                                         await self.feed.pull_author_list())
-        await self._check_identity(ids, claims)
+        await self._check_identity(ids.identity, claims)
         candidates = self._candidates(ids, NEW_POSTS_WINDOW, None)
         if candidates is None or ids.following is None or ids.relations is None:
             return None
@@ -121,7 +123,7 @@ class FeedPages:
         claims = self.svc.identities.tokens.verify(token)
         viewer = claims.user_id
         parts = await self.reads.page_parts(viewer, [photo_id], viewer=True)
-        await self._check_identity(parts, claims)
+        await self._check_identity(parts.identity, claims)
         row_raw, profile_raw, count_raw = parts.rows[0], parts.profiles[0], parts.counts[0]
         if (row_raw is None or profile_raw is None or count_raw is None
                 or parts.following is None or parts.liked is None or parts.relations is None):
@@ -138,9 +140,28 @@ class FeedPages:
                                          (int(likes), int(comments)), photo_id in liked,
                                          viewer, time.time())
 
-    async def _check_identity(self, ids: PageIds | PageParts, claims: TokenClaims) -> None:
-        """TokenError unless the token's user (read in round trip 1) still accepts it."""
-        identity = (decode_identity(ids.identity) if ids.identity is not None
+    async def profile(self, token: str, user_id: int) -> bytes | None:
+        """The Profile document of ``user_id`` for the token's user, in one round trip,
+        or None: the general path answers (a missing cache entry, a 404, and a private
+        account the reader does not follow: only Cassandra knows a pending request)."""
+        claims = self.svc.identities.tokens.verify(token)
+        viewer = claims.user_id
+        parts = await self.reads.profile_parts(viewer, user_id)
+        await self._check_identity(parts.identity, claims)
+        if (parts.profile is None or parts.counts is None or parts.following is None
+                or parts.relations is None):
+            return None
+        profile, following = _json(parts.profile), _following(parts.following)
+        state = known_follow_state(viewer, user_id, profile, following)
+        if state is None:
+            return None
+        return orjson.dumps(profile_document(viewer, profile, _json(parts.counts), state,
+                                             following, _relations(parts.relations)))
+
+    async def _check_identity(self, cached: bytes | None, claims: TokenClaims) -> None:
+        """TokenError unless the token's user (its cached identity read in the same round
+        trip) still accepts it."""
+        identity = (decode_identity(cached) if cached is not None
                     else await self.svc.identities.get(claims.user_id))
         reason = refusal(identity, claims.issued_at, claims.session_id)
         if reason is not None:
@@ -157,7 +178,7 @@ class FeedPages:
         want = limit + SLACK
         ids = await self.reads.page_ids(viewer, want, before,
                                         await self.feed.pull_author_list())
-        await self._check_identity(ids, claims)
+        await self._check_identity(ids.identity, claims)
         candidates = self._candidates(ids, want, before)
         if candidates is None or ids.following is None or ids.relations is None:
             return None

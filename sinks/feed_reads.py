@@ -14,6 +14,8 @@ command sent and parsed, so the round trips *were* the API's CPU per page (issue
 * :func:`page_parts` (round trip 2): the photo rows of the candidates, each row's
   author's profile (the owner id read from the row's JSON, so no third trip), their
   like/comment counts and the reader's likes window.
+* :func:`profile_parts` (a profile page's one round trip, a plain ``MGET``): the reader's
+  identity, following list and relations, the profile and its counts.
 
 They return the cached bytes *raw*: deciding what the reader sees stays in Python, in
 :mod:`api.visibility` (the one rule), and a missing entry is for the caller to fill
@@ -167,6 +169,17 @@ class PageParts:
     relations: bytes | None = None
 
 
+@dataclass(frozen=True)
+class ProfileParts:
+    """What a profile page's ``MGET`` read; None where the cache had no entry."""
+
+    identity: bytes | None
+    following: bytes | None
+    relations: bytes | None
+    profile: bytes | None
+    counts: bytes | None
+
+
 class FeedReads:
     """The two scripts of a feed page, sent through a :class:`~infra.connect.redis.Lane`
     (one server; ``redis`` only hashes the scripts)."""
@@ -216,3 +229,10 @@ class FeedReads:
                                                 [",".join(map(str, ids)), *_PARTS_AROUND]))
         rows, profiles, counts, liked, mine = reply
         return PageParts(list(rows), list(profiles), list(counts), liked, *mine)
+
+    async def profile_parts(self, viewer: int, user_id: int) -> ProfileParts:
+        """The cache entries of ``user_id``'s profile page as ``viewer`` sees it."""
+        keys = [self.identity.key(viewer), cache.FOLLOWING.key(viewer),
+                cache.RELATIONS.key(viewer), cache.PROFILE.key(user_id),
+                cache.USER_COUNTS.key(user_id)]
+        return ProfileParts(*cast(list[Any], await self.lane.call("MGET", *keys)))

@@ -58,7 +58,7 @@ def service_app(
     if cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=list(cors_origins),
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],  # PUT: Mastodon media
             allow_headers=list(cors_headers), max_age=600)
     if max_in_flight is not None:  # outside routing and metrics: a refusal costs microseconds
         app.add_middleware(Admission, max_in_flight=max_in_flight, service=service,

@@ -10,6 +10,7 @@ read world build the network it reads. Round trips are counted on the Redis serv
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -197,3 +198,44 @@ async def test_fast_photo_cards_equal_the_general_paths(scene: Scene) -> None:
                 scene.app.state.pages = pages
         assert [a.status_code for a in answers] == [status] * 2, answers[0].text
         assert answers[0].json() == answers[1].json()
+
+
+async def test_fast_profiles_equal_the_general_paths(scene: Scene, stack: Settings) -> None:
+    """A profile the caches decide is one MGET and the general route's document: the
+    reader's own, a followed account, a public stranger, one the reader muted. A private
+    account the reader does not follow is the general path's (a pending request is in
+    Cassandra only), with the same answer."""
+    public = await scene.world.user(prefix="ffp")
+    locked = await scene.world.user(prefix="ffl", private=True)
+    await scene.world.mute(scene.reader, public)
+    await scene.world.follow(scene.reader, locked)  # pending: "requested"
+
+    async def get(whom: Person, fast: bool) -> httpx.Response:
+        pages = scene.app.state.pages
+        if not fast:
+            scene.app.state.pages = None
+        try:
+            return await scene.api.get(f"/v1/users/{whom.user_id}", headers=scene.reader.auth)
+        finally:
+            scene.app.state.pages = pages
+
+    async def muted() -> bool:
+        return (await get(public, False)).json()["muting"] is True
+    await scene.world.until(muted)
+    await _processors_idle(stack)
+    for whom, state, commands in ((scene.reader, "self", 1), (scene.author, "following", 1),
+                                  (public, "none", 1), (locked, "requested", None)):
+        await get(whom, True)  # warm
+        fast, general = await get(whom, True), await get(whom, False)
+        assert fast.status_code == general.status_code == 200, (fast.text, general.text)
+        assert fast.json() == general.json()
+        assert fast.json()["follow_state"] == state
+        sent = min([await _sent_during(stack, functools.partial(get, whom, True))
+                    for _ in range(3)], key=len)
+        if commands is None:
+            assert len(sent) > 1, sent  # handed to the general path
+        else:
+            assert sent == ["MGET"], sent
+    assert (await get(public, True)).json()["muting"] is True
+    missing = await scene.api.get("/v1/users/1", headers=scene.reader.auth)
+    assert missing.status_code == 404  # no cached profile: the general path words the 404
