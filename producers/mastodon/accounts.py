@@ -24,7 +24,6 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.service import ReadService
 from api.views import Json
 from api.visibility import can_view_account, visible_users
 from infra.http.problems import Problem
@@ -33,12 +32,13 @@ from producers.mastodon import entities
 from producers.mastodon.errors import NOT_FOUND, MastodonError, from_problem, params, text
 from producers.mastodon.limits import count
 from producers.mastodon.oauth import Caller, needs, signed_in
+from producers.mastodon.request_state import base_url, read_service, record_id, writes_of
 from producers.mastodon.routes import MAX_ID
 from producers.mastodon.social import _relationship
 from sinks import graph, search
 
 if TYPE_CHECKING:  # the ingest package imports this one: annotations only
-    from producers.ingest.writes import Writes
+    pass
 
 router = APIRouter(tags=["mastodon"], include_in_schema=False)
 
@@ -51,27 +51,6 @@ WriteFollows = Annotated[Caller, needs("write:follows")]
 DEFAULT_LIMIT, MAX_LIMIT = 40, 80
 #: What a form or JSON body says for "true".
 TRUE = ("1", "true", "on", "yes")
-
-
-def _read(request: Request) -> ReadService:
-    service: ReadService = request.app.state.read
-    return service
-
-
-def _writes(request: Request) -> Writes:
-    writes: Writes = request.app.state.writes
-    return writes
-
-
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
-
-
-def user_id_of(value: str) -> int:
-    """A path's account id; 404 for anything that cannot be one."""
-    if not value.isdigit() or int(value) > MAX_ID:
-        raise MastodonError(404, NOT_FOUND)
-    return int(value)
 
 
 def after_of(found: dict[str, Any]) -> int:
@@ -87,11 +66,11 @@ def list_limit(found: dict[str, Any]) -> int:
 
 async def accounts_by_id(request: Request, user_ids: list[int]) -> dict[int, Json]:
     """Account entities of ``user_ids`` that exist, in order (cached profiles, counts)."""
-    svc = _read(request)
+    svc = read_service(request)
     profiles = await svc.views.profiles(user_ids)
     present = [uid for uid in user_ids if uid in profiles]
     counts = await svc.views.users_counts(present)
-    return {uid: entities.account(profiles[uid], counts[uid], _base(request))
+    return {uid: entities.account(profiles[uid], counts[uid], base_url(request))
             for uid in present}
 
 
@@ -102,7 +81,7 @@ async def accounts_of(request: Request, user_ids: list[int]) -> list[Json]:
 
 async def shown_accounts(request: Request, viewer: int, user_ids: list[int]) -> list[Json]:
     """:func:`accounts_of` without the accounts blocked either way with ``viewer``."""
-    relations = await _read(request).views.relations(viewer)
+    relations = await read_service(request).views.relations(viewer)
     return await accounts_of(request, visible_users(viewer, user_ids, relations))
 
 
@@ -115,7 +94,7 @@ def account_page(request: Request, accounts: list[Json], last_read: int | None) 
     if last_read is not None:
         kept = [(k, v) for k, v in request.query_params.multi_items() if k != "max_id"]
         query = urlencode([*kept, ("max_id", str(last_read))])
-        response.headers["Link"] = f'<{_base(request)}{request.url.path}?{query}>; rel="next"'
+        response.headers["Link"] = f'<{base_url(request)}{request.url.path}?{query}>; rel="next"'
     return response
 
 
@@ -154,17 +133,17 @@ async def update_credentials(request: Request, who: WriteAccounts) -> JSONRespon
         bio=text(found, "note", limit=2000) if "note" in found else None,
         private=_flag(found, "locked"))
     try:
-        await _writes(request).accounts.update_profile(user, change)
+        await writes_of(request).accounts.update_profile(user, change)
     except Problem as problem:
         if problem.status == 422:  # a value the profile event refuses (too long)
             raise MastodonError(422, f"Validation failed: {problem}") from None
         raise from_problem(problem) from None
-    svc = _read(request)
+    svc = read_service(request)
     stored = (await svc.views.profiles([user])).get(user)
     if stored is None:
         raise MastodonError(404, NOT_FOUND)
     profile = _edited(stored, change)
-    body = entities.account(profile, await svc.views.user_counts(user), _base(request))
+    body = entities.account(profile, await svc.views.user_counts(user), base_url(request))
     body["source"] = entities.source(profile)
     return JSONResponse(body)
 
@@ -174,9 +153,9 @@ async def update_credentials(request: Request, who: WriteAccounts) -> JSONRespon
 async def _list(request: Request, who: Caller, account_id: str,
                 kind: Literal["followers", "following"]) -> Response:
     """followers or following of an account, as ``/v1/users/:id/<kind>`` decides."""
-    viewer, target = signed_in(who), user_id_of(account_id)
+    viewer, target = signed_in(who), record_id(account_id)
     found = await params(request)
-    svc = _read(request)
+    svc = read_service(request)
     profile = (await svc.views.profiles([target])).get(target)
     if profile is None:
         raise MastodonError(404, NOT_FOUND)
@@ -210,7 +189,7 @@ async def follow_requests(request: Request, who: ReadFollows) -> Response:
     viewer = signed_in(who)
     found = await params(request)
     limit, after = list_limit(found), after_of(found)
-    pending = sorted(await graph.pending_requests(_read(request).session, viewer))
+    pending = sorted(await graph.pending_requests(read_service(request).session, viewer))
     ids = [uid for uid in pending if uid > after][:limit]
     shown = await shown_accounts(request, viewer, ids)
     more = len(ids) == limit and ids[-1] != pending[-1]
@@ -220,15 +199,15 @@ async def follow_requests(request: Request, who: ReadFollows) -> Response:
 async def _decide(request: Request, who: Caller, account_id: str, approve: bool) -> Json:
     """``follow.approved`` / ``follow.rejected`` for a pending request (404 without one);
     the answer is the requester's Relationship as it is about to be."""
-    viewer, follower = signed_in(who), user_id_of(account_id)
+    viewer, follower = signed_in(who), record_id(account_id)
     await count(request, "follows", viewer)
     try:
-        await _writes(request).accounts.decide(viewer, follower, approve=approve)
+        await writes_of(request).accounts.decide(viewer, follower, approve=approve)
     except Problem as problem:
         if problem.status == 404:
             raise MastodonError(404, NOT_FOUND) from None
         raise from_problem(problem) from None
-    state = await _relationship(_read(request), viewer, follower)
+    state = await _relationship(read_service(request), viewer, follower)
     state.update(followed_by=approve, requested_by=False)
     return state
 
@@ -251,7 +230,7 @@ async def find_accounts(request: Request, viewer: int, q: str, limit: int) -> li
     name = q.strip().lstrip("@").partition("@")[0]
     if not name:
         return []
-    found = await search.users_with_prefix(_read(request).session, name, limit=limit)
+    found = await search.users_with_prefix(read_service(request).session, name, limit=limit)
     return await shown_accounts(request, viewer, [uid for _, uid in found])
 
 

@@ -21,6 +21,7 @@ from api.service import ReadService
 from api.views import Json
 from producers.mastodon.errors import MastodonError, params
 from producers.mastodon.oauth import Caller, needs, signed_in
+from producers.mastodon.request_state import read_service
 from producers.mastodon.routes import MAX_ID
 from sinks import markers
 from sinks import notifications as inbox
@@ -30,11 +31,6 @@ router = APIRouter(tags=["mastodon"], include_in_schema=False)
 
 ReadStatuses = Annotated[Caller, needs("read:statuses")]
 WriteStatuses = Annotated[Caller, needs("write:statuses")]
-
-
-def _read(request: Request) -> ReadService:
-    service: ReadService = request.app.state.read
-    return service
 
 
 def _entity(marker: Marker) -> Json:
@@ -62,7 +58,7 @@ async def get_markers(request: Request, who: ReadStatuses) -> JSONResponse:
     viewer = signed_in(who)
     asked = (await params(request)).get("timeline") or []
     wanted = {str(name) for name in (asked if isinstance(asked, list) else [asked])}
-    current = await _current(_read(request), viewer)
+    current = await _current(read_service(request), viewer)
     return JSONResponse({name: _entity(marker) for name, marker in current.items()
                          if name in wanted})
 
@@ -87,7 +83,7 @@ def _positions(found: dict[str, Any]) -> dict[str, int]:
 @router.post("/api/v1/markers")
 async def set_markers(request: Request, who: WriteStatuses) -> JSONResponse:
     """Save the markers given; answers them as stored."""
-    viewer, svc = signed_in(who), _read(request)
+    viewer, svc = signed_in(who), read_service(request)
     positions = _positions(await params(request))
     current = await _current(svc, viewer)
     now = datetime.now(UTC)

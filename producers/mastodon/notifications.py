@@ -25,6 +25,7 @@ from producers.mastodon.errors import NOT_FOUND, MastodonError, params, text
 from producers.mastodon.inbox import Filter
 from producers.mastodon.notification_entities import Render
 from producers.mastodon.oauth import Caller, needs, signed_in
+from producers.mastodon.request_state import read_service
 from producers.mastodon.routes import MAX_ID, page_response
 from sinks import notification_dismissals as dismissals
 from sinks import notifications as entries
@@ -36,11 +37,6 @@ WriteNotifications = Annotated[Caller, needs("write:notifications")]
 
 DEFAULT_LIMIT, MAX_LIMIT = 40, 80
 UNREAD_LIMIT, MAX_UNREAD_LIMIT = 100, 1000
-
-
-def _read(request: Request) -> ReadService:
-    service: ReadService = request.app.state.read
-    return service
 
 
 def _number(value: str) -> int | None:
@@ -89,12 +85,12 @@ async def _filter(request: Request, viewer: int, found: dict[str, Any]) -> Filte
         account_id = -1 if number is None else number
     return Filter(types=_names(found, "types"), exclude=_names(found, "exclude_types")
                   or frozenset(), account_id=account_id,
-                  dismissals=await dismissals.load(_read(request).session, viewer))
+                  dismissals=await dismissals.load(read_service(request).session, viewer))
 
 
 async def _page(request: Request, viewer: int, found: dict[str, Any]) -> list[inbox.Shown]:
     return await inbox.page(
-        _read(request).notifications, viewer, await _filter(request, viewer, found),
+        read_service(request).notifications, viewer, await _filter(request, viewer, found),
         _limit(found, DEFAULT_LIMIT, MAX_LIMIT), max_id=_paging(found, "max_id"),
         since_id=_paging(found, "since_id"), min_id=_paging(found, "min_id"))
 
@@ -110,7 +106,7 @@ async def _unread(request: Request, who: Caller) -> JSONResponse:
     viewer = signed_in(who)
     found = await params(request)
     keep = await _filter(request, viewer, found)
-    count = await inbox.unread(_read(request).notifications, viewer, keep,
+    count = await inbox.unread(read_service(request).notifications, viewer, keep,
                                _limit(found, UNREAD_LIMIT, MAX_UNREAD_LIMIT))
     return JSONResponse({"count": count})
 
@@ -130,7 +126,7 @@ async def unread_groups(request: Request, who: ReadNotifications) -> JSONRespons
 @router.post("/api/v1/notifications/clear")
 async def clear(request: Request, who: WriteNotifications) -> JSONResponse:
     """Hide every notification there is now; later activity shows again."""
-    svc = _read(request)
+    svc = read_service(request)
     await dismissals.clear(svc.session, signed_in(who), datetime.now(UTC), _ttl(svc))
     return JSONResponse({})
 
@@ -140,7 +136,7 @@ def _ttl(svc: ReadService) -> int:
 
 
 async def _dismiss(request: Request, who: Caller, notification_id: int) -> JSONResponse:
-    viewer, svc = signed_in(who), _read(request)
+    viewer, svc = signed_in(who), read_service(request)
     entry = await entries.get_entry(svc.session, viewer, notification_id)
     if entry is None:
         raise MastodonError(404, NOT_FOUND)
@@ -167,8 +163,8 @@ async def notification(notification_id: str, request: Request,
                        who: ReadNotifications) -> JSONResponse:
     viewer = signed_in(who)
     nid = _notification_id(notification_id)
-    keep = Filter(dismissals=await dismissals.load(_read(request).session, viewer))
-    shown = await inbox.one(_read(request).notifications, viewer, nid, keep)
+    keep = Filter(dismissals=await dismissals.load(read_service(request).session, viewer))
+    shown = await inbox.one(read_service(request).notifications, viewer, nid, keep)
     rendered = await Render(request, viewer).notifications([shown] if shown else [])
     if not rendered:
         raise MastodonError(404, NOT_FOUND)
@@ -208,8 +204,9 @@ def _group_entry(group_key: str) -> int:
 
 
 async def _group(request: Request, viewer: int, group_key: str) -> tuple[Render, inbox.Shown]:
-    keep = Filter(dismissals=await dismissals.load(_read(request).session, viewer))
-    shown = await inbox.one(_read(request).notifications, viewer, _group_entry(group_key), keep)
+    svc = read_service(request)
+    keep = Filter(dismissals=await dismissals.load(svc.session, viewer))
+    shown = await inbox.one(svc.notifications, viewer, _group_entry(group_key), keep)
     if shown is None:
         raise MastodonError(404, NOT_FOUND)
     return Render(request, viewer), shown

@@ -22,7 +22,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.cards import Authors
-from api.service import ReadService
 from api.views import Json
 from api.visibility import can_view_account
 from infra.http.problems import Problem
@@ -31,6 +30,7 @@ from producers.mastodon import entities
 from producers.mastodon.errors import NOT_FOUND, MastodonError, from_problem, params, text
 from producers.mastodon.limits import count
 from producers.mastodon.oauth import Caller, caller, needs, signed_in
+from producers.mastodon.request_state import base_url, read_service
 from sinks import users
 
 if TYPE_CHECKING:  # the ingest package imports this one: annotations only
@@ -52,18 +52,9 @@ IMAGE_TYPES = ["image/jpeg", "image/png", "image/gif", "image/webp", "image/heic
 VIDEO_TYPES = ["video/mp4", "video/quicktime"]
 
 
-def _read(request: Request) -> ReadService:
-    service: ReadService = request.app.state.read
-    return service
-
-
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
-
-
 def _streaming(request: Request) -> str:
     """Where clients open the streaming API (:mod:`.streaming`, this same service)."""
-    return "ws" + _base(request).removeprefix("http")
+    return "ws" + base_url(request).removeprefix("http")
 
 
 def _host(request: Request) -> str:
@@ -129,7 +120,7 @@ async def instance_v2(request: Request) -> JSONResponse:
         "domain": host, "title": "photostream", "version": VERSION,
         "source_url": "https://github.com/photostream/photostream",
         "description": "A photo-sharing network.", "usage": {"users": {"active_month": 0}},
-        "thumbnail": {"url": f"{_base(request)}/favicon.ico"}, "languages": ["en"],
+        "thumbnail": {"url": f"{base_url(request)}/favicon.ico"}, "languages": ["en"],
         "configuration": {
             "urls": {"streaming": _streaming(request)}, "vapid": {"public_key": ""},
             "accounts": {"max_featured_tags": 0, "max_pinned_statuses": 0},
@@ -147,7 +138,7 @@ async def instance_v2(request: Request) -> JSONResponse:
 @router.get("/.well-known/nodeinfo")
 async def nodeinfo_links(request: Request) -> JSONResponse:
     return JSONResponse({"links": [{"rel": "http://nodeinfo.diaspora.software/ns/schema/2.0",
-                                    "href": f"{_base(request)}/nodeinfo/2.0"}]})
+                                    "href": f"{base_url(request)}/nodeinfo/2.0"}]})
 
 
 @router.get("/nodeinfo/2.0")
@@ -165,7 +156,7 @@ async def _accounts(request: Request, user_ids: list[int],
                     authors: Authors | None = None) -> dict[int, Json]:
     """Account entities of ``user_ids`` that exist (cached profiles and counts);
     ``authors``: what the caller already read of them (the cards' authors)."""
-    svc = _read(request)
+    svc = read_service(request)
     profiles = authors.profiles if authors is not None else \
         await svc.views.profiles(user_ids)
     present = [uid for uid in user_ids if uid in profiles]
@@ -174,7 +165,7 @@ async def _accounts(request: Request, user_ids: list[int],
         counts = authors.counts
     else:
         counts = await svc.views.users_counts(present)
-    base = _base(request)
+    base = base_url(request)
     return {uid: entities.account(profiles[uid], counts[uid], base) for uid in present}
 
 
@@ -184,7 +175,7 @@ async def _account(request: Request, who: Caller | None, user_id: int) -> Json:
     if found is None:
         raise MastodonError(404, NOT_FOUND)
     if who is not None and who.user_id is not None and who.user_id != user_id:
-        _, relations = await _read(request).views.social(who.user_id)
+        _, relations = await read_service(request).views.social(who.user_id)
         if user_id in relations.blocked_by:
             raise MastodonError(404, NOT_FOUND)
     return found
@@ -201,11 +192,11 @@ async def account_of(request: Request, user_id: int) -> Json:
 @router.get("/api/v1/accounts/verify_credentials")
 async def verify_credentials(request: Request, who: ReadAccounts) -> JSONResponse:
     user_id = signed_in(who)
-    svc = _read(request)
+    svc = read_service(request)
     profile = (await svc.views.profiles([user_id])).get(user_id)
     if profile is None:
         raise MastodonError(404, NOT_FOUND)
-    body = entities.account(profile, await svc.views.user_counts(user_id), _base(request))
+    body = entities.account(profile, await svc.views.user_counts(user_id), base_url(request))
     body["source"] = entities.source(profile)
     return JSONResponse(body)
 
@@ -217,7 +208,7 @@ async def lookup(request: Request) -> JSONResponse:
     name, _, domain = acct.partition("@")
     if not name or (domain and domain != _host(request)):
         raise MastodonError(404, NOT_FOUND)
-    user_id = await users.user_id_for(_read(request).session, name.lower())
+    user_id = await users.user_id_for(read_service(request).session, name.lower())
     if user_id is None:
         raise MastodonError(404, NOT_FOUND)
     return JSONResponse(await _account(request, who, user_id))
@@ -239,7 +230,7 @@ async def statuses_of(request: Request, viewer: int, cards: list[Json],
     (:meth:`api.cards.Cards.cards_and_authors`), else they are read here."""
     accounts = await _accounts(request, list({int(c["author"]["user_id"]) for c in cards}),
                                authors)
-    base = _base(request)
+    base = base_url(request)
     return [entities.status(card, accounts[int(card["author"]["user_id"])], base)
             for card in cards if int(card["author"]["user_id"]) in accounts]
 
@@ -259,7 +250,7 @@ def page_response(request: Request, statuses: list[Json]) -> Response:
     if statuses:
         kept = [(k, v) for k, v in request.query_params.multi_items()
                 if k not in ("max_id", "since_id", "min_id")]
-        base = f"{_base(request)}{request.url.path}?"
+        base = f"{base_url(request)}{request.url.path}?"
         older = urlencode([*kept, ("max_id", statuses[-1]["id"])])
         newer = urlencode([*kept, ("min_id", statuses[0]["id"])])
         response.headers["Link"] = f'<{base}{older}>; rel="next", <{base}{newer}>; rel="prev"'
@@ -273,7 +264,7 @@ async def home(request: Request, who: ReadStatuses) -> Response:
     limit = limit_of(found)
     max_id, since_id, min_id = (_id(text(found, name, limit=30), name)
                                 for name in ("max_id", "since_id", "min_id"))
-    svc = _read(request)
+    svc = read_service(request)
     if since_id is None and min_id is None:
         page = await svc.feed.page(viewer, limit, max_id)
         ids = page.ids
@@ -299,7 +290,7 @@ async def public(request: Request, who: ReadStatuses) -> Response:
     limit = limit_of(found)
     max_id, since_id, min_id = (_id(text(found, name, limit=30), name)
                                 for name in ("max_id", "since_id", "min_id"))
-    svc = _read(request)
+    svc = read_service(request)
     pool = sorted(await svc.views.popular(hours=48, limit=NEWER_WINDOW), reverse=True)
     following, relations = await svc.views.social(viewer)
     cards, authors = await svc.cards.cards_and_authors(
@@ -322,7 +313,7 @@ async def _status(request: Request, viewer: int, status_id: str) -> Json:
     """One Status ``viewer`` may see; 404 as if absent otherwise (the card rule)."""
     photo_id = _id(status_id, "id")
     assert photo_id is not None
-    cards = await _read(request).cards.cards(viewer, [photo_id], with_items=True)
+    cards = await read_service(request).cards.cards(viewer, [photo_id], with_items=True)
     found = await statuses_of(request, viewer, cards)
     if not found:
         raise MastodonError(404, NOT_FOUND)

@@ -19,11 +19,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.routes.search import _photo_hits
-from api.service import ReadService
 from api.views import Json
 from producers.mastodon.accounts import find_accounts
 from producers.mastodon.errors import MastodonError, params, text
 from producers.mastodon.oauth import Caller, needs, signed_in
+from producers.mastodon.request_state import base_url, read_service
 from producers.mastodon.routes import (
     NEWER_WINDOW,
     ReadStatuses,
@@ -46,15 +46,6 @@ TAG_PROBE = 20
 _TAG = re.compile(r"^#?(\w{1,100})$")
 
 
-def _read(request: Request) -> ReadService:
-    service: ReadService = request.app.state.read
-    return service
-
-
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
-
-
 def tag_entity(name: str, base: str) -> Json:
     return {"name": name, "url": f"{base}/tags/{name}", "history": [], "following": False}
 
@@ -64,7 +55,7 @@ def tag_entity(name: str, base: str) -> Json:
 async def _visible(request: Request, viewer: int, ids: list[int], limit: int) -> list[Json]:
     """The first ``limit`` cards of ``ids`` the viewer may see, read a chunk at a time
     (hydrating a whole pool for one page would read every row of it)."""
-    svc, chunk = _read(request), 2 * limit
+    svc, chunk = read_service(request), 2 * limit
     shown: list[Json] = []
     for start in range(0, len(ids), chunk):
         shown += await svc.cards.cards(viewer, ids[start:start + chunk], with_items=True,
@@ -88,7 +79,7 @@ async def tag_timeline(hashtag: str, request: Request, who: ReadStatuses) -> Res
     tag = _TAG.match(hashtag.strip())
     if tag is None:
         return page_response(request, [])
-    session = _read(request).session
+    session = read_service(request).session
     pool = await search.photos_with_hashtag(session, tag.group(1), limit=NEWER_WINDOW,
                                             before=max_id)
     newer = [pid for pid in pool if (since_id is None or pid > since_id)
@@ -103,8 +94,8 @@ async def tag_timeline(hashtag: str, request: Request, who: ReadStatuses) -> Res
 # -- /api/v2/search ------------------------------------------------------------------------
 
 async def _statuses(request: Request, viewer: int, q: str, limit: int) -> list[Json]:
-    ids = await _photo_hits(_read(request).session, q)
-    cards = await _read(request).cards.cards(viewer, ids[:limit * OVERREAD], limit=limit,
+    ids = await _photo_hits(read_service(request).session, q)
+    cards = await read_service(request).cards.cards(viewer, ids[:limit * OVERREAD], limit=limit,
                                              with_items=True)
     return await statuses_of(request, viewer, cards)
 
@@ -114,10 +105,10 @@ async def _hashtags(request: Request, viewer: int, q: str) -> list[Json]:
     if tag is None:
         return []
     name = normalize_tag(tag.group(1))
-    tagged = await search.photos_with_hashtag(_read(request).session, name, limit=TAG_PROBE)
-    if not await _read(request).cards.cards(viewer, tagged, limit=1):
+    tagged = await search.photos_with_hashtag(read_service(request).session, name, limit=TAG_PROBE)
+    if not await read_service(request).cards.cards(viewer, tagged, limit=1):
         return []
-    return [tag_entity(name, _base(request))]
+    return [tag_entity(name, base_url(request))]
 
 
 @router.get("/api/v2/search")

@@ -22,6 +22,7 @@ from infra.http.problems import Problem
 from producers.mastodon.errors import NOT_FOUND, MastodonError, from_problem, params, text
 from producers.mastodon.limits import count
 from producers.mastodon.oauth import Caller, needs, signed_in
+from producers.mastodon.request_state import read_service, record_id
 from producers.mastodon.routes import (
     MAX_ID,
     ReadStatuses,
@@ -38,17 +39,6 @@ router = APIRouter(tags=["mastodon"], include_in_schema=False)
 
 ReadFollows = Annotated[Caller, needs("read:follows")]
 WriteFollows = Annotated[Caller, needs("write:follows")]
-
-
-def _read(request: Request) -> ReadService:
-    service: ReadService = request.app.state.read
-    return service
-
-
-def _user_id(value: str) -> int:
-    if not value.isdigit() or int(value) > MAX_ID:
-        raise MastodonError(404, NOT_FOUND)
-    return int(value)
 
 
 async def _relationship(svc: ReadService, viewer: int, target: int) -> Json:
@@ -72,7 +62,7 @@ async def relationships(request: Request, who: ReadFollows) -> JSONResponse:
     ids = [raw] if isinstance(raw, str) else list(raw)
     targets = [int(value) for value in ids[:40] if str(value).isdigit()
                and int(value) <= MAX_ID]
-    svc = _read(request)
+    svc = read_service(request)
     return JSONResponse(list(await asyncio.gather(
         *(_relationship(svc, viewer, target) for target in targets))))
 
@@ -88,8 +78,8 @@ async def _profile(svc: ReadService, user_id: int) -> Json:
 async def follow(account_id: str, request: Request, who: WriteFollows) -> JSONResponse:
     """Follow (or ask to follow a locked account); the answer shows the new state at once,
     as Mastodon's does, while the graph processor applies the event."""
-    viewer, target = signed_in(who), _user_id(account_id)
-    svc = _read(request)
+    viewer, target = signed_in(who), record_id(account_id)
+    svc = read_service(request)
     profile = await _profile(svc, target)
     writes: Writes = request.app.state.writes
     await count(request, "follows", viewer)
@@ -106,8 +96,8 @@ async def follow(account_id: str, request: Request, who: WriteFollows) -> JSONRe
 
 @router.post("/api/v1/accounts/{account_id}/unfollow")
 async def unfollow(account_id: str, request: Request, who: WriteFollows) -> JSONResponse:
-    viewer, target = signed_in(who), _user_id(account_id)
-    svc = _read(request)
+    viewer, target = signed_in(who), record_id(account_id)
+    svc = read_service(request)
     await _profile(svc, target)
     writes: Writes = request.app.state.writes
     await count(request, "follows", viewer)
@@ -126,9 +116,9 @@ async def account_statuses(account_id: str, request: Request,
     """The account's posts, newest first (``max_id``, ``limit``); empty to a viewer who may
     not see them (a private account not followed, a block), and for ``pinned``
     (photostream has no pinned posts); ``only_media`` changes nothing: every post has media."""
-    viewer, target = signed_in(who), _user_id(account_id)
+    viewer, target = signed_in(who), record_id(account_id)
     found = await params(request)
-    svc = _read(request)
+    svc = read_service(request)
     profile = await _profile(svc, target)
     following, relations = await svc.views.social(viewer)
     if text(found, "pinned").lower() in ("1", "true") or not can_view_account(

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.service import ReadService
 from api.views import Json
 from api.visibility import can_see_user, visible_users
 from infra.http.problems import Problem
@@ -26,12 +25,13 @@ from producers.mastodon.accounts import account_page, accounts_by_id, after_of, 
 from producers.mastodon.errors import NOT_FOUND, MastodonError, from_problem, params, text
 from producers.mastodon.limits import count
 from producers.mastodon.oauth import Caller, needs, signed_in
-from producers.mastodon.routes import MAX_ID, account_of, statuses_of
+from producers.mastodon.request_state import base_url, read_service, record_id, writes_of
+from producers.mastodon.routes import account_of, statuses_of
 from sinks import engagement
 from sinks.engagement import Comment
 
 if TYPE_CHECKING:  # the ingest package imports this one: annotations only
-    from producers.ingest.writes import Writes
+    pass
 
 router = APIRouter(tags=["mastodon"], include_in_schema=False)
 
@@ -43,29 +43,9 @@ WriteStatuses = Annotated[Caller, needs("write:statuses")]
 CONTEXT_REPLIES = 200
 
 
-def _read(request: Request) -> ReadService:
-    service: ReadService = request.app.state.read
-    return service
-
-
-def _writes(request: Request) -> Writes:
-    writes: Writes = request.app.state.writes
-    return writes
-
-
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
-
-
-def _photo_id(value: str) -> int:
-    if not value.isdigit() or int(value) > MAX_ID:
-        raise MastodonError(404, NOT_FOUND)
-    return int(value)
-
-
 async def photo_status(request: Request, viewer: int, photo_id: int) -> tuple[Json, Json]:
     """The card and Status of a photo ``viewer`` may see; 404 as if absent otherwise."""
-    cards = await _read(request).cards.cards(viewer, [photo_id], with_items=True)
+    cards = await read_service(request).cards.cards(viewer, [photo_id], with_items=True)
     found = await statuses_of(request, viewer, cards)
     if not found:
         raise MastodonError(404, NOT_FOUND)
@@ -80,7 +60,7 @@ async def _reply(request: Request, viewer: int, status_id: str
         raise MastodonError(404, NOT_FOUND)
     photo_id, comment_id = parsed
     _, photo = await photo_status(request, viewer, photo_id)
-    svc = _read(request)
+    svc = read_service(request)
     comment, relations = await asyncio.gather(
         engagement.get_comment(svc.session, photo_id, comment_id),
         svc.views.relations(viewer))
@@ -90,7 +70,7 @@ async def _reply(request: Request, viewer: int, status_id: str
     if author is None:
         raise MastodonError(404, NOT_FOUND)
     return photo, comment, replies.reply_status(photo_id, comment, photo, author,
-                                                _base(request))
+                                                base_url(request))
 
 
 @router.get("/api/v1/statuses/{status_id:reply}")
@@ -122,17 +102,17 @@ async def delete_status(status_id: str, request: Request, who: WriteStatuses) ->
         photo, comment, status = await _reply(request, viewer, status_id)
         await count(request, "comments", viewer)
         try:
-            await _writes(request).posts.delete_comment(viewer, int(photo["id"]),
+            await writes_of(request).posts.delete_comment(viewer, int(photo["id"]),
                                                         comment.comment_id)
         except Problem as problem:
             raise _refused(problem) from None
         return JSONResponse({**status, "text": comment.text})
-    card, status = await photo_status(request, viewer, _photo_id(status_id))
+    card, status = await photo_status(request, viewer, record_id(status_id))
     if status["account"]["id"] != str(viewer):
         raise MastodonError(404, NOT_FOUND)
     await count(request, "edits", viewer)
     try:
-        await _writes(request).posts.delete(viewer, int(status["id"]))
+        await writes_of(request).posts.delete(viewer, int(status["id"]))
     except Problem as problem:
         raise _refused(problem) from None
     return JSONResponse({**status, "text": card.get("caption") or ""})
@@ -148,10 +128,10 @@ async def favourited_by(status_id: str, request: Request, who: ReadAccounts) -> 
     if replies.parse_reply_id(status_id) is not None:
         await _reply(request, viewer, status_id)
         return account_page(request, [], None)
-    _, status = await photo_status(request, viewer, _photo_id(status_id))
+    _, status = await photo_status(request, viewer, record_id(status_id))
     found = await params(request)
     limit, after = list_limit(found), after_of(found)
-    svc = _read(request)
+    svc = read_service(request)
     ids, relations = await asyncio.gather(
         engagement.likers(svc.session, int(status["id"]), after, limit),
         svc.views.relations(viewer))
@@ -164,14 +144,14 @@ async def favourited_by(status_id: str, request: Request, who: ReadAccounts) -> 
 
 async def _descendants(request: Request, viewer: int, photo: Json) -> list[Json]:
     """The photo's newest comments as replies to it, oldest first (thread order)."""
-    svc = _read(request)
+    svc = read_service(request)
     photo_id = int(photo["id"])
     rows, relations = await asyncio.gather(
         engagement.recent_comments(svc.session, photo_id, CONTEXT_REPLIES),
         svc.views.relations(viewer))
     shown = [c for c in reversed(rows) if can_see_user(viewer, c.user_id, relations)]
     authors = await accounts_by_id(request, list({c.user_id for c in shown}))
-    base = _base(request)
+    base = base_url(request)
     return [replies.reply_status(photo_id, c, photo, authors[c.user_id], base)
             for c in shown if c.user_id in authors]
 
@@ -184,7 +164,7 @@ async def context(status_id: str, request: Request, who: ReadStatuses) -> JSONRe
     if replies.parse_reply_id(status_id) is not None:
         photo, _, _ = await _reply(request, viewer, status_id)
         return JSONResponse({"ancestors": [photo], "descendants": []})
-    _, photo = await photo_status(request, viewer, _photo_id(status_id))
+    _, photo = await photo_status(request, viewer, record_id(status_id))
     return JSONResponse({"ancestors": [],
                          "descendants": await _descendants(request, viewer, photo)})
 
@@ -201,4 +181,4 @@ async def post_reply(request: Request, user: int, photo_id: int,
     comment = Comment(comment_id, user, text(found, "status", limit=replies.MAX_TEXT).strip(),
                       None)
     return replies.reply_status(photo_id, comment, photo, await account_of(request, user),
-                                _base(request))
+                                base_url(request))

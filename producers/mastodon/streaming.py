@@ -49,6 +49,7 @@ from producers.mastodon.errors import INVALID_TOKEN, OUT_OF_SCOPE, MastodonError
 from producers.mastodon.inbox import Filter, pair
 from producers.mastodon.notification_entities import Render
 from producers.mastodon.oauth import Caller, caller
+from producers.mastodon.request_state import read_service
 from sinks import notification_dismissals as dismissals
 from sinks.notification_hot import StreamRow, stream_key
 from sinks.notifications import Entry
@@ -64,11 +65,6 @@ CHANNELS = {USER: "read:statuses", NOTIFICATION: "read:notifications"}
 _STREAM_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
 #: Failed reads in a row after which a stream ends (the client reconnects and resumes).
 _MAX_FAILURES = 5
-
-
-def _read(request: Request) -> ReadService:
-    service: ReadService = request.app.state.read
-    return service
 
 
 def _event(name: str, data: bytes, event_id: str) -> bytes:
@@ -137,7 +133,7 @@ async def _open(request: Request, channel: str) -> StreamingResponse:
     last = request.headers.get("last-event-id")
     if last is not None and not _STREAM_ID.match(last):
         raise MastodonError(422, "Validation failed: Last-Event-ID is not an event id")
-    svc = _read(request)
+    svc = read_service(request)
     try:
         svc.live.reserve()
     except StreamsFull as exc:
@@ -180,7 +176,7 @@ async def _start(svc: ReadService, viewer: int, last: str | None,
 
 async def _events(request: Request, viewer: int, wake: asyncio.Event, position: str, *,
                   posts: bool, notifications: bool) -> AsyncIterator[bytes]:
-    svc = _read(request)
+    svc = read_service(request)
     cfg = svc.settings.notify
     render = Render(request, viewer)
     failures, sent_at = 0, 0.0
