@@ -24,7 +24,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 import redis.asyncio as aioredis
@@ -41,6 +42,10 @@ _WINDOW_SECONDS = 0.005
 _MAX_BATCH = 1_000
 #: Stream entries read per stream and batch (a longer backlog continues next time).
 STREAM_BATCH = 500
+#: Failed reads in a row after which a stream ends (the client reconnects and resumes).
+_MAX_FAILURES = 5
+#: One batch of stream rows as the wire's chunks: (rows, unread count or None, read mark).
+Translate = Callable[[list[StreamRow], int | None, int], Awaitable[list[bytes]]]
 
 
 class _Batcher(Generic[Req, Res]):
@@ -138,6 +143,57 @@ class LiveHub:
     async def hydrate(self, user_id: int, entries: Sequence[Entry], marker: int) -> list[Json]:
         """:meth:`NotificationReader.hydrate`, batched with the other woken streams'."""
         return await self._hydrations((user_id, entries, marker))
+
+    async def serve(self, viewer: int, wake: asyncio.Event, position: str,
+                    translate: Translate, *, opening: Sequence[bytes] = (),
+                    heartbeat: bytes = b": heartbeat\n\n") -> AsyncIterator[bytes]:
+        """The body of one open stream: ``opening``, then a batch each time ``wake`` is
+        set, from ``position`` on, written by ``translate`` (the native and the Mastodon
+        streams differ only there).
+
+        Coalesced: at most one batch per ``notify.coalesce_ms`` (what arrives meanwhile
+        joins it); a full batch wakes itself for the rest. A failed read is retried from
+        the same position with a growing pause; after a few in a row the stream ends and
+        the client resumes from its last event id. The stream's slot and wake are given
+        back however the body ends (a client gone, a cancelled task)."""
+        cfg = self.settings.notify
+        failures, sent_at = 0, 0.0
+        try:
+            for chunk in opening:
+                yield chunk
+            while True:
+                try:
+                    await asyncio.wait_for(wake.wait(), cfg.heartbeat_seconds)
+                except TimeoutError:
+                    yield heartbeat
+                    continue
+                pause = sent_at + cfg.coalesce_ms / 1000 - time.monotonic()
+                if pause > 0:
+                    await asyncio.sleep(pause)
+                wake.clear()
+                try:
+                    rows, unread, marker = await self.read(viewer, position)
+                    chunks = await translate(rows, unread, marker) if rows else []
+                except Exception as exc:
+                    failures += 1
+                    if failures > _MAX_FAILURES:
+                        log.warning("stream of %d ends after %r", viewer, exc)
+                        return
+                    wake.set()
+                    await asyncio.sleep(min(5.0, 0.5 * failures))
+                    continue
+                failures = 0
+                if not rows:
+                    continue
+                position = rows[-1][0]
+                if len(rows) == STREAM_BATCH:
+                    wake.set()  # more behind: the next batch follows after the pause
+                for chunk in chunks:
+                    yield chunk
+                sent_at = time.monotonic()
+        finally:
+            self.release()
+            self.unsubscribe(viewer, wake)
 
     async def _listen(self) -> None:
         """Subscribe and dispatch forever; after a lost connection, resubscribe and wake

@@ -24,10 +24,7 @@ reaches its owner as a few events a second. A comment line every
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
-import time
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
@@ -35,7 +32,7 @@ from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
 
 from api.deps import Service, Viewer
-from api.live import STREAM_BATCH, StreamsFull
+from api.live import StreamsFull
 from api.routes.common import ERRORS
 from api.service import ReadService
 from infra.http.problems import Problem
@@ -47,9 +44,6 @@ router = APIRouter(prefix="/v1", tags=["stream"])
 PATH = "/v1/stream"
 
 _STREAM_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
-#: Failed reads in a row after which a stream ends (the client reconnects and resumes).
-_MAX_FAILURES = 5
-log = logging.getLogger(__name__)
 
 LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)]
 
@@ -96,7 +90,11 @@ async def stream(viewer: Viewer, svc: Service,
         if wake is not None:
             svc.live.unsubscribe(viewer, wake)
         raise
-    return StreamingResponse(_events(svc, viewer, wake, first, position),
+    async def translate(rows: list[StreamRow], unread: int | None, marker: int
+                        ) -> list[bytes]:
+        return await _batch(svc, viewer, rows, unread, marker)
+
+    return StreamingResponse(svc.live.serve(viewer, wake, position, translate, opening=first),
                              media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -124,51 +122,6 @@ async def _opening(svc: ReadService, viewer: int, last_event_id: str | None,
                                                   svc.views.social(viewer))
     first.append(_event("unread", {"count": count, "more": more}, position))
     return first, position
-
-
-async def _events(svc: ReadService, viewer: int, wake: asyncio.Event, first: list[bytes],
-                  position: str) -> AsyncIterator[bytes]:
-    cfg = svc.settings.notify
-    failures = 0
-    try:
-        for chunk in first:
-            yield chunk
-        sent_at = 0.0
-        while True:
-            try:
-                await asyncio.wait_for(wake.wait(), cfg.heartbeat_seconds)
-            except TimeoutError:
-                yield b": heartbeat\n\n"
-                continue
-            pause = sent_at + cfg.coalesce_ms / 1000 - time.monotonic()
-            if pause > 0:
-                await asyncio.sleep(pause)  # what arrives meanwhile joins this batch
-            wake.clear()
-            try:
-                rows, unread, marker = await svc.live.read(viewer, position)
-                chunks = await _batch(svc, viewer, rows, unread, marker) if rows else []
-            except Exception as exc:
-                # A backend hiccup (a timeout, the pool full): try again from the same
-                # position; after a few in a row, end the stream (the client resumes).
-                failures += 1
-                if failures > _MAX_FAILURES:
-                    log.warning("stream of %d ends after %r", viewer, exc)
-                    return
-                wake.set()
-                await asyncio.sleep(min(5.0, 0.5 * failures))
-                continue
-            failures = 0
-            if not rows:
-                continue
-            position = rows[-1][0]
-            if len(rows) == STREAM_BATCH:
-                wake.set()  # more behind: the next batch follows after the pause
-            for chunk in chunks:
-                yield chunk
-            sent_at = time.monotonic()
-    finally:
-        svc.live.release()
-        svc.live.unsubscribe(viewer, wake)
 
 
 async def _batch(svc: ReadService, viewer: int, rows: list[StreamRow], unread: int | None,

@@ -32,17 +32,14 @@ headers), the ``access_token`` query parameter.
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
-import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
-from api.live import STREAM_BATCH, StreamsFull
+from api.live import StreamsFull
 from api.service import ReadService
 from producers.mastodon import scopes
 from producers.mastodon.errors import INVALID_TOKEN, OUT_OF_SCOPE, MastodonError
@@ -55,7 +52,6 @@ from sinks.notification_hot import StreamRow, stream_key
 from sinks.notifications import Entry
 
 router = APIRouter(tags=["mastodon"], include_in_schema=False)
-log = logging.getLogger(__name__)
 
 USER, NOTIFICATION = "user", "user:notification"
 #: The streams' paths: long-lived, never to be counted by an admission bound.
@@ -63,8 +59,6 @@ PATHS = ("/api/v1/streaming", "/api/v1/streaming/user", "/api/v1/streaming/user/
 #: The scope each stream needs (Mastodon's: either ``read`` or the narrow one).
 CHANNELS = {USER: "read:statuses", NOTIFICATION: "read:notifications"}
 _STREAM_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
-#: Failed reads in a row after which a stream ends (the client reconnects and resumes).
-_MAX_FAILURES = 5
 
 
 def _event(name: str, data: bytes, event_id: str) -> bytes:
@@ -152,9 +146,16 @@ async def _open(request: Request, channel: str) -> StreamingResponse:
                 "Retry-After": str(svc.settings.api.retry_after_seconds)}) from exc
         raise
     notifications = channel == NOTIFICATION or scopes.allows(who.scopes, "read:notifications")
+    render = Render(request, viewer)
+
+    async def translate(rows: list[StreamRow], _unread: int | None, marker: int
+                        ) -> list[bytes]:
+        return await _translate(render, rows, marker, posts=channel == USER,
+                                notifications=notifications)
+
     return StreamingResponse(
-        _events(request, viewer, wake, position, posts=channel == USER,
-                notifications=notifications),
+        svc.live.serve(viewer, wake, position, translate, opening=[b":)\n\n"],
+                       heartbeat=b":thump\n\n"),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -172,50 +173,6 @@ async def _start(svc: ReadService, viewer: int, last: str | None,
         return head
     wake.set()
     return last
-
-
-async def _events(request: Request, viewer: int, wake: asyncio.Event, position: str, *,
-                  posts: bool, notifications: bool) -> AsyncIterator[bytes]:
-    svc = read_service(request)
-    cfg = svc.settings.notify
-    render = Render(request, viewer)
-    failures, sent_at = 0, 0.0
-    try:
-        yield b":)\n\n"  # the body starts at once: the client knows it is connected
-        while True:
-            try:
-                await asyncio.wait_for(wake.wait(), cfg.heartbeat_seconds)
-            except TimeoutError:
-                yield b":thump\n\n"
-                continue
-            pause = sent_at + cfg.coalesce_ms / 1000 - time.monotonic()
-            if pause > 0:
-                await asyncio.sleep(pause)  # what arrives meanwhile joins this batch
-            wake.clear()
-            try:
-                rows, _unread, marker = await svc.live.read(viewer, position)
-                chunks = (await _translate(render, rows, marker, posts=posts,
-                                           notifications=notifications) if rows else [])
-            except Exception as exc:
-                failures += 1
-                if failures > _MAX_FAILURES:
-                    log.warning("mastodon stream of %d ends after %r", viewer, exc)
-                    return
-                wake.set()
-                await asyncio.sleep(min(5.0, 0.5 * failures))
-                continue
-            failures = 0
-            if not rows:
-                continue
-            position = rows[-1][0]
-            if len(rows) == STREAM_BATCH:
-                wake.set()  # more behind: the next batch follows after the pause
-            for chunk in chunks:
-                yield chunk
-            sent_at = time.monotonic()
-    finally:
-        svc.live.release()
-        svc.live.unsubscribe(viewer, wake)
 
 
 async def _translate(render: Render, rows: list[StreamRow], marker: int, *, posts: bool,
