@@ -149,11 +149,11 @@ async def plan(session: Session, spec: CountedTable,
     busy = [key for key in wanted if states.get(key, (0, 0))[0] > 0]
     found = await asyncio.gather(*(present(session, spec, key, list(wanted[key]))
                                    for key in busy))
-    present = dict(zip(busy, found, strict=True))
+    existing = dict(zip(busy, found, strict=True))
     plans: dict[int, Applied] = {}
     for key, changes in wanted.items():
         count, written = states.get(key, (0, 0))
-        there = present.get(key, set())
+        there = existing.get(key, set())
         effective = [c for c in changes.values() if c.present != (c.member in there)]
         plans[key] = Applied(effective, count, stamp(written, newest_event_us[key]))
     return plans

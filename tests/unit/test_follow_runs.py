@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from processors.follow_runs import DROP, REQUEST, REQUEST_UNLESS_EDGE, Facts, reduce_run
+from processors.follow_runs import DROP, REQUEST, REQUEST_UNLESS_EDGE, Facts, Follow, reduce_run
 from schemas.graph import FollowApproved, FollowRejected, FollowRemoved, FollowRequested
 from sinks import pair_reads
 
@@ -16,7 +16,7 @@ def at(i: int) -> datetime:
 
 
 def test_the_last_event_of_a_pair_wins_in_log_order_not_event_time() -> None:
-    events = [(FollowApproved(follower_id=1, followee_id=9), at(5)),
+    events: list[tuple[Follow, datetime]] = [(FollowApproved(follower_id=1, followee_id=9), at(5)),
               (FollowRemoved(follower_id=1, followee_id=9), at(1)),  # older clock, later in log
               (FollowRemoved(follower_id=2, followee_id=9), at(2)),
               (FollowApproved(follower_id=2, followee_id=9), at(3))]
@@ -28,7 +28,7 @@ def test_the_last_event_of_a_pair_wins_in_log_order_not_event_time() -> None:
 
 def test_requests_wait_for_private_accounts_unless_the_edge_is_there() -> None:
     facts = Facts(private={9})
-    events = [(FollowRequested(follower_id=1, followee_id=9), at(1)),
+    events: list[tuple[Follow, datetime]] = [(FollowRequested(follower_id=1, followee_id=9), at(1)),
               (FollowRemoved(follower_id=2, followee_id=9), at(1)),
               (FollowRequested(follower_id=2, followee_id=9), at(2)),
               (FollowApproved(follower_id=3, followee_id=9), at(1)),
@@ -46,7 +46,7 @@ def test_requests_wait_for_private_accounts_unless_the_edge_is_there() -> None:
 
 def test_deleted_accounts_and_blocks_make_no_edge_and_drop_the_request() -> None:
     facts = Facts(deleted={7}, blocked={(2, 9)})
-    events = [(FollowApproved(follower_id=7, followee_id=9), at(1)),
+    events: list[tuple[Follow, datetime]] = [(FollowApproved(follower_id=7, followee_id=9), at(1)),
               (FollowRequested(follower_id=2, followee_id=9), at(1)),
               (FollowRemoved(follower_id=7, followee_id=8), at(1))]  # removals still apply
     out, _ = reduce_run(events, facts)
