@@ -21,6 +21,7 @@ removes it as it would have.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -54,8 +55,8 @@ class FollowingProcessor(StoreProcessor):
         await self._unfollow_deleted(plans)
         followers = sorted(plans)
         # Always, even for duplicates: a redelivery may follow a crash before this line.
-        await cache.invalidate(self.redis, cache.FOLLOWING, followers)
-        await cache.invalidate(self.redis, cache.USER_COUNTS, followers)
+        await asyncio.gather(cache.invalidate(self.redis, cache.FOLLOWING, followers),
+                             cache.invalidate(self.redis, cache.USER_COUNTS, followers))
 
     async def _unfollow_deleted(self, plans: dict[int, Applied]) -> None:
         """Publish the unfollows of edges just mirrored for deleted followers (module doc)."""

@@ -39,6 +39,7 @@ The fan-out processor consumes the follows topic itself, in its own group, and a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import ClassVar
@@ -144,15 +145,15 @@ class GraphProcessor(StoreProcessor):
         if edges:
             await graph.apply_followers(self.session, edges,
                                         {k: newest[k] for k in edges})
-        await graph.write_requests(
-            self.session, requested,
-            [pair for pair, out in outcomes.items() if out.request == DROP])
         touched = [pair for pair, out in outcomes.items() if out.edge is not None]
-        await self.publisher.publish_many([
-            make(FollowingChanged(follower_id=follower, followee_id=followee),
-                 producer=self.name, event_id=f"following.changed:{follower}:{followee}:"
-                 f"{newest[followee]}"[:128])
-            for follower, followee in touched])
+        await asyncio.gather(  # independent of each other; both before the commit
+            graph.write_requests(self.session, requested, [
+                pair for pair, out in outcomes.items() if out.request == DROP]),
+            self.publisher.publish_many([
+                make(FollowingChanged(follower_id=follower, followee_id=followee),
+                     producer=self.name, event_id=f"following.changed:{follower}:{followee}:"
+                     f"{newest[followee]}"[:128])
+                for follower, followee in touched]))
         await self._edges_changed(outcomes)
 
     async def _facts(self, events: Sequence[tuple[follow_runs.Follow, datetime]]) -> Facts:
@@ -165,9 +166,10 @@ class GraphProcessor(StoreProcessor):
         requested = {p.followee_id for p, _ in events
                      if isinstance(p, FollowRequested)}
         session = self.session
-        deleted = await users.deleted_among(session, {u for pair in making for u in pair})
-        blocked = await blocks.blocked_pairs(session, making)
-        private = await users.private_among(session, requested)
+        deleted, blocked, private = await asyncio.gather(
+            users.deleted_among(session, {u for pair in making for u in pair}),
+            blocks.blocked_pairs(session, making),
+            users.private_among(session, requested))
         return Facts(deleted, blocked, private)
 
     async def _requests(self, outcomes: dict[Pair, PairOutcome]) -> list[tuple[Pair, datetime]]:
@@ -177,10 +179,11 @@ class GraphProcessor(StoreProcessor):
         for (follower, followee), out in outcomes.items():
             if out.request == REQUEST_UNLESS_EDGE:
                 maybe.setdefault(followee, []).append(follower)
-        existing = {(follower, followee)
-                    for followee, followers in maybe.items()
-                    for follower in await owned_edges.present(
-                        self.session, graph.FOLLOWERS, followee, followers)}
+        found = await asyncio.gather(*(owned_edges.present(
+            self.session, graph.FOLLOWERS, followee, followers)
+            for followee, followers in maybe.items()))
+        existing = {(follower, followee) for followee, there in zip(maybe, found, strict=True)
+                    for follower in there}
         return [(pair, out.requested_at) for pair, out in outcomes.items()
                 if out.requested_at is not None and (out.request == REQUEST or (
                     out.request == REQUEST_UNLESS_EDGE and pair not in existing))]
@@ -190,7 +193,7 @@ class GraphProcessor(StoreProcessor):
         the followers' following lists (their mirror invalidates them again once it is
         written: :mod:`processors.following`). Always, even for duplicates: a
         redelivery may follow a crash before this line."""
-        followers = sorted({f for f, _ in outcomes})
-        await cache.invalidate(self.redis, cache.FOLLOWING, followers)
-        await cache.invalidate(self.redis, cache.USER_COUNTS,
-                               sorted({u for pair in outcomes for u in pair}))
+        await asyncio.gather(
+            cache.invalidate(self.redis, cache.FOLLOWING, sorted({f for f, _ in outcomes})),
+            cache.invalidate(self.redis, cache.USER_COUNTS,
+                             sorted({u for pair in outcomes for u in pair})))
