@@ -70,10 +70,10 @@ async def run(reads: int, rounds: int, n_authors: int) -> None:
             async with gate:
                 await users.upsert_profile(session, author, f"b{author:x}"[:30], "bench", "",
                                            False, now, registered=True)
-                for fan in (reader, plain):
-                    await graph.follow(session, fan, author, now)
 
         await asyncio.gather(*(setup_author(a) for a in authors))
+        await graph.set_edges(session, {(fan, a): now for a in authors  # one writer
+                                        for fan in (reader, plain)})
         views = Views(session, rds)
         filtered = FeedReader(session, rds, settings, views=views)
         unfiltered = Unfiltered(session, rds, settings, views=views)

@@ -92,13 +92,14 @@ async def _lag(settings: Settings) -> int:
     return groups[0].total_lag
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process ``pid`` used so far (from ``/proc``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
-def _checkout(rev: str) -> Iterator[Path]:
+def checkout(rev: str) -> Iterator[Path]:
     """A temporary worktree of ``rev`` (the baseline's code)."""
     path = Path(tempfile.mkdtemp(prefix="photostream-baseline-"))
     subprocess.run(["git", "-C", str(REPO_ROOT), "worktree", "add", "--detach", "-f",
@@ -144,12 +145,12 @@ async def scenario(settings: Settings, code: Path, name: str, likes: int, run: i
     try:
         await _wait_idle(settings, 120)
         await asyncio.sleep(8)  # joined and assigned (the group's rebalance settles)
-        ops0, cpu0 = await table_ops(session), _cpu_seconds(proc.pid)
+        ops0, cpu0 = await table_ops(session), cpu_seconds(proc.pid)
         started = time.monotonic()
         await _publish(settings, records)  # returns once every record is acknowledged
         await _wait_idle(settings, 1800)
         seconds = time.monotonic() - started
-        ops1, cpu1 = await table_ops(session), _cpu_seconds(proc.pid)
+        ops1, cpu1 = await table_ops(session), cpu_seconds(proc.pid)
     finally:
         await stop_processes([proc])
         await asyncio.to_thread(session.cluster.shutdown)
@@ -177,7 +178,7 @@ async def main() -> None:
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for name in ("spread", "hot"):
         if args.baseline:
-            with _checkout(args.baseline) as code:
+            with checkout(args.baseline) as code:
                 results.append(("baseline", name,
                                 await scenario(settings, code, name, args.likes, run)))
             run += 1

@@ -80,11 +80,9 @@ async def run(reads: int, n_authors: int) -> None:
         now = datetime.now(UTC)
         gate = asyncio.Semaphore(32)
 
-        async def follow(followee: int) -> None:
-            async with gate:
-                await graph.follow(session, fan, followee, now)
-
-        await asyncio.gather(*(follow(f) for f in [*authors, celeb1, celeb2]))
+        # One run as the single writer of both sides (concurrent follows of one fan
+        # would race on its following count: sinks.owned_edges).
+        await graph.set_edges(session, {(fan, f): now for f in [*authors, celeb1, celeb2]})
         hot = RedisTimelines(rds, settings.timelines.redis_cap)
         timelines = Timelines(session, rds, hot)
         reader = FeedReader(session, rds, settings)

@@ -90,9 +90,9 @@ async def run(reads: int, rounds: int, n_authors: int, profile: int = 0) -> None
             async with gate:
                 await users.upsert_profile(session, author, f"b{author:x}"[:30], "bench", "",
                                            False, now, registered=True)
-                await graph.follow(session, reader, author, now)
 
         await asyncio.gather(*(setup_author(a) for a in authors))
+        await graph.set_edges(session, {(reader, a): now for a in authors})  # one writer
         feed = FeedReader(session, rds, settings, views=Views(session, rds))
         await feed.home(reader)  # active: its hot timeline exists
         timelines = Timelines(session, rds, feed.hot)

@@ -5,8 +5,9 @@ list and its mirror in the target's partition), both accounts' cached relations 
 invalidated, and then the two ``follow.removed`` events (blocker -> target and
 target -> blocker) are published onto the follows topic. Why publish instead of
 unfollowing here: each follow edge has a single writer, the graph processor on the
-followee's partition, which changes the edge and its count in one conditional batch;
-going through it keeps the counts exact, and the fan-out planner, which consumes the
+followee's partition, which changes the edge and its count as their single writer
+(and repartitions the follower side to its own single writer); going through it keeps
+the counts exact, and the fan-out planner, which consumes the
 same events, takes the other's photos out of each home timeline (Redis and Cassandra)
 as for any unfollow. Pending follow requests either way go with them.
 

@@ -150,7 +150,7 @@ class FanoutPlanner(_FanoutBase):
         A request to a private (or unknown) account backfills nothing.
         """
         s = self.session
-        active = await graph.is_following(s, p.follower_id, p.followee_id, serial=True)
+        active = await graph.is_following(s, p.follower_id, p.followee_id)
         if not active:
             implied = isinstance(p, FollowApproved) or not await users.is_private(
                 s, p.followee_id)
@@ -166,7 +166,7 @@ class FanoutPlanner(_FanoutBase):
         deadline = loop.time() + self.edge_wait_seconds
         while loop.time() < deadline:
             await asyncio.sleep(0.1)
-            if await graph.is_following(self.session, follower_id, followee_id, serial=True):
+            if await graph.is_following(self.session, follower_id, followee_id):
                 return True
         log.info("%s: edge %d -> %d not seen after %.1fs; backfilling anyway",
                  self.name, follower_id, followee_id, self.edge_wait_seconds)

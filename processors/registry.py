@@ -73,6 +73,12 @@ def _albums() -> type[Processor]:
     return AlbumsProcessor
 
 
+def _following() -> type[Processor]:
+    from processors.following import FollowingProcessor
+
+    return FollowingProcessor
+
+
 PROCESSORS: dict[str, Callable[[], type[Processor]]] = {
     "media": _media,
     "metadata": _metadata,
@@ -84,6 +90,7 @@ PROCESSORS: dict[str, Callable[[], type[Processor]]] = {
     "notifications": _notifications,
     "blocks": _blocks,
     "albums": _albums,
+    "following": _following,
 }
 
 

@@ -17,7 +17,13 @@ from schemas.engagement import (
     StoryPosted,
 )
 from schemas.fanout import FanoutChunk
-from schemas.graph import FollowApproved, FollowRejected, FollowRemoved, FollowRequested
+from schemas.graph import (
+    FollowApproved,
+    FollowingChanged,
+    FollowRejected,
+    FollowRemoved,
+    FollowRequested,
+)
 from schemas.media import (
     AlbumPosted,
     Derivative,
@@ -50,6 +56,7 @@ __all__ = [
     "FollowRejected",
     "FollowRemoved",
     "FollowRequested",
+    "FollowingChanged",
     "LikeAdded",
     "LikeRemoved",
     "MuteAdded",

@@ -50,3 +50,18 @@ class FollowRemoved(_Edge, frozen=True):
 
     TYPE: ClassVar[str] = "follow.removed"
     VERSION: ClassVar[int] = 1
+
+
+@register
+class FollowingChanged(_Edge, frozen=True):
+    """Internal: edge ``follower_id -> followee_id`` was just applied to ``followers``.
+
+    Published by the graph processor (the followee's single writer) for every edge a run
+    touched, keyed by the follower, so that the owner of the follower's partition mirrors
+    it into ``following``. It names the edge, not its state: the owner reads the state
+    from ``followers`` (the source of truth, written before this was published), so a
+    duplicate, a late copy from a zombie or a replay can never set a stale state.
+    """
+
+    TYPE: ClassVar[str] = "following.changed"
+    VERSION: ClassVar[int] = 1

@@ -167,8 +167,27 @@ FOLLOWS = Topic(
         "rejections, in one partition: a request is always seen before its approval, and "
         "one consumer is the single writer of the followee's follower count and follower "
         "list (the fan-out source), so no counter races. The follower-side 'following' "
-        "rows are written from many partitions, which is fine: they are idempotent "
-        "per-edge upserts, not shared counters."
+        "rows and count are not written from here (they would have as many writers as "
+        "there are followee partitions): the graph processor repartitions each edge it "
+        "applies onto photostream.following, keyed by the follower."
+    ),
+)
+
+FOLLOWING = Topic(
+    name=PREFIX + "following",
+    key="follower_id",
+    partitions=HIGH_VOLUME_PARTITIONS,
+    cleanup_policy="delete",
+    retention_ms=7 * DAY_MS,
+    event_types=(ev.FollowingChanged.TYPE,),
+    description=("Internal: follow edges the graph processor applied, repartitioned by "
+                 "follower for the owner of the follower's 'following' rows and count."),
+    why_this_key=(
+        "follower_id makes one consumer (the following processor) the single writer of a "
+        "follower's 'following' list and count, as followee_id does for 'followers' on "
+        "the follows topic: a Kafka Streams repartition step. Records name an edge, not "
+        "its state (the owner reads it from 'followers'), so their order across "
+        "followees does not matter and duplicates are harmless."
     ),
 )
 
@@ -279,6 +298,7 @@ TOPICS: tuple[Topic, ...] = (
     FANOUT_TASKS,
     DEADLETTERS,
     POSTS,
+    FOLLOWING,
 )
 
 
@@ -317,6 +337,7 @@ NOTIFICATIONS_GROUP = ConsumerGroup("notifications", "photostream-notifications"
                                      FANOUT_TASKS))
 BLOCKS_GROUP = ConsumerGroup("blocks", "photostream-blocks", (BLOCKS, USERS))
 ALBUMS_GROUP = ConsumerGroup("albums", "photostream-albums", (POSTS, MEDIA_PROCESSED, PHOTOS))
+FOLLOWING_GROUP = ConsumerGroup("following", "photostream-following", (FOLLOWING,))
 
 #: Every processor's group. The order is the supervisor's: processor number ``i`` serves
 #: its metrics on ``metrics_port + 1 + i``, so append, never reorder.
@@ -331,6 +352,7 @@ CONSUMER_GROUPS: tuple[ConsumerGroup, ...] = (
     NOTIFICATIONS_GROUP,
     BLOCKS_GROUP,
     ALBUMS_GROUP,
+    FOLLOWING_GROUP,
 )
 
 _BY_NAME = {t.name: t for t in TOPICS}

@@ -25,7 +25,7 @@ late block never outlives the unblock that followed it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -35,7 +35,7 @@ from cassandra.cluster import Session
 
 from infra.connect.cassandra import execute
 from infra.connect.redis import RedisClient
-from sinks import cache
+from sinks import cache, pair_reads
 from sinks.statements import micros, prepared
 
 Kind = Literal["blocks", "blocked_by", "mutes"]
@@ -49,6 +49,8 @@ _LOADS = 32
 _ALL = "SELECT kind, other_id FROM user_relations WHERE user_id = ?"
 _PAIR = ("SELECT other_id FROM user_relations WHERE user_id = ? "
          "AND kind IN ('blocks', 'blocked_by') AND other_id = ?")
+_PAIRS = ("SELECT user_id, other_id FROM user_relations WHERE user_id IN ? "
+          "AND kind IN ('blocks', 'blocked_by') AND other_id IN ?")
 _PAGE = ("SELECT other_id FROM user_relations WHERE user_id = ? AND kind = ? AND other_id > ? "
          "LIMIT ?")
 
@@ -168,6 +170,20 @@ async def blocked_durably(session: Session, a: int, b: int) -> bool:
     no cache: a processor must not act on an entry an invalidation is about to drop)."""
     statement = await prepared(session, _PAIR)
     return bool(await execute(session, statement, (a, b)))
+
+
+async def blocked_pairs(session: Session, pairs: Iterable[tuple[int, int]]
+                        ) -> set[tuple[int, int]]:
+    """Which of ``pairs`` (a, b) have a block either way, read from Cassandra as
+    :func:`blocked_durably` does, packed into multi-partition reads (a follow run
+    checks all its edges at once: :mod:`sinks.pair_reads`)."""
+    wanted = set(pairs)
+    if not wanted:
+        return set()
+    statement = await prepared(session, _PAIRS)
+    found = await asyncio.gather(*(execute(session, statement, (keys, others))
+                                   for keys, others in pair_reads.pack(wanted)))
+    return {(row["user_id"], row["other_id"]) for rows in found for row in rows} & wanted
 
 
 async def relations(redis: RedisClient, session: Session, user_id: int) -> Relations:

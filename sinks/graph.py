@@ -2,9 +2,14 @@
 
 ``followers`` (partitioned by the followee) is the source of truth: it is what the
 fan-out reads to push a post, and its single writer is the consumer of the followee's
-FOLLOWS partition. ``following`` (partitioned by the follower) is its mirror for "whom
-do I follow" pages. Both are counted edges (:mod:`sinks.counted`), written followers
-first; each is idempotent, so a crash between them is repaired by the redelivery.
+FOLLOWS partition (the graph processor, :func:`apply_followers`). ``following``
+(partitioned by the follower) is its mirror for "whom do I follow" pages and counts;
+its single writer is the consumer of the follower's partition of the repartition topic
+``photostream.following`` (the following processor, :func:`mirror_following`), which
+reads each touched edge's state back from ``followers``. Both are counted edges written
+by their owner without Paxos (:mod:`sinks.owned_edges`; the argument is in
+``docs/consistency.md``). ``follow_requests`` is partitioned by the followee too, so the
+graph processor is its single writer as well.
 
 Reading for big fan-outs: :func:`followers_page` is keyset paging (the cursor is the
 last follower id, so a fan-out task can persist it and resume anywhere), and
@@ -14,19 +19,26 @@ last follower id, so a fan-out task can persist it and resume anywhere), and
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from datetime import datetime
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from cassandra.cluster import Session
 
 from infra.connect.cassandra import execute
-from sinks.counted import CountedTable, add_edge, edge_count, has_edge, remove_edge
-from sinks.statements import prepared
+from sinks import owned_edges, pair_reads
+from sinks.counted import CountedTable, edge_count, has_edge
+from sinks.owned_edges import Applied, EdgeChange
+from sinks.statements import micros, prepared
 
 FOLLOWERS = CountedTable("followers", "user_id", "follower_id", "follower_count", ("since",))
 FOLLOWING = CountedTable("following", "user_id", "followee_id", "following_count", ("since",))
 
+Pair = tuple[int, int]
+"""An edge as (follower_id, followee_id)."""
+
+_EDGES = ("SELECT user_id, follower_id, since FROM followers WHERE user_id IN ? "
+          "AND follower_id IN ?")
 _FOLLOWERS_FIRST = "SELECT follower_id FROM followers WHERE user_id = ? LIMIT ?"
 _FOLLOWERS_AFTER = (
     "SELECT follower_id FROM followers WHERE user_id = ? AND follower_id > ? LIMIT ?"
@@ -49,20 +61,91 @@ _REQUESTS = "SELECT follower_id FROM follow_requests WHERE followee_id = ?"
 DEFAULT_FETCH_SIZE = 5_000
 
 
+def edge_change(member: int, since: datetime | None, *, present: bool = True) -> EdgeChange:
+    """The state a run wants for one edge (``member``: the other end of it)."""
+    return EdgeChange(member, present, (since,))
+
+
+async def apply_followers(session: Session, wanted: Mapping[int, Mapping[int, EdgeChange]],
+                          newest_event_us: Mapping[int, int]) -> dict[int, Applied]:
+    """Apply a run of edge changes (per followee, per follower) to ``followers`` as the
+    followees' single writer: no LWT (:mod:`sinks.owned_edges`)."""
+    plans = await owned_edges.plan(session, FOLLOWERS, wanted, newest_event_us)
+    await owned_edges.commit(session, FOLLOWERS, plans)
+    return plans
+
+
+async def edges_now(session: Session, pairs: Iterable[Pair]) -> dict[Pair, datetime | None]:
+    """Which of ``pairs`` are edges in ``followers`` now, with their ``since`` (None when
+    a seeded row has none), in reads packed over many followees (:mod:`sinks.pair_reads`)."""
+    wanted = {(followee, follower) for follower, followee in pairs}
+    if not wanted:
+        return {}
+    statement = await prepared(session, _EDGES)
+    found = await asyncio.gather(*(execute(session, statement, (keys, members))
+                                   for keys, members in pair_reads.pack(wanted)))
+    return {(row["follower_id"], row["user_id"]): row["since"]
+            for rows in found for row in rows
+            if (row["user_id"], row["follower_id"]) in wanted}
+
+
+async def mirror_following(session: Session, pairs: Iterable[Pair]) -> dict[int, Applied]:
+    """Make ``following`` agree with ``followers`` for ``pairs``, as the followers'
+    (``pairs[i][0]``) single writer: reads the truth, then writes what differs with
+    absolute counts (:mod:`sinks.owned_edges`). Idempotent whatever order it is told in."""
+    pairs = set(pairs)
+    truth = await edges_now(session, pairs)
+    wanted: dict[int, dict[int, EdgeChange]] = {}
+    for follower, followee in pairs:
+        since = truth.get((follower, followee))
+        wanted.setdefault(follower, {})[followee] = edge_change(
+            followee, since, present=(follower, followee) in truth)
+    now_us = micros(datetime.now(UTC))
+    plans = await owned_edges.plan(session, FOLLOWING, wanted, dict.fromkeys(wanted, now_us))
+    await owned_edges.commit(session, FOLLOWING, plans)
+    return plans
+
+
+async def write_requests(session: Session, added: Sequence[tuple[Pair, datetime]],
+                         dropped: Iterable[Pair]) -> None:
+    """Record pending requests and forget others (idempotent rows of the followees'
+    partitions; only their single writer calls it)."""
+    await owned_edges.write_rows(session, [
+        *((_REQUEST, (followee, follower, at)) for (follower, followee), at in added),
+        *((_DROP_REQUEST, (followee, follower)) for follower, followee in dropped)])
+
+
+async def set_edges(session: Session, edges: Mapping[Pair, datetime | None]) -> set[Pair]:
+    """Make each edge present (value: since) or absent (None) on both sides at once, and
+    drop their requests; returns the edges that changed.
+
+    Writes as the single writer of every partition involved, without the topics: for
+    callers that are (tests, seeding a benchmark); the pipeline goes through the graph
+    and following processors.
+    """
+    now = datetime.now(UTC)
+    wanted: dict[int, dict[int, EdgeChange]] = {}
+    newest: dict[int, int] = {}
+    for (follower, followee), since in edges.items():
+        wanted.setdefault(followee, {})[follower] = edge_change(
+            follower, since, present=since is not None)
+        newest[followee] = max(newest.get(followee, 0), micros(since or now))
+    plans = await apply_followers(session, wanted, newest)
+    await write_requests(session, [], edges)
+    await mirror_following(session, edges)
+    return {(c.member, followee) for followee, plan in plans.items() for c in plan.changes}
+
+
 async def follow(session: Session, follower_id: int, followee_id: int, since: datetime) -> bool:
-    """Make the edge active (and drop any pending request); False if it already was."""
-    added = await add_edge(session, FOLLOWERS, followee_id, follower_id, (since,))
-    await add_edge(session, FOLLOWING, follower_id, followee_id, (since,))
-    await drop_request(session, follower_id, followee_id)
-    return added
+    """Make the edge active (and drop any pending request); False if it already was.
+    A caller-side single writer's shortcut (:func:`set_edges`)."""
+    return bool(await set_edges(session, {(follower_id, followee_id): since}))
 
 
 async def unfollow(session: Session, follower_id: int, followee_id: int) -> bool:
-    """Remove the edge and any pending request; False if there was no edge."""
-    removed = await remove_edge(session, FOLLOWERS, followee_id, follower_id)
-    await remove_edge(session, FOLLOWING, follower_id, followee_id)
-    await drop_request(session, follower_id, followee_id)
-    return removed
+    """Remove the edge and any pending request; False if there was no edge
+    (:func:`set_edges`)."""
+    return bool(await set_edges(session, {(follower_id, followee_id): None}))
 
 
 async def request_follow(session: Session, follower_id: int, followee_id: int,
@@ -97,8 +180,9 @@ async def is_following(session: Session, follower_id: int, followee_id: int,
     """Whether the edge ``follower_id -> followee_id`` is active now.
 
     The fan-out checks this when it handles a follow event from its own consumer group
-    (it may run before or after the graph processor). ``serial=True`` makes the read
-    linearizable with the edge's LWT (a Paxos read: use it for decisions, not pages).
+    (it may run before or after the graph processor). Edges are written at ``QUORUM``
+    without Paxos, so a ``QUORUM`` read sees every acknowledged write; ``serial=True``
+    (a Paxos read, which writes ``system.paxos``) adds nothing any more.
     """
     return await has_edge(session, FOLLOWERS, followee_id, follower_id, serial=serial)
 

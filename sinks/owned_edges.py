@@ -2,9 +2,10 @@
 
 The table layout is :mod:`sinks.counted`'s (edge rows plus a STATIC count in one
 partition); what differs is who may write. Here the caller is the one consumer that
-owns the Kafka partition of the key (likes and comments are keyed by ``photo_id``), so
-nothing else writes the partition concurrently and ordering comes from the log, not
-from a lightweight transaction. A run of events for one key becomes:
+owns the Kafka partition of the key (likes and comments are keyed by ``photo_id``,
+follows by ``followee_id``, their repartition onto ``photostream.following`` by
+``follower_id``), so nothing else writes the partition concurrently and ordering comes
+from the log, not from a lightweight transaction. A run of events for one key becomes:
 
     1 read   the count and its write time (``IN``: a hundred keys per read), and
              which of the touched edges exist (only for keys that have edges)
@@ -119,7 +120,7 @@ async def _states(session: Session, spec: CountedTable, keys: Sequence[int]
             for rows in found for row in rows}
 
 
-async def _present(session: Session, spec: CountedTable, key: int,
+async def present(session: Session, spec: CountedTable, key: int,
                    members: Sequence[int]) -> set[int]:
     """Which of ``members`` are edges of ``key`` now."""
     statement = await prepared(session, _exists_cql(spec))
@@ -146,13 +147,13 @@ async def plan(session: Session, spec: CountedTable,
     """
     states = await _states(session, spec, list(wanted))
     busy = [key for key in wanted if states.get(key, (0, 0))[0] > 0]
-    found = await asyncio.gather(*(_present(session, spec, key, list(wanted[key]))
+    found = await asyncio.gather(*(present(session, spec, key, list(wanted[key]))
                                    for key in busy))
-    present = dict(zip(busy, found, strict=True))
+    existing = dict(zip(busy, found, strict=True))
     plans: dict[int, Applied] = {}
     for key, changes in wanted.items():
         count, written = states.get(key, (0, 0))
-        there = present.get(key, set())
+        there = existing.get(key, set())
         effective = [c for c in changes.values() if c.present != (c.member in there)]
         plans[key] = Applied(effective, count, stamp(written, newest_event_us[key]))
     return plans

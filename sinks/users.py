@@ -102,6 +102,14 @@ async def is_private(session: Session, user_id: int) -> bool:
     return True if user is None else user.private
 
 
+async def private_among(session: Session, user_ids: Iterable[int]) -> set[int]:
+    """Which of ``user_ids`` need approval to be followed (private or not known yet, as
+    :func:`is_private` decides), in ``IN`` reads: a follow run checks its followees at once."""
+    ids = list(dict.fromkeys(user_ids))
+    known = await get_users(session, ids) if ids else {}
+    return {uid for uid in ids if uid not in known or known[uid].private}
+
+
 async def user_id_for(session: Session, username: str) -> int | None:
     """Who holds ``username`` now (None if nobody)."""
     statement = await prepared(session, _LOOKUP)

@@ -38,8 +38,8 @@ from sinks.media_keys import derivative_key
 from tests.integration.waiting import eventually
 from tests.support.ids import time_id
 
-PROCESSORS = ("graph", "metadata", "engagement", "fanout", "fanout-worker", "trending",
-              "blocks")
+PROCESSORS = ("graph", "following", "metadata", "engagement", "fanout", "fanout-worker",
+              "trending", "blocks")
 DERIVATIVES: tuple[tuple[Literal["thumb", "small", "medium", "large"], int, int], ...] = (
     ("thumb", 150, 150), ("small", 320, 240), ("medium", 640, 480), ("large", 1080, 810))
 

@@ -55,7 +55,7 @@ def processed(photo_id: int, owner_id: int, caption: str) -> PhotoProcessed:
 @pytest.fixture
 async def runners(stack: Settings) -> AsyncIterator[dict[str, Runner]]:
     built = {name: Runner(build(name, stack), stack, backoff=0.1)
-             for name in ("metadata", "graph", "engagement")}
+             for name in ("metadata", "graph", "following", "engagement")}
     tasks = [asyncio.create_task(r.run()) for r in built.values()]
     yield built
     for runner in built.values():

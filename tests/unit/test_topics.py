@@ -53,6 +53,7 @@ EXPECTED = {
     "photostream.deadletters": None,
     "photostream.blocks": "user_id",
     "photostream.posts": "post_id",
+    "photostream.following": "follower_id",
 }
 
 
