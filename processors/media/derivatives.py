@@ -40,6 +40,8 @@ __all__ = [
     "MediaRejected",
     "Placeholder",
     "Rendition",
+    "decode_upright",
+    "encode_jpeg",
     "render_photo",
 ]
 
@@ -141,16 +143,7 @@ def render_photo(
     ``progressive`` applies to large/medium only (see :func:`_encode_jpeg`).
     Raises :class:`MediaRejected` for any input that cannot be processed.
     """
-    if not data:
-        raise MediaRejected("empty file: zero bytes")
-    mime = media_formats.sniff(data[: media_formats.SNIFF_BYTES])
-    if mime is None or mime not in media_formats.IMAGE_TYPES:
-        raise MediaRejected("not an image: cannot identify image file")
-    if mime in (media_formats.HEIC, media_formats.HEIF) and not media_formats.heif_available():
-        raise MediaRejected(f"unsupported image format: {mime} (no HEIF decoder installed)")
-    if mime == media_formats.AVIF and not media_formats.avif_available():
-        raise MediaRejected(f"unsupported image format: {mime} (no AVIF decoder installed)")
-    allowed = _PILLOW_FORMATS[mime]
+    mime, allowed = _decoders(data)
 
     with warnings.catch_warnings():
         # Pillow's own bomb guard warns below 2x MAX_IMAGE_PIXELS; we want a verdict, not a log.
@@ -179,6 +172,48 @@ def render_photo(
     same = _passthrough(data, mime, im, plan, orientation, icc) if is_jpeg else None
     return _render(im, plan, (ow, oh), orientation, icc, quality, progressive, same,
                    avif_quality)
+
+
+def decode_upright(data: bytes, *, max_pixels: int, cover: tuple[int, int]) -> Image.Image:
+    """``data`` checked as :func:`render_photo` checks it, decoded upright in sRGB RGB.
+
+    For renderers that crop (profile images: :mod:`processors.media.profile_images`).
+    A JPEG is decoded with DCT scaling to the smallest size whose both sides still cover
+    ``cover``, the largest crop that will be cut from it. Raises :class:`MediaRejected`.
+    """
+    _, allowed = _decoders(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        _guarded(lambda: _verify(data, allowed, max_pixels))
+        im, orientation = _guarded(lambda: _open_for_decode(data, allowed))
+        if im.format == "JPEG":
+            ow, oh = _oriented_size(im.size, orientation)
+            scale = min(1.0, max(cover[0] / ow, cover[1] / oh))
+            need = (max(1, int(ow * scale)), max(1, int(oh * scale)))
+            im.draft("RGB", _oriented_size(need, orientation))
+        icc = im.info.get("icc_profile")
+        _guarded(im.load)
+    upright = _guarded(lambda: _orient(_normalize_mode(im), orientation))
+    return _guarded(lambda: _to_srgb(upright, icc))
+
+
+def _decoders(data: bytes) -> tuple[str, list[str]]:
+    """The sniffed type of ``data`` and the only Pillow decoders allowed to open it."""
+    if not data:
+        raise MediaRejected("empty file: zero bytes")
+    mime = media_formats.sniff(data[: media_formats.SNIFF_BYTES])
+    if mime is None or mime not in media_formats.IMAGE_TYPES:
+        raise MediaRejected("not an image: cannot identify image file")
+    if mime in (media_formats.HEIC, media_formats.HEIF) and not media_formats.heif_available():
+        raise MediaRejected(f"unsupported image format: {mime} (no HEIF decoder installed)")
+    if mime == media_formats.AVIF and not media_formats.avif_available():
+        raise MediaRejected(f"unsupported image format: {mime} (no AVIF decoder installed)")
+    return mime, _PILLOW_FORMATS[mime]
+
+
+def encode_jpeg(im: Image.Image, quality: int) -> bytes:
+    """Baseline JPEG with no metadata, as every photo derivative is encoded."""
+    return _encode_jpeg(im, quality, progressive=False)
 
 
 def _guarded(fn: Callable[[], T]) -> T:
