@@ -40,8 +40,10 @@ __all__ = [
     "MediaRejected",
     "Placeholder",
     "Rendition",
+    "check_pixels",
     "decode_upright",
     "encode_jpeg",
+    "image_decoders",
     "render_photo",
 ]
 
@@ -143,7 +145,7 @@ def render_photo(
     ``progressive`` applies to large/medium only (see :func:`_encode_jpeg`).
     Raises :class:`MediaRejected` for any input that cannot be processed.
     """
-    mime, allowed = _decoders(data)
+    mime, allowed = image_decoders(data)
 
     with warnings.catch_warnings():
         # Pillow's own bomb guard warns below 2x MAX_IMAGE_PIXELS; we want a verdict, not a log.
@@ -181,7 +183,7 @@ def decode_upright(data: bytes, *, max_pixels: int, cover: tuple[int, int]) -> I
     A JPEG is decoded with DCT scaling to the smallest size whose both sides still cover
     ``cover``, the largest crop that will be cut from it. Raises :class:`MediaRejected`.
     """
-    _, allowed = _decoders(data)
+    _, allowed = image_decoders(data)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         _guarded(lambda: _verify(data, allowed, max_pixels))
@@ -197,7 +199,7 @@ def decode_upright(data: bytes, *, max_pixels: int, cover: tuple[int, int]) -> I
     return _guarded(lambda: _to_srgb(upright, icc))
 
 
-def _decoders(data: bytes) -> tuple[str, list[str]]:
+def image_decoders(data: bytes) -> tuple[str, list[str]]:
     """The sniffed type of ``data`` and the only Pillow decoders allowed to open it."""
     if not data:
         raise MediaRejected("empty file: zero bytes")
@@ -239,7 +241,8 @@ def _guarded(fn: Callable[[], T]) -> T:
         raise MediaRejected(f"corrupt image: {type(exc).__name__}: {exc}") from exc
 
 
-def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
+def check_pixels(size: tuple[int, int], max_pixels: int) -> None:
+    """MediaRejected for a declared size we will not decode (too many pixels, too long)."""
     w, h = size
     if w <= 0 or h <= 0:
         raise MediaRejected(f"corrupt image: invalid dimensions {w}x{h}")
@@ -269,7 +272,7 @@ def _verify(data: bytes, allowed: list[str], max_pixels: int) -> None:
     finally:
         Image.MAX_IMAGE_PIXELS = saved
     with probe:
-        _check_pixels(probe.size, max_pixels)
+        check_pixels(probe.size, max_pixels)
         probe.verify()
 
 

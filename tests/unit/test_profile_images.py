@@ -10,7 +10,12 @@ import pytest
 from PIL import Image
 
 from processors.media.derivatives import MediaRejected
-from processors.media.profile_images import PROFILE_SIZES, cover_box, render_profile_image
+from processors.media.profile_images import (
+    PROFILE_SIZES,
+    check_header,
+    cover_box,
+    render_profile_image,
+)
 from tests.support.images import encoded, image_bytes
 
 MAX = 50_000_000
@@ -66,8 +71,10 @@ def test_the_crop_is_centred_on_the_upright_image() -> None:
     data = encoded(stored, "JPEG", exif=exif.tobytes(), quality=95)
     avatar = render_profile_image(data, "avatar", MAX, 90)[0]
     with Image.open(io.BytesIO(avatar.data)) as im:
-        r, g, b = im.convert("RGB").resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
-    assert r > 180 and g < 40 and b < 40
+        pixel = im.convert("RGB").resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
+    assert isinstance(pixel, tuple)
+    red, green, blue = pixel[:3]
+    assert red > 180 and green < 40 and blue < 40
 
 
 def test_a_rerun_gives_the_same_bytes() -> None:
@@ -90,3 +97,17 @@ def test_what_is_no_image_is_rejected_with_a_reason(data: bytes, reason: str) ->
 def test_too_many_pixels_is_rejected_before_decoding() -> None:
     with pytest.raises(MediaRejected, match="image too large"):
         render_profile_image(image_bytes(2000, 2000), "header", 1_000_000, 82)
+
+
+def test_the_door_reads_only_the_header() -> None:
+    """check_header passes a sound header (and says its size), refuses a non-image, a
+    mangled header and a declared size over the limit, and leaves the file at its start."""
+    good = io.BytesIO(image_bytes(640, 480, fmt="PNG"))
+    assert check_header(good.getvalue()[:64], good, max_pixels=MAX) == (640, 480)
+    assert good.tell() == 0
+    mangled = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
+    for data, reason in [(b"plain text, no picture" * 20, "not an image"),
+                         (mangled, "corrupt image"),
+                         (image_bytes(3000, 3000), "image too large")]:
+        with pytest.raises(MediaRejected, match=reason):
+            check_header(data[:64], io.BytesIO(data), max_pixels=1_000_000)
