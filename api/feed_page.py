@@ -31,7 +31,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from api import cursors
 from api.feed import SLACK, FeedReader, in_feed
-from api.profiles import known_follow_state, profile_document
+from api.profiles import image_urls, known_follow_state, profile_document
 from api.service import ReadService
 from api.views import RECENT_WINDOW, Json
 from api.views import decoded as _json
@@ -155,8 +155,9 @@ class FeedPages:
         state = known_follow_state(viewer, user_id, profile, following)
         if state is None:
             return None
-        return orjson.dumps(profile_document(viewer, profile, _json(parts.counts), state,
-                                             following, _relations(parts.relations)))
+        return orjson.dumps(profile_document(
+            viewer, profile, _json(parts.counts), state, following,
+            _relations(parts.relations), image_urls(profile, self.svc.urls, time.time())))
 
     async def _check_identity(self, cached: bytes | None, claims: TokenClaims) -> None:
         """TokenError unless the token's user (its cached identity read in the same round

@@ -141,6 +141,11 @@ class Profile(BaseModel):
     #: The caller blocked / muted this account (never says whether it blocked the caller).
     blocking: bool
     muting: bool
+    #: Signed URLs of the avatar (400x400, and 120x120) and header (1500x500); null
+    #: until one is set (``PUT /v1/me/avatar``, ``/v1/me/header``) and rendered.
+    avatar_url: str | None = None
+    avatar_small_url: str | None = None
+    header_url: str | None = None
 
 
 class SearchResult(BaseModel):

@@ -59,7 +59,8 @@ def _photo_json(p: photos.Photo) -> bytes:
 
 def _profile_json(u: users.User) -> bytes:
     return orjson.dumps({"id": u.user_id, "username": u.username,
-                         "display_name": u.display_name, "bio": u.bio, "private": u.private})
+                         "display_name": u.display_name, "bio": u.bio, "private": u.private,
+                         "avatar": u.avatar_id, "header": u.header_id})
 
 
 class Views:

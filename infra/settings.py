@@ -212,6 +212,9 @@ class IngestSettings:
     host: str = "127.0.0.1"
     port: int = 8081
     max_upload_bytes: Annotated[int, Var("MAX_UPLOAD_BYTES")] = 25 * 1024 * 1024
+    #: An avatar or header file: Mastodon's limit (8 MB with libvips), far above what a
+    #: 1500x500 crop needs, and it bounds what the door reads of a profile edit.
+    max_profile_image_bytes: Annotated[int, Var("MAX_PROFILE_IMAGE_BYTES")] = 8 * 1024 * 1024
     presign_ttl_seconds: Annotated[int, Var("PRESIGN_TTL_SECONDS")] = 900
     #: Distinct per running ingest process (0-15): id uniqueness across processes.
     id_worker: Annotated[int, Var("ID_WORKER")] = 0

@@ -10,7 +10,8 @@ become edges (as Instagram does). A sign-out everywhere is stored on the user's 
 An account deletion (``user.deleted``) erases the profile here: the username is
 released (free for a new account), the row's profile columns are tombstoned as of the
 deletion, the username leaves user search, and the cached profile and identity are
-dropped, so the account reads as unknown everywhere (404 profile, 401 tokens). Then the
+dropped, so the account reads as unknown everywhere (404 profile, 401 tokens); its
+avatars and headers leave MinIO (originals and renditions, by prefix). Then the
 sweep (:mod:`processors.erasure`) publishes the per-item deletions of everything the
 person did, which every processor applies on its usual path. A follow involving a
 deleted account that was still in flight (or a request from it approved later) makes
@@ -35,6 +36,8 @@ from schemas.graph import FollowApproved, FollowRejected, FollowRemoved, FollowR
 from schemas.topics import GRAPH_GROUP
 from schemas.users import UserDeleted, UserProfileUpdated, UserRegistered, UserSessionsRevoked
 from sinks import blocks, cache, graph, identity, search, users
+from sinks.objects import ObjectStore
+from sinks.photo_objects import remove_profile_images
 from sinks.statements import micros
 
 
@@ -43,6 +46,10 @@ class GraphProcessor(StoreProcessor):
     topics: ClassVar[tuple[str, ...]] = GRAPH_GROUP.topic_names
     uses_redis: ClassVar[bool] = True
     publishes: ClassVar[bool] = True
+
+    async def start(self) -> None:
+        await super().start()
+        self.store = ObjectStore.from_settings(self.settings)
 
     async def handle(self, message: Message) -> None:
         event = message.event
@@ -93,6 +100,7 @@ class GraphProcessor(StoreProcessor):
         await identity.invalidate(self.redis, [user_id])
         for kind in (cache.PROFILE, cache.USER_COUNTS, cache.FOLLOWING, cache.RECENT):
             await cache.invalidate(self.redis, kind, [user_id])
+        await remove_profile_images(self.store, self.settings, user_id)
         sweep = Sweep(session, self.publisher, producer=self.name,
                       chunk_size=self.settings.timelines.fanout_chunk)
         await sweep.run(user_id, at)

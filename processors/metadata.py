@@ -14,6 +14,12 @@ meets its tombstone (the media processor may write derivatives after the deletio
 An upload of an account deleted while it was processing comes out as a photo nobody
 will ever delete: its ``photo.processed`` (or ``photo.failed``) is answered with a
 ``photo.deleted`` of our own, so every processor removes it the usual way.
+
+A rendered avatar or header (``profile_image.processed``) becomes the profile's
+(:func:`sinks.users.set_profile_image`: the newest upload wins) and the cached profile
+is dropped, so every account and profile read shows it from then on. One of an account
+deleted meanwhile is removed instead, with every other image of that account. A
+``profile_image.failed`` changes nothing: the profile keeps the image it had.
 """
 
 from __future__ import annotations
@@ -30,10 +36,11 @@ from schemas.media import (
     PhotoFailed,
     PhotoProcessed,
 )
+from schemas.profile_images import ProfileImageProcessed
 from schemas.topics import METADATA_GROUP
 from sinks import cache, photos, search, users
 from sinks.objects import ObjectStore
-from sinks.photo_objects import remove_photo_objects
+from sinks.photo_objects import remove_photo_objects, remove_profile_images
 
 
 class MetadataProcessor(StoreProcessor):
@@ -49,6 +56,9 @@ class MetadataProcessor(StoreProcessor):
     async def handle(self, message: Message) -> None:
         event = message.event
         payload = event.payload
+        if isinstance(payload, ProfileImageProcessed):
+            await self._profile_image(payload)
+            return
         if not isinstance(payload, PhotoProcessed | PhotoFailed | PhotoDeleted
                           | PhotoCaptionEdited | PhotoAltTextEdited):
             return  # another event type on these topics: not ours
@@ -82,6 +92,17 @@ class MetadataProcessor(StoreProcessor):
             await cache.invalidate(self.redis, cache.PHOTO, [payload.photo_id])
             await cache.invalidate(self.redis, cache.USER_COUNTS, [payload.owner_id])
             await cache.invalidate(self.redis, cache.RECENT, [payload.owner_id])
+
+    async def _profile_image(self, image: ProfileImageProcessed) -> None:
+        """Show the rendered image on its profile, or remove it if the account is gone."""
+        async with self.lock(image.user_id):
+            if await users.is_deleted(self.session, image.user_id):
+                await remove_profile_images(self.store, self.settings, image.user_id)
+                return
+            await users.set_profile_image(self.session, image.user_id, image.kind,
+                                          image.photo_id, image.uploaded_at)
+            # Always, changed or not: a redelivery may follow a crash before this line.
+            await cache.invalidate(self.redis, cache.PROFILE, [image.user_id])
 
     async def _orphaned(self, photo_id: int, owner_id: int) -> None:
         """Delete the upload of an account that no longer exists (module doc).

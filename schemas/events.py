@@ -2,7 +2,8 @@
 
 Importing this module registers all payload classes (the definitions live in small
 per-domain modules: :mod:`schemas.media`, :mod:`schemas.users`, :mod:`schemas.graph`,
-:mod:`schemas.engagement`, :mod:`schemas.blocks`, :mod:`schemas.fanout`), which
+:mod:`schemas.engagement`, :mod:`schemas.blocks`, :mod:`schemas.fanout`,
+:mod:`schemas.profile_images`), which
 :func:`schemas.envelope.decode` relies on.
 """
 
@@ -31,6 +32,11 @@ from schemas.media import (
 )
 from schemas.payload import Payload, payload_class
 from schemas.payload import payload_classes as _registered
+from schemas.profile_images import (
+    ProfileImageFailed,
+    ProfileImageProcessed,
+    ProfileImageUploaded,
+)
 from schemas.users import (
     UserDeleted,
     UserProfileUpdated,
@@ -62,6 +68,9 @@ __all__ = [
     "PhotoProcessed",
     "PhotoUploaded",
     "Placeholder",
+    "ProfileImageFailed",
+    "ProfileImageProcessed",
+    "ProfileImageUploaded",
     "StoryPosted",
     "UserDeleted",
     "UserProfileUpdated",

@@ -63,8 +63,9 @@ MEDIA_UPLOADED = Topic(
     partitions=HIGH_VOLUME_PARTITIONS,
     cleanup_policy="delete",
     retention_ms=7 * DAY_MS,
-    event_types=(ev.PhotoUploaded.TYPE,),
-    description="Originals stored by ingest, waiting for the media processor.",
+    event_types=(ev.PhotoUploaded.TYPE, ev.ProfileImageUploaded.TYPE),
+    description=("Originals stored by ingest, waiting for the media processor: photos and "
+                 "videos, and avatars and headers (photo_id: the profile image's id)."),
     why_this_key=(
         "photo_id spreads the heavy image work evenly over partitions (and so over media "
         "workers) while a re-published upload of the same photo stays behind the first one."
@@ -77,8 +78,10 @@ MEDIA_PROCESSED = Topic(
     partitions=HIGH_VOLUME_PARTITIONS,
     cleanup_policy="delete",
     retention_ms=7 * DAY_MS,
-    event_types=(ev.PhotoProcessed.TYPE, ev.PhotoFailed.TYPE),
-    description="Outcome of media processing: derivatives ready, or a final failure.",
+    event_types=(ev.PhotoProcessed.TYPE, ev.PhotoFailed.TYPE, ev.ProfileImageProcessed.TYPE,
+                 ev.ProfileImageFailed.TYPE),
+    description=("Outcome of media processing: derivatives ready, or a final failure (of "
+                 "photos, and of avatars and headers)."),
     why_this_key=(
         "photo_id, with the same partition count as media.uploaded and photos, co-partitions "
         "every event of a photo: one metadata/fan-out instance owns each photo's rows."

@@ -7,7 +7,9 @@ leaving orphans behind. Ingest writes the original to :func:`original_key` in th
 originals bucket; the media processor writes derivatives to :func:`derivative_key` in
 the media bucket and publishes those keys in ``photo.processed``. Stories are stored
 as uploaded (no derivatives: they live 24 hours) by ingest under :func:`story_key` in the
-media bucket, and ``story.posted`` carries that key.
+media bucket, and ``story.posted`` carries that key. Avatars and headers live per user
+(:func:`profile_original_key`, :func:`profile_image_key`), so deleting an account removes
+every image it ever had by prefix (:func:`profile_images_prefix`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 ORIGINALS_PREFIX = "originals/"
 DERIVATIVES_PREFIX = "photos/"
 STORIES_PREFIX = "stories/"
+PROFILES_PREFIX = "profiles/"
 DERIVATIVE_EXTENSION = ".jpg"
 #: Derivatives that are MP4 renditions of a video or animated GIF; every other is a JPEG.
 VIDEO_DERIVATIVES = frozenset({"video", "video_small"})
@@ -50,6 +53,30 @@ def story_key(story_id: int) -> str:
     type is the object's metadata, so the key needs no extension)."""
     _check_id(story_id)
     return f"{STORIES_PREFIX}{story_id}"
+
+
+def profile_original_key(user_id: int, image_id: int) -> str:
+    """Key of an uploaded avatar or header in the originals bucket:
+    ``originals/profiles/<user_id>/<image_id>``."""
+    _check_id(user_id)
+    _check_id(image_id)
+    return f"{ORIGINALS_PREFIX}{PROFILES_PREFIX}{user_id}/{image_id}"
+
+
+def profile_image_key(user_id: int, image_id: int, name: str) -> str:
+    """Key of one rendition of a profile image in the media bucket:
+    ``profiles/<user_id>/<image_id>/<name>.jpg``."""
+    _check_id(image_id)
+    if not name or "/" in name:
+        raise ValueError(f"invalid derivative name {name!r}")
+    return f"{profile_images_prefix(user_id)}{image_id}/{name}{DERIVATIVE_EXTENSION}"
+
+
+def profile_images_prefix(user_id: int) -> str:
+    """Prefix of every rendition of every profile image of ``user_id`` (media bucket);
+    with :data:`ORIGINALS_PREFIX` in front, of their originals (originals bucket)."""
+    _check_id(user_id)
+    return f"{PROFILES_PREFIX}{user_id}/"
 
 
 def _check_id(photo_id: int) -> None:

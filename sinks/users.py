@@ -4,6 +4,9 @@ The USERS topic carries the whole profile in every record, so a write is a plain
 ``USING TIMESTAMP`` of the event time: an older profile (a redelivery, a replay of the
 compacted topic) can never overwrite a newer one, whatever order writes land in.
 
+Avatars and headers are their own cells (:func:`set_profile_image`), stamped with their
+upload's time: a profile edit never touches them, and they never touch the profile.
+
 A rename also deletes the old ``users_by_username`` row, at the same event timestamp:
 if someone else claims the freed name later, their (later) insert wins over our delete.
 The ``users`` row is written last, so a crash part-way leaves the old username in it and
@@ -46,8 +49,11 @@ _LOOKUP = "SELECT user_id FROM users_by_username WHERE username = ?"
 _MARK_DELETED = "UPDATE users USING TIMESTAMP ? SET deleted_at = ? WHERE user_id = ?"
 _ERASE = (
     "UPDATE users USING TIMESTAMP ? SET username = null, display_name = null, bio = null, "
-    "private = null, created_at = null, updated_at = ?, deleted_at = ? WHERE user_id = ?"
+    "private = null, created_at = null, avatar_id = null, header_id = null, updated_at = ?, "
+    "deleted_at = ? WHERE user_id = ?"
 )
+#: The profile image columns, by kind (migration 0027).
+_IMAGE_COLUMNS = {"avatar": "avatar_id", "header": "header_id"}
 _DELETED_AT = "SELECT deleted_at FROM users WHERE user_id = ?"
 _DELETED_AMONG = "SELECT user_id, deleted_at FROM users WHERE user_id IN ?"
 
@@ -61,6 +67,8 @@ class User:
     private: bool
     created_at: datetime | None
     updated_at: datetime | None
+    avatar_id: int | None = None
+    header_id: int | None = None
 
 
 async def get_user(session: Session, user_id: int) -> User | None:
@@ -88,7 +96,8 @@ def _user(row: dict[str, Any]) -> User | None:
         user_id=row["user_id"], username=row["username"],
         display_name=row["display_name"] or "", bio=row["bio"] or "",
         private=bool(row["private"]), created_at=as_utc(row["created_at"]),
-        updated_at=as_utc(row["updated_at"]),
+        updated_at=as_utc(row["updated_at"]), avatar_id=row.get("avatar_id"),
+        header_id=row.get("header_id"),
     )
 
 
@@ -130,6 +139,20 @@ async def upsert_profile(session: Session, user_id: int, username: str, display_
     upsert = await prepared(session, _UPSERT)
     await execute(session, upsert, (stamp, username, display_name, bio, private, at, user_id))
     return previous
+
+
+async def set_profile_image(session: Session, user_id: int, kind: str, image_id: int,
+                            uploaded_at: datetime) -> None:
+    """Show profile image ``image_id`` as the ``kind`` ("avatar" / "header") of ``user_id``.
+
+    Written ``USING TIMESTAMP`` of the upload, so the image uploaded last wins whatever
+    order the renders finish in, a redelivery rewrites the same cell, and an account's
+    erasure (stamped at its later deletion) wins over any of them.
+    """
+    column = _IMAGE_COLUMNS[kind]
+    statement = await prepared(
+        session, f"UPDATE users USING TIMESTAMP ? SET {column} = ? WHERE user_id = ?")
+    await execute(session, statement, (micros(uploaded_at), image_id, user_id))
 
 
 async def mark_deleted(session: Session, user_id: int, at: datetime) -> None:

@@ -46,7 +46,7 @@ async def _viewable(svc: ReadService, viewer: int, user_id: int) -> bool:
 @router.get("/me", response_model=Profile, responses=ERRORS)
 async def me(viewer: Viewer, svc: Service) -> JSON:
     """The caller's own profile (404 until their registration is processed)."""
-    return ok(await profile_view(svc.views, viewer, await _profile(svc, viewer)))
+    return ok(await profile_view(svc.views, svc.urls, viewer, await _profile(svc, viewer)))
 
 
 @router.get("/users/by-username/{username}", response_model=Profile, responses=ERRORS)
@@ -54,12 +54,12 @@ async def by_username(username: Username, viewer: Viewer, svc: Service) -> JSON:
     user_id = await users.user_id_for(svc.session, username)
     if user_id is None:
         raise not_found("user")
-    return ok(await profile_view(svc.views, viewer, await _profile(svc, user_id)))
+    return ok(await profile_view(svc.views, svc.urls, viewer, await _profile(svc, user_id)))
 
 
 @router.get("/users/{user_id}", response_model=Profile, responses=ERRORS)
 async def profile(user_id: UserId, viewer: Viewer, svc: Service) -> JSON:
-    return ok(await profile_view(svc.views, viewer, await _profile(svc, user_id)))
+    return ok(await profile_view(svc.views, svc.urls, viewer, await _profile(svc, user_id)))
 
 
 @router.get("/users/{user_id}/photos", response_model=PhotoPage, responses=ERRORS)

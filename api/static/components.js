@@ -11,6 +11,9 @@ import { ago, fill, h, icon, toast } from "./dom.js";
 const LINKED = /#([\p{L}\p{N}_]+)|(?<![\w@.])@([A-Za-z0-9._]{0,29}[A-Za-z0-9_])/gu;
 
 export function avatar(user, size = "") {
+  // A profile document carries its rendered avatar (400 px, and 120 px for small sizes).
+  const url = size === "huge" ? user.avatar_url : user.avatar_small_url;
+  if (url) return h(`img.avatar${size ? "." + size : ""}`, { src: url, alt: "" });
   const hue = Number(BigInt(user.user_id || "0") % 360n);
   const letter = (user.display_name || user.username || "?").trim().charAt(0).toUpperCase();
   return h(`span.avatar${size ? "." + size : ""}`, { "aria-hidden": "true", style: { "--hue": hue } }, letter);

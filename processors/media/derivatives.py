@@ -40,6 +40,10 @@ __all__ = [
     "MediaRejected",
     "Placeholder",
     "Rendition",
+    "check_pixels",
+    "decode_upright",
+    "encode_jpeg",
+    "image_decoders",
     "render_photo",
 ]
 
@@ -141,16 +145,7 @@ def render_photo(
     ``progressive`` applies to large/medium only (see :func:`_encode_jpeg`).
     Raises :class:`MediaRejected` for any input that cannot be processed.
     """
-    if not data:
-        raise MediaRejected("empty file: zero bytes")
-    mime = media_formats.sniff(data[: media_formats.SNIFF_BYTES])
-    if mime is None or mime not in media_formats.IMAGE_TYPES:
-        raise MediaRejected("not an image: cannot identify image file")
-    if mime in (media_formats.HEIC, media_formats.HEIF) and not media_formats.heif_available():
-        raise MediaRejected(f"unsupported image format: {mime} (no HEIF decoder installed)")
-    if mime == media_formats.AVIF and not media_formats.avif_available():
-        raise MediaRejected(f"unsupported image format: {mime} (no AVIF decoder installed)")
-    allowed = _PILLOW_FORMATS[mime]
+    mime, allowed = image_decoders(data)
 
     with warnings.catch_warnings():
         # Pillow's own bomb guard warns below 2x MAX_IMAGE_PIXELS; we want a verdict, not a log.
@@ -181,6 +176,48 @@ def render_photo(
                    avif_quality)
 
 
+def decode_upright(data: bytes, *, max_pixels: int, cover: tuple[int, int]) -> Image.Image:
+    """``data`` checked as :func:`render_photo` checks it, decoded upright in sRGB RGB.
+
+    For renderers that crop (profile images: :mod:`processors.media.profile_images`).
+    A JPEG is decoded with DCT scaling to the smallest size whose both sides still cover
+    ``cover``, the largest crop that will be cut from it. Raises :class:`MediaRejected`.
+    """
+    _, allowed = image_decoders(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        _guarded(lambda: _verify(data, allowed, max_pixels))
+        im, orientation = _guarded(lambda: _open_for_decode(data, allowed))
+        if im.format == "JPEG":
+            ow, oh = _oriented_size(im.size, orientation)
+            scale = min(1.0, max(cover[0] / ow, cover[1] / oh))
+            need = (max(1, int(ow * scale)), max(1, int(oh * scale)))
+            im.draft("RGB", _oriented_size(need, orientation))
+        icc = im.info.get("icc_profile")
+        _guarded(im.load)
+    upright = _guarded(lambda: _orient(_normalize_mode(im), orientation))
+    return _guarded(lambda: _to_srgb(upright, icc))
+
+
+def image_decoders(data: bytes) -> tuple[str, list[str]]:
+    """The sniffed type of ``data`` and the only Pillow decoders allowed to open it."""
+    if not data:
+        raise MediaRejected("empty file: zero bytes")
+    mime = media_formats.sniff(data[: media_formats.SNIFF_BYTES])
+    if mime is None or mime not in media_formats.IMAGE_TYPES:
+        raise MediaRejected("not an image: cannot identify image file")
+    if mime in (media_formats.HEIC, media_formats.HEIF) and not media_formats.heif_available():
+        raise MediaRejected(f"unsupported image format: {mime} (no HEIF decoder installed)")
+    if mime == media_formats.AVIF and not media_formats.avif_available():
+        raise MediaRejected(f"unsupported image format: {mime} (no AVIF decoder installed)")
+    return mime, _PILLOW_FORMATS[mime]
+
+
+def encode_jpeg(im: Image.Image, quality: int) -> bytes:
+    """Baseline JPEG with no metadata, as every photo derivative is encoded."""
+    return _encode_jpeg(im, quality, progressive=False)
+
+
 def _guarded(fn: Callable[[], T]) -> T:
     """Run a decode step, translating whatever Pillow raises on bad bytes into a verdict.
 
@@ -204,7 +241,8 @@ def _guarded(fn: Callable[[], T]) -> T:
         raise MediaRejected(f"corrupt image: {type(exc).__name__}: {exc}") from exc
 
 
-def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
+def check_pixels(size: tuple[int, int], max_pixels: int) -> None:
+    """MediaRejected for a declared size we will not decode (too many pixels, too long)."""
     w, h = size
     if w <= 0 or h <= 0:
         raise MediaRejected(f"corrupt image: invalid dimensions {w}x{h}")
@@ -234,7 +272,7 @@ def _verify(data: bytes, allowed: list[str], max_pixels: int) -> None:
     finally:
         Image.MAX_IMAGE_PIXELS = saved
     with probe:
-        _check_pixels(probe.size, max_pixels)
+        check_pixels(probe.size, max_pixels)
         probe.verify()
 
 

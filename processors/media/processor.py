@@ -16,6 +16,11 @@ is harmless: the same bytes render to the same derivative bytes under the same k
 the outcome event gets the same ``event_id`` (derived from the upload's), so downstream
 consumers can drop the duplicate.
 
+Avatars and headers (``profile_image.uploaded``) take the same road in the same pool
+(:meth:`MediaProcessor._profile_image`): fetch, render the fixed crops
+(:mod:`processors.media.profile_images`), write them under their deterministic keys,
+publish ``profile_image.processed`` (or ``profile_image.failed``).
+
 A file we cannot or will not process (corrupt, truncated, a decompression bomb, a video
 without a decodable frame, an original that is gone) is a normal outcome, not an error:
 it becomes ``photo.failed`` with a reason for the uploader, the original stays where it
@@ -42,6 +47,7 @@ from infra import metrics
 from infra.connect import kafka
 from infra.settings import Settings
 from processors.media.derivatives import MediaRejected, Rendition
+from processors.media.profile_images import render_profile_image
 from processors.media.video import MP4_CONTENT_TYPE, VideoFile, VideoProfile
 from processors.media.worker import (
     RenderPool,
@@ -62,8 +68,15 @@ from schemas.media import (
     Placeholder,
 )
 from schemas.payload import Payload
+from schemas.profile_images import (
+    ProfileImageDerivative,
+    ProfileImageFailed,
+    ProfileImageName,
+    ProfileImageProcessed,
+    ProfileImageUploaded,
+)
 from schemas.topics import MEDIA_GROUP, MEDIA_PROCESSED, MEDIA_UPLOADED, key_for, topic_for
-from sinks.media_keys import IMMUTABLE_CACHE_CONTROL, derivative_key
+from sinks.media_keys import IMMUTABLE_CACHE_CONTROL, derivative_key, profile_image_key
 from sinks.objects import ObjectNotFound, ObjectStore
 
 __all__ = ["STAGE_FETCH", "STAGE_RENDER", "STAGE_VIDEO", "MediaProcessor", "outcome_event_id"]
@@ -144,8 +157,12 @@ class MediaProcessor(Processor):
     async def handle(self, message: Message) -> None:
         event = message.event
         upload = event.payload
+        if isinstance(upload, ProfileImageUploaded):
+            await self._publish(event.event_id, await self._profile_image(upload))
+            return
         if not isinstance(upload, PhotoUploaded):
-            raise UnexpectedEvent(f"{self.name} takes photo.uploaded, not {event.type}")
+            raise UnexpectedEvent(f"{self.name} takes photo.uploaded and "
+                                  f"profile_image.uploaded, not {event.type}")
         outcome: Payload
         try:
             outcome = await self._process(upload)
@@ -216,6 +233,38 @@ class MediaProcessor(Processor):
         metrics.MEDIA_RENDER_SECONDS.labels("photo", metrics.size_class(
             video.width, video.height)).observe(time.perf_counter() - started)
         return video
+
+    async def _profile_image(self, upload: ProfileImageUploaded
+                             ) -> ProfileImageProcessed | ProfileImageFailed:
+        """Render an avatar or header and store its crops; a file that is no usable image
+        (or an original that is gone) is ``profile_image.failed``: the profile keeps the
+        image it had."""
+        store = self._store()
+        stage = STAGE_FETCH
+        try:
+            data = await store.get(self.settings.s3.originals_bucket, upload.object_key)
+            stage = STAGE_RENDER
+            media = self.settings.media
+            rendered = await self.pool.run(render_profile_image, data, upload.kind,
+                                           media.max_pixels, media.jpeg_quality)
+        except (ObjectNotFound, MediaRejected) as exc:
+            reason = exc.reason if isinstance(exc, MediaRejected) else "original not found"
+            log.info("%s: %s %d of user %d failed at %s: %s", self.name, upload.kind,
+                     upload.photo_id, upload.user_id, stage, reason)
+            return ProfileImageFailed(photo_id=upload.photo_id, user_id=upload.user_id,
+                                      kind=upload.kind, reason=reason[:MAX_REASON_CHARS],
+                                      stage=stage)
+        keys = [profile_image_key(upload.user_id, upload.photo_id, d.name) for d in rendered]
+        await asyncio.gather(*(
+            store.put(self.settings.s3.media_bucket, key, d.data, content_type=d.content_type,
+                      cache_control=IMMUTABLE_CACHE_CONTROL)
+            for key, d in zip(keys, rendered, strict=True)))
+        return ProfileImageProcessed(
+            photo_id=upload.photo_id, user_id=upload.user_id, kind=upload.kind,
+            uploaded_at=upload.uploaded_at, derivatives=tuple(
+                ProfileImageDerivative(name=cast(ProfileImageName, d.name), key=key, width=d.width,
+                                       height=d.height, bytes=len(d.data))
+                for key, d in zip(keys, rendered, strict=True)))
 
     async def _render_video(self, upload: PhotoUploaded, workdir: Path) -> VideoRendition:
         """Videos go to ffmpeg as a file (it seeks; a clip may be far larger than a photo)."""
@@ -296,3 +345,4 @@ async def _scratch() -> AsyncIterator[Path]:
 
 assert topic_for(PhotoProcessed.TYPE) is MEDIA_PROCESSED
 assert topic_for(PhotoFailed.TYPE) is MEDIA_PROCESSED
+assert topic_for(ProfileImageProcessed.TYPE) is MEDIA_PROCESSED

@@ -85,7 +85,8 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
             stack.push_async_callback(limiter.aclose)
             app.state.writes = Writes.create(
                 settings, publisher, session,
-                Originals(s3.client(settings), settings.s3.media_bucket), ids, identities)
+                Originals(s3.client(settings), settings.s3.media_bucket), ids, identities,
+                app.state.ingest.originals)
             # The Mastodon API's reads (producers/mastodon): the read side's own service.
             app.state.read = read = await ReadService.open(settings)
             stack.push_async_callback(read.close)

@@ -72,8 +72,11 @@ class _Abort(Exception):
 class _FormCollector:
     """Parser callbacks: route part bytes to the spool (file) or a small buffer (fields)."""
 
-    def __init__(self, file_field: str, max_file_bytes: int, max_files: int = 1) -> None:
-        self.file_field = file_field
+    def __init__(self, file_field: str | tuple[str, ...], max_file_bytes: int,
+                 max_files: int = 1) -> None:
+        #: The file parts' names; with several names, each may come once.
+        self.file_fields = (file_field,) if isinstance(file_field, str) else file_field
+        self.seen_files: list[str] = []
         self.max_file_bytes = max_file_bytes
         self.max_files = max_files
         self.max_fields = MAX_FIELDS + 2 * max_files  # an album's alt texts, one per file
@@ -129,7 +132,10 @@ class _FormCollector:
     def on_headers_finished(self) -> None:
         _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
         name = options.get(b"name", b"").decode("latin-1")
-        if name == self.file_field:
+        if name in self.file_fields:
+            if len(self.file_fields) > 1 and name in self.seen_files:
+                raise _Abort(Problem(400, "bad-form", f"more than one '{name}' part"))
+            self.seen_files.append(name)
             if self.file_seen and len(self.done) + 1 >= self.max_files:
                 if self.max_files == 1:
                     raise _Abort(Problem(400, "bad-form", f"more than one '{name}' part"))
@@ -252,8 +258,39 @@ async def read_album_form(request: Request, *, max_file_bytes: int, max_files: i
                      repeated=collector.repeated)
 
 
-async def _collect(request: Request, *, max_file_bytes: int, file_field: str,
-                   max_files: int) -> _FormCollector:
+@dataclass
+class ProfileForm:
+    """A profile edit: text fields and, by part name, the files that came with them."""
+
+    files: dict[str, UploadForm]
+    fields: dict[str, str]
+
+    def close(self) -> None:
+        for form in self.files.values():
+            form.close()
+
+
+async def read_profile_form(request: Request, *, max_file_bytes: int,
+                            file_fields: tuple[str, ...]) -> ProfileForm:
+    """Like :func:`read_upload_form` for a form whose files are optional and named
+    (a Mastodon profile edit: ``avatar``, ``header``), each at most once and each held
+    to ``max_file_bytes`` while it streams."""
+    collector = await _collect(request, max_file_bytes=max_file_bytes, file_field=file_fields,
+                               max_files=len(file_fields), require_file=False)
+    if not collector.file_seen:
+        collector.spool.close()
+        return ProfileForm(files={}, fields=collector.fields)
+    collector.spool.seek(0)
+    last = UploadForm(file=collector.spool, size=collector.file_size, head=collector.head,
+                      filename=collector.filename)
+    forms = [*collector.done, last]
+    return ProfileForm(files=dict(zip(collector.seen_files, forms, strict=True)),
+                       fields=collector.fields)
+
+
+async def _collect(request: Request, *, max_file_bytes: int,
+                   file_field: str | tuple[str, ...], max_files: int,
+                   require_file: bool = True) -> _FormCollector:
     ctype, options = parse_options_header(request.headers.get("content-type"))
     if ctype != b"multipart/form-data":
         raise Problem(415, "unsupported-media-type",
@@ -293,7 +330,7 @@ async def _collect(request: Request, *, max_file_bytes: int, file_field: str,
     if not collector.finished:
         collector.close()
         raise Problem(400, "bad-form", "multipart body ended before its closing boundary")
-    if not collector.file_seen:
+    if not collector.file_seen and require_file:
         collector.close()
         raise Problem(422, "missing-file", f"the form has no '{file_field}' part")
     return collector

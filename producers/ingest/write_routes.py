@@ -17,6 +17,8 @@ from producers.ingest.accounts import ProfileChange
 from producers.ingest.deps import CurrentUser, SettingsDep, WriteService
 from producers.ingest.limits import per_address, per_user
 from producers.ingest.multipart import read_upload_form
+from producers.ingest.writes import Writes
+from schemas.profile_images import ProfileImageKind
 
 _PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "problem details (RFC 9457)"}
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -223,6 +225,43 @@ async def post_story(request: Request, user: CurrentUser, settings: SettingsDep,
     finally:
         form.close()
     return StoryOut(story_id=str(story_id))
+
+
+class ProfileImageOut(BaseModel):
+    """The file passed the door; the profile shows it once rendered (seconds)."""
+
+    image_id: str
+    status: Literal["processing"] = "processing"
+
+
+async def _profile_image(request: Request, user: int, writes: Writes,
+                         kind: ProfileImageKind) -> ProfileImageOut:
+    images = writes.profile_images
+    form = await read_upload_form(request, max_file_bytes=images.max_bytes)
+    try:
+        image_id = await images.upload(user, kind, form)
+    finally:
+        form.close()
+    return ProfileImageOut(image_id=str(image_id))
+
+
+@social.put("/me/avatar", status_code=202, dependencies=[per_user("edits")],
+            openapi_extra=_STORY_BODY)
+async def set_avatar(request: Request, user: CurrentUser,
+                     writes: WriteService) -> ProfileImageOut:
+    """Set your avatar: ``multipart/form-data`` with an image ``file`` (at most
+    ``PHOTOSTREAM_MAX_PROFILE_IMAGE_BYTES``), cut to 400x400 and 120x120. 413 too large,
+    415 not an image, 422 a header that does not parse; a file the render refuses
+    leaves your avatar as it was."""
+    return await _profile_image(request, user, writes, "avatar")
+
+
+@social.put("/me/header", status_code=202, dependencies=[per_user("edits")],
+            openapi_extra=_STORY_BODY)
+async def set_header(request: Request, user: CurrentUser,
+                     writes: WriteService) -> ProfileImageOut:
+    """Set your profile header: as ``PUT /v1/me/avatar``, cut to 1500x500."""
+    return await _profile_image(request, user, writes, "header")
 
 
 @dev.post("/session", dependencies=[per_address("sign_ins")])

@@ -21,6 +21,7 @@ from producers.ingest.oidc_accounts import OidcAccounts
 from producers.ingest.password_accounts import PasswordAccounts
 from producers.ingest.passwords import Hasher
 from producers.ingest.posts import Posts
+from producers.ingest.profile_images import ProfileImages
 from producers.ingest.storage import Originals
 from producers.ingest.stories import Stories
 from schemas.ids import IdGenerator
@@ -35,10 +36,13 @@ class Writes:
     passwords: PasswordAccounts
     oidc: OidcAccounts
     blocks: Blocks
+    profile_images: ProfileImages
 
     @classmethod
     def create(cls, settings: Settings, publisher: Publisher, session: Session,
-               media: Originals, ids: IdGenerator, identities: Identities) -> Writes:
+               media: Originals, ids: IdGenerator, identities: Identities,
+               originals: Originals) -> Writes:
+        """``media``: the media bucket (stories); ``originals``: the originals bucket."""
         emitter = Emitter(publisher)
         guard = BlockGuard(session, identities.redis)
         return cls(
@@ -48,4 +52,5 @@ class Writes:
             passwords=PasswordAccounts(session, emitter, ids, settings, identities, Hasher()),
             oidc=OidcAccounts(session, emitter, ids, settings),
             blocks=Blocks(session, emitter),
+            profile_images=ProfileImages(originals, emitter, ids, settings),
         )

@@ -28,6 +28,8 @@ from api.views import Json
 from api.visibility import can_view_account, visible_users
 from infra.http.problems import Problem
 from producers.ingest.accounts import ProfileChange
+from producers.ingest.multipart import ProfileForm, read_profile_form
+from producers.ingest.profile_images import KINDS
 from producers.mastodon import entities
 from producers.mastodon.errors import NOT_FOUND, MastodonError, from_problem, params, text
 from producers.mastodon.limits import count
@@ -70,7 +72,7 @@ async def accounts_by_id(request: Request, user_ids: list[int]) -> dict[int, Jso
     profiles = await svc.views.profiles(user_ids)
     present = [uid for uid in user_ids if uid in profiles]
     counts = await svc.views.users_counts(present)
-    return {uid: entities.account(profiles[uid], counts[uid], base_url(request))
+    return {uid: entities.account(profiles[uid], counts[uid], base_url(request), svc.urls)
             for uid in present}
 
 
@@ -118,32 +120,76 @@ def _edited(profile: Json, change: ProfileChange) -> Json:
     return edited
 
 
+async def _edit_form(request: Request) -> tuple[dict[str, Any], ProfileForm | None]:
+    """The edit's parameters, and its files when it is multipart: read by the streaming
+    parser, so an avatar or header is held to its limit while it arrives (a 413 there
+    is Mastodon's 422)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "multipart/form-data":
+        return await params(request), None
+    images = writes_of(request).profile_images
+    try:
+        form = await read_profile_form(request, max_file_bytes=images.max_bytes,
+                                       file_fields=KINDS)
+    except Problem as problem:
+        raise _invalid(problem) from None
+    return {**dict(request.query_params.items()), **form.fields}, form
+
+
+def _invalid(problem: Problem) -> MastodonError:
+    if problem.status in (413, 415, 422):
+        return MastodonError(422, f"Validation failed: {problem}")
+    return from_problem(problem)
+
+
+async def _upload_images(request: Request, user: int, form: ProfileForm) -> None:
+    """Every file checked at the door first, so a refused one queues none of them."""
+    images = writes_of(request).profile_images
+    try:
+        for upload in form.files.values():
+            await images.check(upload)
+        for kind in KINDS:
+            if kind in form.files:
+                await images.upload(user, kind, form.files[kind])
+    except Problem as problem:
+        raise _invalid(problem) from None
+
+
 @router.patch("/api/v1/accounts/update_credentials")
 async def update_credentials(request: Request, who: WriteAccounts) -> JSONResponse:
     """Display name, note (the bio) and ``locked`` (private): ``user.profile_updated``,
-    as ``PATCH /v1/me``. The answer shows the new values at once, as Mastodon's does,
-    while the graph processor stores them. ``avatar`` and ``header`` files are accepted
-    and not kept (photostream has no avatars: docs/mastodon-api.md)."""
+    as ``PATCH /v1/me``; ``avatar`` and ``header`` files: ``profile_image.uploaded``,
+    as ``PUT /v1/me/avatar`` and ``/header``. The answer shows the new text at once, as
+    Mastodon's does, while the graph processor stores it; a new avatar or header shows
+    once rendered (about a second), the old one until then."""
     user = signed_in(who)
-    found = await params(request)
     await count(request, "edits", user)
+    found, form = await _edit_form(request)
+    try:
+        if form is not None:
+            await _upload_images(request, user, form)
+    finally:
+        if form is not None:
+            form.close()
     change = ProfileChange(
         display_name=text(found, "display_name", limit=200) if "display_name" in found
         else None,
         bio=text(found, "note", limit=2000) if "note" in found else None,
         private=_flag(found, "locked"))
-    try:
-        await writes_of(request).accounts.update_profile(user, change)
-    except Problem as problem:
-        if problem.status == 422:  # a value the profile event refuses (too long)
-            raise MastodonError(422, f"Validation failed: {problem}") from None
-        raise from_problem(problem) from None
+    if change != ProfileChange() or form is None or not form.files:
+        try:
+            await writes_of(request).accounts.update_profile(user, change)
+        except Problem as problem:
+            if problem.status == 422:  # a value the profile event refuses (too long)
+                raise MastodonError(422, f"Validation failed: {problem}") from None
+            raise from_problem(problem) from None
     svc = read_service(request)
     stored = (await svc.views.profiles([user])).get(user)
     if stored is None:
         raise MastodonError(404, NOT_FOUND)
     profile = _edited(stored, change)
-    body = entities.account(profile, await svc.views.user_counts(user), base_url(request))
+    body = entities.account(profile, await svc.views.user_counts(user), base_url(request),
+                            svc.urls)
     body["source"] = entities.source(profile)
     return JSONResponse(body)
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from functools import lru_cache
 from typing import Any
 
 from api.cards import created_at
+from api.profiles import image_urls
+from sinks.media_urls import MediaUrls
 
 Json = dict[str, Any]
 
@@ -44,10 +47,16 @@ def tags(caption: str, base: str) -> list[Json]:
     return [{"name": name, "url": f"{base}/tags/{name}"} for name in names]
 
 
-def account(profile: Json, counts: dict[str, int], base: str) -> Json:
-    """The Account entity of a cached profile (``counts`` from ``Views.user_counts``)."""
+def account(profile: Json, counts: dict[str, int], base: str, urls: MediaUrls) -> Json:
+    """The Account entity of a cached profile (``counts`` from ``Views.user_counts``).
+
+    ``avatar`` and ``header`` are the renditions' signed URLs (Mastodon's sizes, JPEG,
+    never animated, so the ``_static`` ones are the same); Mastodon's placeholder paths
+    until the account has set and rendered one."""
     user_id = str(profile["id"])
-    avatar = f"{base}/avatars/original/missing.png"
+    images = image_urls(profile, urls, time.time())
+    avatar = images["avatar"] or f"{base}/avatars/original/missing.png"
+    header = images["header"] or f"{base}/headers/original/missing.png"
     return {
         "id": user_id, "username": profile["username"], "acct": profile["username"],
         "display_name": profile["display_name"] or "", "locked": bool(profile["private"]),
@@ -56,7 +65,7 @@ def account(profile: Json, counts: dict[str, int], base: str) -> Json:
         "created_at": created_at(int(profile["id"]))[:10] + "T00:00:00.000Z",
         "note": content_html(profile.get("bio") or "", base),
         "url": f"{base}/@{profile['username']}", "uri": f"{base}/users/{profile['username']}",
-        "avatar": avatar, "avatar_static": avatar, "header": avatar, "header_static": avatar,
+        "avatar": avatar, "avatar_static": avatar, "header": header, "header_static": header,
         "followers_count": counts.get("followers", 0),
         "following_count": counts.get("following", 0),
         "statuses_count": counts.get("photos", 0), "last_status_at": None,

@@ -64,7 +64,8 @@ class Render:
         profiles = await self.svc.views.profiles(wanted)
         present = [uid for uid in wanted if uid in profiles]
         counts = await self.svc.views.users_counts(present)
-        return {uid: entities.account(profiles[uid], counts[uid], self.base)
+        return {uid: entities.account(profiles[uid], counts[uid], self.base,
+                                     self.svc.urls)
                 for uid in present}
 
     async def statuses(self, photo_ids: Sequence[int]) -> dict[int, Json]:

@@ -166,7 +166,7 @@ async def _accounts(request: Request, user_ids: list[int],
     else:
         counts = await svc.views.users_counts(present)
     base = base_url(request)
-    return {uid: entities.account(profiles[uid], counts[uid], base) for uid in present}
+    return {uid: entities.account(profiles[uid], counts[uid], base, svc.urls) for uid in present}
 
 
 async def _account(request: Request, who: Caller | None, user_id: int) -> Json:
@@ -196,7 +196,8 @@ async def verify_credentials(request: Request, who: ReadAccounts) -> JSONRespons
     profile = (await svc.views.profiles([user_id])).get(user_id)
     if profile is None:
         raise MastodonError(404, NOT_FOUND)
-    body = entities.account(profile, await svc.views.user_counts(user_id), base_url(request))
+    body = entities.account(profile, await svc.views.user_counts(user_id), base_url(request),
+                            svc.urls)
     body["source"] = entities.source(profile)
     return JSONResponse(body)
 

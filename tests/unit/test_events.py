@@ -36,6 +36,9 @@ from schemas.events import (
     PhotoProcessed,
     PhotoUploaded,
     Placeholder,
+    ProfileImageFailed,
+    ProfileImageProcessed,
+    ProfileImageUploaded,
     StoryPosted,
     UserDeleted,
     UserProfileUpdated,
@@ -44,6 +47,7 @@ from schemas.events import (
     event_classes,
 )
 from schemas.fanout import chunk_id
+from schemas.profile_images import ProfileImageDerivative
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -96,6 +100,14 @@ SAMPLES: list[Any] = [
     CommentAdded(comment_id=9, photo_id=5, owner_id=7, user_id=6, text="nice!"),
     CommentDeleted(comment_id=9, photo_id=5, owner_id=7, user_id=6),
     StoryPosted(story_id=3, user_id=7, media_key="stories/3.jpg", posted_at=T0),
+    ProfileImageUploaded(photo_id=5, user_id=7, kind="avatar",
+                         object_key="originals/profiles/7/5", content_type="image/png",
+                         size_bytes=2048, uploaded_at=T0),
+    ProfileImageProcessed(photo_id=5, user_id=7, kind="avatar", uploaded_at=T0, derivatives=(
+        ProfileImageDerivative(name="avatar", key="profiles/7/5/avatar.jpg", width=400,
+                               height=400, bytes=9000),)),
+    ProfileImageFailed(photo_id=6, user_id=7, kind="header", reason="corrupt image",
+                       stage="render"),
     BlockAdded(user_id=1, target_id=2),
     BlockRemoved(user_id=1, target_id=2),
     MuteAdded(user_id=1, target_id=2),
