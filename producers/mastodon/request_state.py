@@ -4,26 +4,21 @@ id. One place, so the routers (accounts, statuses, notifications, ...) share the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from fastapi import Request
 
 from api.deps import MAX_ID
 from api.service import ReadService
+from producers.ingest.deps import get_writes
 from producers.mastodon.errors import NOT_FOUND, MastodonError
 
-if TYPE_CHECKING:
-    from producers.ingest.writes import Writes
+#: The write paths the ingest app opened: the ingest's own accessor, under the name the
+#: Mastodon routers use.
+writes_of = get_writes
 
 
 def read_service(request: Request) -> ReadService:
     service: ReadService = request.app.state.read
     return service
-
-
-def writes_of(request: Request) -> Writes:
-    writes: Writes = request.app.state.writes
-    return writes
 
 
 def base_url(request: Request) -> str:
