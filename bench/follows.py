@@ -220,13 +220,15 @@ async def main() -> None:
     print("(graph/follow ms: CPU ms per follow event of the graph / following process)")
     _summary(results)
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
-    await _skip_bench_records(settings)
+    await skip_synthetic_follows(settings)
 
 
-async def _skip_bench_records(settings: Settings) -> None:
+async def skip_synthetic_follows(settings: Settings) -> None:
     """Move the other groups that read the follows topic (fan-out, notifications) past
-    the benchmark's synthetic records, which they never ran for: otherwise the next
-    tests on this shared stack start behind a backlog of them (run under the lock)."""
+    synthetic follow records they never ran for (this benchmark's, the single-writer
+    test's): otherwise the next tests on this shared stack start behind a backlog of
+    thousands of follows, each a timeline backfill and a notification (run under the
+    lock, with those groups' consumers stopped)."""
     for group in CONSUMER_GROUPS:
         if FOLLOWS in group.topics and group not in (GRAPH_GROUP,):
             try:
