@@ -14,7 +14,7 @@ the bound and never shown; a post with no ready item fails (its card says why).
 
 Ordering: the post and its items are keyed by different ids, so they arrive on
 different partitions in any order. Each item's outcome is first written to its own
-``photos`` row here (the idempotent LWTs the metadata processor also runs), then the
+``photos`` row here (the idempotent writes the metadata processor also makes), then the
 post's items are read: whichever of two concurrent handlers reads last sees both
 outcomes, so the post is never forgotten. Which items made it is fixed once by a
 compare-and-set (:func:`sinks.posts.settle`), so two deciders (an item's event and the

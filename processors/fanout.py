@@ -35,13 +35,15 @@ between the separately consumed topics (a deletion overtaking its post, an unfol
 handled before the graph processor caught up).
 
 Ordering against deletion: the planner itself writes the photo's ready state (or its
-tombstone) through :mod:`sinks.photos` before fanning out (idempotent LWTs shared with
-the metadata processor), so a deleted photo is never planned, and the photo is listed
-under its author before the follower list is read: a follower whose edge appears
-after that read is backfilled from a listing that already holds the photo. Workers
-re-check the tombstone after writing an add chunk and undo it if a deletion won the
-race. Durable rows are written ``USING TIMESTAMP`` of the causing event, so a late
-add never resurrects a removal made by a later event.
+tombstone) through :mod:`sinks.photos` before fanning out (the same plain writes as the
+metadata processor, timestamped so that a deletion's sticky tombstone wins), and the
+photo is listed under its author before the follower list is read: a follower whose
+edge appears after that read is backfilled from a listing that already holds the
+photo. The planner reads nothing of the photo's row: workers check the tombstone after
+writing an add chunk and undo it if a deletion won the race (a photo deleted before it
+was planned is pushed and undone by that check, which is rare and costs one read per
+chunk either way). Durable rows are written ``USING TIMESTAMP`` of the causing event,
+so a late add never resurrects a removal made by a later event.
 
 Inactive followers (no feed read for ``inactive_after_days``, per the Redis mirror of
 ``user_activity``) still get the durable Cassandra row, so their timeline rebuilds
@@ -129,9 +131,10 @@ class FanoutPlanner(_FanoutBase):
     async def _posted(self, p: PhotoProcessed, at: datetime) -> None:
         if await users.is_deleted(self.session, p.owner_id):
             return  # an upload that outlived its account: metadata deletes it
-        # Ready + listed under the author before the followers are read (module doc).
-        if not await photos.mark_processed(self.session, p, at):
-            return  # deleted meanwhile: nothing to show
+        # Ready + listed under the author before the followers are read (module doc);
+        # blind writes: a deleted photo stays deleted and unlisted, the worker drops it.
+        await photos.write_ready(self.session, p, at)
+        await photos.list_photo(self.session, p, at)
         count = await graph.follower_count(self.session, p.owner_id)
         push = count <= self.settings.timelines.celebrity_threshold
         metrics.FANOUT_DECISIONS.labels("push" if push else "pull").inc()
@@ -242,11 +245,11 @@ class FanoutWorker(_FanoutBase):
             await self.timelines.unpush(ids, p.photo_id, at)
             metrics.FANOUT_DELIVERIES.labels("remove").inc(len(ids))
             return
-        if await photos.photo_status(self.session, p.photo_id) == photos.STATUS_DELETED:
-            return  # the deletion's own chunks clean up whatever was delivered
         await self.timelines.push(ids, p.photo_id, p.owner_id, at)
         metrics.FANOUT_DELIVERIES.labels("add").inc(len(ids))
         if await photos.photo_status(self.session, p.photo_id) == photos.STATUS_DELETED:
-            # Deleted while we wrote: the removal chunks may have run before our
-            # writes landed, so undo them (a tombstone newer than our rows).
+            # Deleted before or while we wrote: the removal chunks may have run before
+            # our writes landed, so undo them (a tombstone newer than our rows). Checked
+            # after the push only: one read per chunk, and a read that starts after the
+            # deletion's write finished sees it.
             await self.timelines.unpush(ids, p.photo_id, datetime.now(UTC))

@@ -6,7 +6,9 @@ two topics are not ordered against each other, so every effect is commutative: t
 deletion tombstone wins over a late ``photo.processed``, captions are last-writer-wins
 by event time, and the search index converges to the stored row (see the sinks).
 Events of one photo from the two topics can be in flight together in this process, so
-they take the photo's lock; across processes the sinks' LWTs and re-checks hold.
+they take the photo's lock; across processes (two copies during a rebalance) the
+sinks' write timestamps decide, with no Paxos: a processed photo costs one read of its
+row, which also feeds the search index.
 
 A deleted photo's original and derivatives are removed from MinIO
 (:mod:`sinks.photo_objects`), on the deletion and again on any ``photo.processed`` that
@@ -67,8 +69,10 @@ class MetadataProcessor(StoreProcessor):
             await self._orphaned(payload.photo_id, payload.owner_id)
             return
         async with self.lock(payload.photo_id):
+            stored = None
             if isinstance(payload, PhotoProcessed):
-                if not await photos.mark_processed(self.session, payload, event.occurred_at):
+                stored = await photos.mark_processed(self.session, payload, event.occurred_at)
+                if stored.deleted:
                     await remove_photo_objects(self.store, self.settings, payload.photo_id)
             elif isinstance(payload, PhotoFailed):
                 reason = f"{payload.stage}: {payload.reason}"
@@ -86,7 +90,7 @@ class MetadataProcessor(StoreProcessor):
                                          payload.title, event.occurred_at)
             # Always converge, even when nothing changed: a redelivery after a crash
             # between the row write and the index write must finish the index.
-            await search.reindex_photo(self.session, payload.photo_id)
+            await search.reindex_photo(self.session, payload.photo_id, stored)
             # The read API's cached photo (status, caption) and the owner's photo count
             # are stale now. Invalidated on every event, changed or not (see above).
             await cache.invalidate(self.redis, cache.PHOTO, [payload.photo_id])

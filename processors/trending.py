@@ -76,8 +76,8 @@ class TrendingProcessor(StoreProcessor):
     async def _recaptioned(self, p: PhotoCaptionEdited, at: datetime) -> None:
         """Hashtags follow a caption edit: uncount the tags the edit removed, count new ones.
 
-        The stored caption decides (last writer wins by event time, the same LWT the
-        metadata processor runs, applied here first so this group need not wait for it),
+        The stored caption decides (last writer wins by event time, the same write the
+        metadata processor makes, applied here first so this group need not wait for it),
         so edits handled out of order still converge on the newest caption's tags.
         """
         known = await trending.counted(self.session, p.photo_id)

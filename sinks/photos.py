@@ -1,24 +1,31 @@
 """Photo rows (processing state, derivatives, caption) and each user's photo list.
 
-Every read of a ``photos`` row's state lives here, whoever needs it (the fan-out's
-tombstone check, the search index, the ingest service's abort), so the serial reads
-that make a deletion win every race sit next to the LWTs they linearize with.
+Every read of a ``photos`` row's state lives here, whoever needs it (the metadata
+processor, the fan-out worker's re-check, the ingest service's abort).
 
-Ordering across topics is not guaranteed (a ``photo.deleted`` may be handled before a
-redelivered or late ``photo.processed``), so every write to a ``photos`` row is an LWT
-guarded by ``IF status != 'deleted'``: deletion is a tombstone nothing resurrects.
-The ingest service's plain insert of a new upload (``USING TIMESTAMP`` of the upload
-time) is older than any LWT here, so it cannot resurrect a row either.
+No write here is a lightweight transaction; each cell is written ``USING TIMESTAMP``
+chosen so that the right write wins whatever order the events arrive in
+(docs/consistency.md, "A deleted photo never comes back as ready"):
 
-Caption and title are last-writer-wins by event time: a compare-and-set on
-``caption_at`` (Cassandra refuses ``USING TIMESTAMP`` on conditional writes). The
-caption carried by ``photo.processed`` counts as written at the upload (the photo id's
-time), so it never overwrites a later edit.
+- a **deletion** writes ``status = 'deleted'`` at :data:`~sinks.statements.STICKY_US`,
+  a fixed instant in 2100, and unlists the photo at that instant too: a sticky
+  tombstone nothing written at a real time can overwrite, so a late or replayed
+  ``photo.processed`` can never make a deleted photo ready or list it again;
+- the **ready or failed** state is written at its event's time (never before the
+  upload): a replay rewrites the same cells, and of a ready and a failed event the
+  later wins, in the row and in the listing alike;
+- **caption, title and alt text** are last-writer-wins by event time: an edit is
+  written at its event's time, the text carried by ``photo.processed`` at the upload's
+  (the photo id's time), so it never overwrites a later edit, even one stored before
+  the processing; the ingest service's upload row is written at that same instant.
 
-``photos_by_user`` (with its ``photo_count``) lists ready photos only; it is changed
-through :mod:`sinks.counted`. Making a photo ready adds it there and then re-checks
-the tombstone with a serial read, so a deletion racing the processing cannot leave a
-deleted photo listed.
+A ready photo is written as one single-partition batch (state at the event's time,
+upload text at the upload's), so no reader sees one half. Readers read at the normal
+consistency: with quorum writes and reads, a read that starts after a write finished
+sees it, and no decision needs more (the listing tombstone wins on its timestamp).
+
+``photos_by_user`` lists ready photos only; its count is counted from the listing
+when read (:func:`photo_count`), so no writer needs to read or compare a count.
 """
 
 from __future__ import annotations
@@ -31,12 +38,12 @@ from typing import Any
 
 import orjson
 from cassandra.cluster import Session
+from cassandra.query import BatchStatement, BatchType
 
 from infra.connect.cassandra import execute
 from schemas.ids import id_time
 from schemas.media import PhotoProcessed
-from sinks.counted import CountedTable, add_edge, edge_count, remove_edge
-from sinks.statements import QUORUM, SERIAL, applied, as_utc, prepared
+from sinks.statements import QUORUM, STICKY_US, as_utc, micros, prepared
 
 STATUS_PROCESSING = "processing"
 STATUS_READY = "ready"
@@ -46,47 +53,38 @@ STATUS_DELETED = "deleted"
 #: Ids per multi-partition ``IN`` read (small: the coordinator fans each out).
 IN_GROUP = 16
 
-PHOTOS_BY_USER = CountedTable("photos_by_user", "owner_id", "photo_id", "photo_count")
-
-_READY_SET = (
-    "UPDATE photos SET owner_id = ?, media_kind = ?, status = 'ready', failure_reason = null, "
-    "width = ?, height = ?, duration_ms = ?, derivatives = ?, dominant_color = ?, "
-    "blurhash = ?, location = ?, album_items = ?, detached = ?, sensitive = ?, "
-    "content_warning = ?, updated_at = ?"
-)
-_READY = f"{_READY_SET} WHERE photo_id = ? IF status != 'deleted'"
-#: The common case in one Paxos round: no caption stored yet (``caption_at`` null), so
-#: the one carried by ``photo.processed`` goes in with the ready state.
-_READY_CAPTIONED = (
-    f"{_READY_SET}, caption = ?, title = ?, caption_at = ? "
-    "WHERE photo_id = ? IF status != 'deleted' AND caption_at = null"
+_READY = (
+    "UPDATE photos USING TIMESTAMP ? SET owner_id = ?, media_kind = ?, status = 'ready', "
+    "failure_reason = null, width = ?, height = ?, duration_ms = ?, derivatives = ?, "
+    "dominant_color = ?, blurhash = ?, location = ?, album_items = ?, detached = ?, "
+    "sensitive = ?, content_warning = ?, updated_at = ? WHERE photo_id = ?"
 )
 _FAILED = (
-    "UPDATE photos SET owner_id = ?, status = 'failed', failure_reason = ?, updated_at = ? "
-    "WHERE photo_id = ? IF status != 'deleted'"
+    "UPDATE photos USING TIMESTAMP ? SET owner_id = ?, status = 'failed', failure_reason = ?, "
+    "updated_at = ? WHERE photo_id = ?"
 )
-_DELETED = (
-    "UPDATE photos SET owner_id = ?, status = 'deleted', updated_at = ? "
-    "WHERE photo_id = ? IF status != 'deleted'"
+_TOMBSTONE = (
+    "UPDATE photos USING TIMESTAMP ? SET owner_id = ?, status = 'deleted', updated_at = ? "
+    "WHERE photo_id = ?"
 )
-_CAPTION = (
-    "UPDATE photos SET caption = ?, title = ?, caption_at = ? "
-    "WHERE photo_id = ? IF status != 'deleted' AND caption_at = ?"
+_TOMBSTONE_WHY = (
+    "UPDATE photos USING TIMESTAMP ? SET owner_id = ?, status = 'deleted', failure_reason = ?, "
+    "updated_at = ? WHERE photo_id = ?"
 )
-_CAPTION_STATE = "SELECT status, caption_at FROM photos WHERE photo_id = ?"
-_ALT = (
-    "UPDATE photos SET alt_text = ?, alt_at = ? "
-    "WHERE photo_id = ? IF status != 'deleted' AND alt_at = ?"
-)
-_ALT_STATE = "SELECT status, alt_at FROM photos WHERE photo_id = ?"
+_CAPTION = "UPDATE photos USING TIMESTAMP ? SET caption = ?, title = ? WHERE photo_id = ?"
+_ALT = "UPDATE photos USING TIMESTAMP ? SET alt_text = ? WHERE photo_id = ?"
 _STATUS = "SELECT status FROM photos WHERE photo_id = ?"
-_OWNER_STATUS = "SELECT owner_id, status FROM photos WHERE photo_id = ?"
 _TEXT = "SELECT owner_id, status, caption, title FROM photos WHERE photo_id = ?"
 _STATUS_REASON = "SELECT status, failure_reason FROM photos WHERE photo_id = ?"
 _GET = "SELECT * FROM photos WHERE photo_id = ?"
 _GET_MANY = "SELECT * FROM photos WHERE photo_id IN ?"
-_DETACHED_ADD = "INSERT INTO detached_by_owner (owner_id, media_id) VALUES (?, ?)"
-_DETACHED_DEL = "DELETE FROM detached_by_owner WHERE owner_id = ? AND media_id = ?"
+_LIST = "INSERT INTO photos_by_user (owner_id, photo_id) VALUES (?, ?) USING TIMESTAMP ?"
+_UNLIST = "DELETE FROM photos_by_user USING TIMESTAMP ? WHERE owner_id = ? AND photo_id = ?"
+_COUNT = "SELECT COUNT(photo_id) AS listed FROM photos_by_user WHERE owner_id = ?"
+_DETACHED_ADD = ("INSERT INTO detached_by_owner (owner_id, media_id) VALUES (?, ?) "
+                 "USING TIMESTAMP ?")
+_DETACHED_DEL = ("DELETE FROM detached_by_owner USING TIMESTAMP ? "
+                 "WHERE owner_id = ? AND media_id = ?")
 _DETACHED = "SELECT media_id FROM detached_by_owner WHERE owner_id = ? LIMIT ?"
 _DETACHED_BEFORE = ("SELECT media_id FROM detached_by_owner WHERE owner_id = ? AND media_id < ? "
                     "LIMIT ?")
@@ -140,118 +138,143 @@ class PhotoText:
     caption: str
     title: str
 
+    @property
+    def ready(self) -> bool:
+        return self.status == STATUS_READY
 
-async def mark_processed(session: Session, photo: PhotoProcessed, at: datetime) -> bool:
-    """Make the photo ready and list it under its owner; False if it is deleted.
+    @property
+    def deleted(self) -> bool:
+        return self.status == STATUS_DELETED
 
-    ``at`` is the event's ``occurred_at``. Safe to repeat and to race a deletion.
-    Every photo comes through here twice (metadata and the fan-out planner), and each
-    Paxos round is a large share of Cassandra's CPU per photo (docs/capacity.md), so the
-    first pass writes the ready state and the upload caption in one LWT; only a row that
-    already has a caption takes the separate ready + caption compare-and-set path.
+
+def upload_stamp(photo_id: int) -> int:
+    """The write timestamp of what the upload said (caption, title, alt text): the
+    photo id's time, the instant the ingest service writes its row at."""
+    return micros(id_time(photo_id))
+
+
+def event_stamp(photo_id: int, at: datetime) -> int:
+    """The write timestamp of a processing outcome at ``at``: the event's time, but
+    never at or before the upload's (a clock behind the ingest's must not lose to it)."""
+    return max(micros(at), upload_stamp(photo_id) + 1)
+
+
+async def write_ready(session: Session, photo: PhotoProcessed, at: datetime) -> None:
+    """Write the ready state (at the event's time) and the upload's text (at the
+    upload's) as one single-partition batch; no read, safe to repeat and to race.
+
+    A deleted photo stays deleted (its status is sticky, module doc); a caption edited
+    before or after keeps its edit (written at a later time than the upload's).
     """
     derivatives = orjson.dumps([
         {"name": d.name, "key": d.key, "width": d.width, "height": d.height,
          "bytes": d.bytes, "content_type": d.content_type}
         for d in photo.derivatives
     ]).decode()
-    ready = (photo.owner_id, photo.media_kind, photo.original_width, photo.original_height,
-             photo.duration_ms, derivatives, photo.placeholder.dominant_color,
-             photo.placeholder.blurhash, photo.location, list(photo.items) or None,
-             photo.detached, photo.sensitive, photo.content_warning, at)
-    captioned_at = id_time(photo.photo_id)
-    statement = await prepared(session, _READY_CAPTIONED)
-    rows = await execute(session, statement,
-                         (*ready, photo.caption, photo.title, captioned_at, photo.photo_id))
-    if not applied(rows):
-        # Deleted, or a caption is stored already (a redelivery, the other processor
-        # group, or an edit): the failed LWT returned both, read serially.
-        current = rows[0] if rows else {}
-        if current.get("status") == STATUS_DELETED:
-            return False
-        statement = await prepared(session, _READY)
-        if not applied(await execute(session, statement, (*ready, photo.photo_id))):
-            return False
-        stored = as_utc(current.get("caption_at"))
-        if stored is None or stored < _ms(captioned_at):
-            await set_caption(session, photo.photo_id, photo.caption, photo.title,
-                              captioned_at)
+    uploaded = upload_stamp(photo.photo_id)
+    batch = BatchStatement(batch_type=BatchType.UNLOGGED, consistency_level=QUORUM)
+    batch.add(await prepared(session, _READY), (
+        event_stamp(photo.photo_id, at), photo.owner_id, photo.media_kind,
+        photo.original_width, photo.original_height, photo.duration_ms, derivatives,
+        photo.placeholder.dominant_color, photo.placeholder.blurhash, photo.location,
+        list(photo.items) or None, photo.detached, photo.sensitive, photo.content_warning,
+        at, photo.photo_id))
+    batch.add(await prepared(session, _CAPTION),
+              (uploaded, photo.caption, photo.title, photo.photo_id))
     if photo.alt_text:
-        await set_alt_text(session, photo.photo_id, photo.alt_text, captioned_at)
+        batch.add(await prepared(session, _ALT), (uploaded, photo.alt_text, photo.photo_id))
+    await execute(session, batch)
+
+
+async def list_photo(session: Session, photo: PhotoProcessed, at: datetime) -> None:
+    """List the photo under its owner (an album item: apart, for the account sweep).
+
+    Written at the event's time, so a deletion's unlisting (sticky) or a later failure
+    wins whatever the order; no read. Album items are no posts: never in the grid.
+    """
+    stamp = event_stamp(photo.photo_id, at)
     if photo.detached:
-        # An album item is no post: never in its owner's grid, count or timelines; it is
-        # listed apart, for the account-deletion sweep.
         statement = await prepared(session, _DETACHED_ADD)
-        await execute(session, statement, (photo.owner_id, photo.photo_id))
-        return True
-    await add_edge(session, PHOTOS_BY_USER, photo.owner_id, photo.photo_id)
-    if await _serial_status(session, photo.photo_id) != STATUS_READY:
-        # Deleted (or failed) while we listed it: the deleter may have run its removal
-        # before our insert, so undo it here.
-        await remove_edge(session, PHOTOS_BY_USER, photo.owner_id, photo.photo_id)
-        return False
-    return True
+        await execute(session, statement, (photo.owner_id, photo.photo_id, stamp))
+        return
+    statement = await prepared(session, _LIST)
+    await execute(session, statement, (photo.owner_id, photo.photo_id, stamp))
+
+
+async def mark_processed(session: Session, photo: PhotoProcessed, at: datetime) -> PhotoText:
+    """Make the photo ready and list it under its owner; returns the row as stored then.
+
+    ``at`` is the event's ``occurred_at``. Safe to repeat and to race a deletion. The
+    one read of the row (after the write) says whether the photo is ready (deleted, or
+    failed by a later event, it is not listed) and what the search index wants.
+    """
+    await write_ready(session, photo, at)
+    stored = await photo_text(session, photo.photo_id)
+    if stored is None:  # unreachable after our write, but say what it means
+        stored = PhotoText(photo.owner_id, None, photo.caption, photo.title)
+    if stored.deleted:
+        # The sticky unlisting again: a replay may come after its tombstone was purged.
+        await _unlist(session, photo.photo_id, photo.owner_id, STICKY_US)
+    elif stored.ready:
+        await list_photo(session, photo, at)
+    return stored
 
 
 async def mark_failed(session: Session, photo_id: int, owner_id: int, reason: str,
-                      at: datetime) -> bool:
-    """Record a final processing failure (not on a deleted photo); unlists the photo."""
+                      at: datetime) -> None:
+    """Record a final processing failure (at the event's time) and unlist the photo.
+
+    A deleted photo stays deleted; of a ready and a failed event the later wins.
+    """
+    stamp = event_stamp(photo_id, at)
     statement = await prepared(session, _FAILED)
-    rows = await execute(session, statement, (owner_id, reason, at, photo_id))
-    await remove_edge(session, PHOTOS_BY_USER, owner_id, photo_id)
-    return applied(rows)
+    await execute(session, statement, (stamp, owner_id, reason, at, photo_id))
+    statement = await prepared(session, _UNLIST)
+    await execute(session, statement, (stamp, owner_id, photo_id))
 
 
-async def mark_deleted(session: Session, photo_id: int, owner_id: int, at: datetime) -> bool:
-    """Tombstone the photo and unlist it; False if it already was deleted."""
-    statement = await prepared(session, _DELETED)
-    rows = await execute(session, statement, (owner_id, at, photo_id))
-    await remove_edge(session, PHOTOS_BY_USER, owner_id, photo_id)
+async def mark_deleted(session: Session, photo_id: int, owner_id: int, at: datetime,
+                       reason: str | None = None) -> None:
+    """Tombstone the photo and unlist it, for good (sticky, module doc); idempotent.
+
+    ``reason`` is kept as the ``failure_reason`` (the ingest service's abort names
+    itself there). Row first: a crash before the unlisting is finished by the
+    redelivery, and a listing that outlives it is never shown (not ready).
+    """
+    if reason is None:
+        statement = await prepared(session, _TOMBSTONE)
+        await execute(session, statement, (STICKY_US, owner_id, at, photo_id))
+    else:
+        statement = await prepared(session, _TOMBSTONE_WHY)
+        await execute(session, statement, (STICKY_US, owner_id, reason, at, photo_id))
+    await _unlist(session, photo_id, owner_id, STICKY_US)
+
+
+async def _unlist(session: Session, photo_id: int, owner_id: int, stamp: int) -> None:
+    statement = await prepared(session, _UNLIST)
+    await execute(session, statement, (stamp, owner_id, photo_id))
     statement = await prepared(session, _DETACHED_DEL)
-    await execute(session, statement, (owner_id, photo_id))
-    return applied(rows)
+    await execute(session, statement, (stamp, owner_id, photo_id))
 
 
 async def set_caption(session: Session, photo_id: int, caption: str, title: str,
-                      at: datetime) -> bool:
-    """Store caption and title written at ``at`` unless a newer one (or a tombstone) is there.
+                      at: datetime) -> None:
+    """Store caption and title written at ``at``: the newest edit wins, in any order.
 
-    Returns True when this call changed them. Compare-and-set on ``caption_at``: the
-    loop only repeats while other writers keep changing it.
+    A plain write at the edit's time; on a deleted photo it changes nothing anyone sees.
     """
-    state = await prepared(session, _CAPTION_STATE, consistency=SERIAL)
-    write = await prepared(session, _CAPTION)
-    while True:
-        rows = await execute(session, state, (photo_id,))
-        status = rows[0]["status"] if rows else None
-        stored = as_utc(rows[0]["caption_at"]) if rows else None
-        if status == STATUS_DELETED or (stored is not None and stored >= _ms(at)):
-            return False
-        result = await execute(session, write, (caption, title, at, photo_id,
-                                                rows[0]["caption_at"] if rows else None))
-        if applied(result):
-            return True
+    statement = await prepared(session, _CAPTION)
+    await execute(session, statement, (micros(at), caption, title, photo_id))
 
 
-async def set_alt_text(session: Session, photo_id: int, alt_text: str, at: datetime) -> bool:
-    """Store one media item's alt text written at ``at`` unless a newer one is there.
+async def set_alt_text(session: Session, photo_id: int, alt_text: str, at: datetime) -> None:
+    """Store one media item's alt text written at ``at``; the newest edit wins.
 
     Last writer wins by event time, as for captions (:func:`set_caption`): the alt text
     given at upload counts as written at the upload, so it never undoes a later edit.
     """
-    state = await prepared(session, _ALT_STATE, consistency=SERIAL)
-    write = await prepared(session, _ALT)
-    while True:
-        rows = await execute(session, state, (photo_id,))
-        if not rows:
-            return False  # no row: no write has made the media known yet
-        status = rows[0]["status"]
-        stored = as_utc(rows[0]["alt_at"])
-        if status == STATUS_DELETED or (stored is not None and stored >= _ms(at)):
-            return False
-        result = await execute(session, write, (alt_text, at, photo_id, rows[0]["alt_at"]))
-        if applied(result):
-            return True
+    statement = await prepared(session, _ALT)
+    await execute(session, statement, (micros(at), alt_text, photo_id))
 
 
 async def get_photo(session: Session, photo_id: int) -> Photo | None:
@@ -271,25 +294,20 @@ async def get_photos(session: Session, photo_ids: Sequence[int]) -> dict[int, Ph
     return {row["photo_id"]: _photo(row) for rows in found for row in rows}
 
 
-async def photo_status(session: Session, photo_id: int, *, serial: bool = True) -> str | None:
-    """The photo row's status; ``serial`` makes it linearizable with the tombstone LWT.
+async def photo_status(session: Session, photo_id: int) -> str | None:
+    """The photo row's status (None: no row).
 
-    The fan-out worker checks it before and after an add chunk (see
-    :mod:`processors.fanout`) so a deletion racing the delivery always wins.
+    The fan-out worker checks it after writing an add chunk (see
+    :mod:`processors.fanout`): a deletion that finished before this read is seen.
     """
-    statement = await prepared(session, _OWNER_STATUS,
-                               consistency=SERIAL if serial else QUORUM)
+    statement = await prepared(session, _STATUS)
     rows = await execute(session, statement, (photo_id,))
     return rows[0]["status"] if rows else None
 
 
 async def photo_text(session: Session, photo_id: int) -> PhotoText | None:
-    """Owner, status, caption and title, read serially (None: no row).
-
-    Serial so that the search index, which re-reads after writing, converges on what a
-    racing deletion or caption edit (both LWTs) left, never on a stale replica.
-    """
-    statement = await prepared(session, _TEXT, consistency=SERIAL)
+    """Owner, status, caption and title (None: no row): what the search index wants."""
+    statement = await prepared(session, _TEXT)
     rows = await execute(session, statement, (photo_id,))
     if not rows:
         return None
@@ -298,12 +316,12 @@ async def photo_text(session: Session, photo_id: int) -> PhotoText | None:
 
 
 async def status_and_reason(session: Session, photo_id: int) -> tuple[str | None, str | None]:
-    """(status, failure_reason) read serially, (None, None) when there is no row.
+    """(status, failure_reason), (None, None) when there is no row.
 
-    Linearizable with every LWT on the row: the ingest service's abort decides from it
-    whether a publish that failed had landed after all (:mod:`producers.ingest.photos`).
+    The ingest service's abort decides from it whether a publish that failed had
+    landed and been processed after all (:mod:`producers.ingest.photos`).
     """
-    statement = await prepared(session, _STATUS_REASON, consistency=SERIAL)
+    statement = await prepared(session, _STATUS_REASON)
     rows = await execute(session, statement, (photo_id,))
     if not rows:
         return None, None
@@ -355,16 +373,12 @@ async def detached_media(session: Session, owner_id: int, limit: int = 50,
 
 
 async def photo_count(session: Session, owner_id: int) -> int:
-    """How many ready photos ``owner_id`` has."""
-    return await edge_count(session, PHOTOS_BY_USER, owner_id)
+    """How many ready photos ``owner_id`` has: counted from the listing.
 
-
-async def _serial_status(session: Session, photo_id: int) -> str | None:
-    statement = await prepared(session, _STATUS, consistency=SERIAL)
-    rows = await execute(session, statement, (photo_id,))
-    return rows[0]["status"] if rows else None
-
-
-def _ms(moment: datetime) -> datetime:
-    """``moment`` truncated to milliseconds, the precision Cassandra keeps."""
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    Counted on read instead of kept in a static column: the listing has a writer per
+    photo (photos are keyed by photo, not owner), and a kept count would need a
+    compare-and-set per change. The read API caches it (``cache.USER_COUNTS``).
+    """
+    statement = await prepared(session, _COUNT)
+    rows = await execute(session, statement, (owner_id,))
+    return int(rows[0]["listed"] or 0) if rows else 0

@@ -23,15 +23,13 @@ from cassandra.cluster import Session
 
 from infra.connect.cassandra import execute
 from schemas.ids import SEQUENCE_BITS, SHARD_BITS
-from sinks.statements import prepared
+from sinks.statements import STICKY_US, prepared
 
 #: ``bucket = author_id % PULL_BUCKETS`` spreads the set over a few partitions.
 PULL_BUCKETS = 16
 
 _MARK_PULLED = ("INSERT INTO pull_authors (bucket, author_id, pulled_since) VALUES (?, ?, ?) "
                 "USING TIMESTAMP ?")
-#: Write timestamps of marks count down from here (us: 2100-01-01).
-STICKY_US = 4_102_444_800_000_000
 _PULLED = "SELECT author_id FROM pull_authors WHERE bucket = ?"
 
 

@@ -6,7 +6,10 @@ in ``photo_search_terms`` that are no longer wanted, upserts the wanted ones and
 records them. Every caller (processed, caption edit, deletion) just calls it, so the
 index is right after a crash, a redelivery or events handled out of order, and the old
 caption need not be known. After writing it re-reads the photo and converges again
-if it changed meanwhile (a deletion racing an edit).
+if it changed meanwhile (a deletion racing an edit), unless the caller hands it the row
+it read after its own write: the metadata processor, the photo's single writer, whose
+events of one photo are handled one at a time (the read it saves is the second read of
+the row per processed photo).
 
 Usernames: one ``users_by_prefix`` row per prefix, written ``USING TIMESTAMP`` of the
 profile event like the profile itself (see :mod:`sinks.users`).
@@ -17,7 +20,7 @@ from __future__ import annotations
 from cassandra.cluster import Session
 
 from infra.connect.cassandra import execute, execute_many
-from sinks.photos import STATUS_READY, photo_text
+from sinks.photos import PhotoText, photo_text
 from sinks.search_terms import (
     MAX_PREFIX,
     fold,
@@ -50,8 +53,16 @@ _ROUNDS = 5
 Wanted = tuple[int | None, frozenset[str], frozenset[str]]
 
 
-async def reindex_photo(session: Session, photo_id: int) -> None:
-    """Make the index rows of ``photo_id`` match its stored caption, title and status."""
+async def reindex_photo(session: Session, photo_id: int,
+                        stored: PhotoText | None = None) -> None:
+    """Make the index rows of ``photo_id`` match its stored caption, title and status.
+
+    ``stored``: the row as the caller read it after its own write (module doc); the
+    index is then made to match it, with no read of the row here.
+    """
+    if stored is not None:
+        await _apply(session, photo_id, _wanted_of(stored))
+        return
     want = await _wanted(session, photo_id)
     for _ in range(_ROUNDS):
         await _apply(session, photo_id, want)
@@ -121,8 +132,11 @@ async def users_with_prefix(session: Session, prefix: str,
 
 
 async def _wanted(session: Session, photo_id: int) -> Wanted:
-    text = await photo_text(session, photo_id)
-    if text is None or text.status != STATUS_READY:
+    return _wanted_of(await photo_text(session, photo_id))
+
+
+def _wanted_of(text: PhotoText | None) -> Wanted:
+    if text is None or not text.ready:
         return (text.owner_id if text else None, frozenset(), frozenset())
     return (text.owner_id, frozenset(terms(text.caption, text.title)),
             frozenset(hashtags(text.caption, text.title)))

@@ -26,8 +26,11 @@ _CACHE: WeakKeyDictionary[Session, dict[tuple[str, int], PreparedStatement]] = (
 #: Writes and plain reads: by default a quorum of the local DC, so a read after a write
 #: sees it (PHOTOSTREAM_CASSANDRA_CONSISTENCY; read once, as statements are cached).
 QUORUM: int = ConsistencyLevel.name_to_value[get_settings().cassandra.consistency]
-#: Linearizable reads of rows that LWTs guard (the tombstone check, for instance).
+#: Linearizable reads of rows that LWTs guard (the album post's compare-and-sets).
 SERIAL = ConsistencyLevel.SERIAL
+#: A write timestamp no write made at a real time can beat (us: 2100-01-01): what sticky
+#: markers and tombstones are written at (``pull_authors``, a deleted photo).
+STICKY_US = 4_102_444_800_000_000
 
 
 async def prepared(session: Session, cql: str, *, consistency: int = QUORUM) -> PreparedStatement:

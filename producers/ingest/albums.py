@@ -131,7 +131,7 @@ class Albums:
         except PublishError:
             # Ambiguous: the event may have landed. The tombstone makes the processor
             # drop it (and every processor ignore the post) unless it was made already.
-            outcome = await self.ingest.photos.abort(post_id)
+            outcome = await self.ingest.photos.abort(post_id, event.payload.owner_id)
             if outcome.processed:
                 return  # the event landed and the post is already made
             with contextlib.suppress(Exception):

@@ -8,17 +8,18 @@ grid lists only ready ones), so a request that fails before the event leaves not
 person can see.
 
 The row is written ``USING TIMESTAMP`` of the photo id's time. Cassandra resolves
-conflicting cells by write timestamp and every processor write is an LWT (timestamped
-"now"), so a retried request that writes the row again can never roll a ``ready`` or
-``deleted`` photo back to ``processing``.
+conflicting cells by write timestamp and every processor writes at its event's time,
+later than the upload (:mod:`sinks.photos`), so a retried request that writes the row
+again can never roll a ``ready`` or ``deleted`` photo back to ``processing``.
 
 A publish that fails may still have reached the broker (the acknowledgement is what was
-lost), so a failed publish is *aborted*: the row is tombstoned (``deleted``, reason
-:data:`ABORTED`) with a compare-and-set that only applies while it is still
-``processing``. Every processor write is guarded by ``IF status != 'deleted'``, so an
-event that did land is then ignored. If the compare-and-set finds the photo already
-``ready`` or ``failed``, the event did land and was processed first: the upload is
-accepted after all.
+lost), so a failed publish is *aborted*: the row is read, and unless a processor has
+already made the photo ``ready`` or ``failed`` (the event did land and was processed
+first: the upload is accepted after all), it is tombstoned for good (``deleted``, reason
+:data:`ABORTED`, the sticky tombstone of a deletion), so an event that did land is
+ignored, or undone if it was being processed at that very moment. No compare-and-set:
+this runs only when a publish failed, and whichever way the read goes, the photo ends
+in the state the answer gives.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ from cassandra.query import PreparedStatement
 from infra.connect.cassandra import execute
 from schemas.ids import id_time
 from schemas.media import AlbumPosted, PhotoUploaded
-from sinks.photos import status_and_reason
-from sinks.statements import QUORUM, SERIAL, micros
+from sinks.photos import mark_deleted, status_and_reason
+from sinks.statements import QUORUM, micros
 
 STATUS_PROCESSING = "processing"
 STATUS_DELETED = "deleted"
@@ -51,12 +52,6 @@ _INSERT_POST = (
     "album_items, detached, sensitive, content_warning, uploaded_at, updated_at) "
     "VALUES (?, ?, 'photo', ?, ?, ?, ?, ?, false, ?, ?, ?, ?) USING TIMESTAMP ?"
 )
-_ABORT = (
-    "UPDATE photos SET status = 'deleted', failure_reason = ?, updated_at = ? "
-    "WHERE photo_id = ? IF status = 'processing'"
-)
-
-
 @dataclass(frozen=True)
 class RowState:
     """What the ``photos`` row of an upload says about it (None: no row)."""
@@ -85,12 +80,10 @@ class PhotoRows:
     @classmethod
     async def create(cls, session: Session) -> PhotoRows:
         def prepare() -> dict[str, PreparedStatement]:
-            statements = {"insert": session.prepare(_INSERT), "abort": session.prepare(_ABORT),
+            statements = {"insert": session.prepare(_INSERT),
                           "post": session.prepare(_INSERT_POST)}
             statements["insert"].consistency_level = QUORUM
             statements["post"].consistency_level = QUORUM
-            statements["abort"].consistency_level = QUORUM
-            statements["abort"].serial_consistency_level = SERIAL
             return statements
 
         return cls(session, await asyncio.to_thread(prepare))
@@ -114,19 +107,19 @@ class PhotoRows:
             post.posted_at, post.posted_at, micros(id_time(post.post_id)),
         ))
 
-    async def abort(self, photo_id: int) -> RowState:
+    async def abort(self, photo_id: int, owner_id: int) -> RowState:
         """Tombstone an upload whose publish failed, unless a processor got there first.
 
         Returns the row's state afterwards: ``aborted`` when this call (or an earlier
         one) abandoned the upload, ``processed`` when the event landed after all.
         """
-        rows = await execute(self.session, self._st["abort"],
-                             (ABORTED, datetime.now(UTC), photo_id))
-        if rows and rows[0]["[applied]"]:
-            return RowState(STATUS_DELETED, ABORTED)
-        return await self.state(photo_id)
+        state = await self.state(photo_id)
+        if state.processed or state.aborted:
+            return state
+        await mark_deleted(self.session, photo_id, owner_id, datetime.now(UTC), ABORTED)
+        return RowState(STATUS_DELETED, ABORTED)
 
     async def state(self, photo_id: int) -> RowState:
-        """The row's status, read serially (linearizable with the processors' LWTs)."""
+        """The row's status and failure reason (None: no row)."""
         status, reason = await status_and_reason(self.session, photo_id)
         return RowState(status, reason)

@@ -154,7 +154,7 @@ class IngestService:
         try:
             await self.publisher.publish(event)
         except PublishError:
-            outcome = await self.photos.abort(event.payload.photo_id)
+            outcome = await self.photos.abort(event.payload.photo_id, event.payload.owner_id)
             if not outcome.processed:
                 raise
             log.warning("publishing upload %s failed, but the event landed and was "

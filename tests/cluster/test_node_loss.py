@@ -26,7 +26,7 @@ from schemas.topics import MEDIA_UPLOADED
 from sinks import durable_timelines
 from sinks.counted import edge_count
 from sinks.engagement import LIKES
-from sinks.photos import PHOTOS_BY_USER
+from sinks.photos import photo_count
 from sinks.redis_timelines import RedisTimelines
 from tests.cluster.fleet import Fleet, eventually
 from tests.cluster.nodes import (
@@ -263,7 +263,7 @@ async def test_two_copies_of_every_processor_one_sigkilled_timelines_once(
                 assert sorted(found) == sorted(ids), f"{where} timeline of {fan}"
     finally:
         await rds.aclose()
-    listed = await edge_count(session, PHOTOS_BY_USER, world.author)
+    listed = await photo_count(session, world.author)
     assert listed == len(ids), f"author's photo_count {listed}, uploads {len(ids)}"
     done_b = await fleet.metric("processors-b", COPY_METRIC)
     print(f"\ncompeting processors: 2 copies of every processor, SIGKILL one after it "

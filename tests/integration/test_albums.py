@@ -328,7 +328,7 @@ async def test_an_album_posted_whose_request_was_aborted_never_appears(
     try:
         rows = await PhotoRows.create(session)
         await rows.record_post(event)
-        assert (await rows.abort(post_id)).aborted
+        assert (await rows.abort(post_id, alice.user_id)).aborted
     finally:
         session.cluster.shutdown()
     await world.publish(event)

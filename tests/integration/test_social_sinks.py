@@ -145,20 +145,25 @@ async def test_private_follow_waits_in_requests_until_approved(
 async def test_deleted_photo_is_not_resurrected_by_a_late_processed(
         cassandra_session: Session) -> None:
     s, owner, photo = cassandra_session, random_id(), time_id()
-    assert await photos.mark_processed(s, processed(photo, owner, "#late party"), now())
-    assert await photos.mark_processed(s, processed(photo, owner, "#late party"), now())
+    assert (await photos.mark_processed(s, processed(photo, owner, "#late party"), now())).ready
+    assert (await photos.mark_processed(s, processed(photo, owner, "#late party"), now())).ready
     assert await photos.photo_count(s, owner) == 1
     assert await photos.recent_photos(s, owner) == [photo]
     await search.reindex_photo(s, photo)
     assert photo in await search.photos_with_hashtag(s, "late")
 
-    assert await photos.mark_deleted(s, photo, owner, now()) is True
+    await photos.mark_deleted(s, photo, owner, now())
     await search.reindex_photo(s, photo)
-    assert await photos.mark_processed(s, processed(photo, owner, "#late party"), now()) is False
-    assert await photos.set_caption(s, photo, "#again", "", now()) is False
+    # A replay of its events after the deletion, each with a later event time.
+    later = now() + timedelta(hours=1)
+    assert (await photos.mark_processed(s, processed(photo, owner, "#late party"), later)).deleted
+    await photos.write_ready(s, processed(photo, owner, "#late party"), later)
+    await photos.list_photo(s, processed(photo, owner, "#late party"), later)
+    await photos.mark_failed(s, photo, owner, "decode: bad", later)
+    await photos.set_caption(s, photo, "#again", "", later)
     await search.reindex_photo(s, photo)
     row = await photos.get_photo(s, photo)
-    assert row is not None and row.deleted and row.caption == "#late party"
+    assert row is not None and row.deleted
     assert await photos.photo_count(s, owner) == 0
     assert await photos.recent_photos(s, owner) == []
     assert photo not in await search.photos_with_hashtag(s, "late")
@@ -166,18 +171,40 @@ async def test_deleted_photo_is_not_resurrected_by_a_late_processed(
 
 
 async def test_delete_before_processed_leaves_a_tombstone(cassandra_session: Session) -> None:
+    # The ready event handled after the delete (the topics are not ordered): stays
+    # deleted, never listed, whichever of the two writers (metadata, fan-out) comes.
     s, owner, photo = cassandra_session, random_id(), time_id()
     await photos.mark_deleted(s, photo, owner, now())
-    assert await photos.mark_processed(s, processed(photo, owner, "x"), now()) is False
-    assert await photos.mark_failed(s, photo, owner, "decode: bad", now()) is False
+    late = now() + timedelta(seconds=5)
+    assert (await photos.mark_processed(s, processed(photo, owner, "x"), late)).deleted
+    await photos.list_photo(s, processed(photo, owner, "x"), late)
+    await photos.mark_failed(s, photo, owner, "decode: bad", late)
     row = await photos.get_photo(s, photo)
     assert row is not None and row.status == photos.STATUS_DELETED
     assert await photos.photo_count(s, owner) == 0
+    assert await photos.recent_photos(s, owner) == []
+
+
+async def test_ready_and_failed_the_later_event_wins_in_any_order(
+        cassandra_session: Session) -> None:
+    s, owner, photo = cassandra_session, random_id(), time_id()
+    t0 = now()
+    await photos.mark_failed(s, photo, owner, "decode: later", t0 + timedelta(seconds=2))
+    assert not (await photos.mark_processed(s, processed(photo, owner, "x"), t0)).ready
+    row = await photos.get_photo(s, photo)
+    assert row is not None and row.status == "failed" and row.failure_reason == "decode: later"
+    assert await photos.recent_photos(s, owner) == []
+    # A reprocessing that succeeds later makes it ready and listed again.
+    assert (await photos.mark_processed(s, processed(photo, owner, "x"),
+                                        t0 + timedelta(seconds=4))).ready
+    row = await photos.get_photo(s, photo)
+    assert row is not None and row.ready and row.failure_reason is None
+    assert await photos.recent_photos(s, owner) == [photo]
 
 
 async def test_failed_photo_keeps_its_reason(cassandra_session: Session) -> None:
     s, owner, photo = cassandra_session, random_id(), time_id()
-    assert await photos.mark_failed(s, photo, owner, "decode: not an image", now())
+    await photos.mark_failed(s, photo, owner, "decode: not an image", now())
     row = await photos.get_photo(s, photo)
     assert row is not None and row.status == "failed"
     assert row.failure_reason == "decode: not an image"
@@ -188,9 +215,9 @@ async def test_caption_edits_are_last_writer_wins_by_event_time(
     s, owner, photo = cassandra_session, random_id(), time_id()
     t0 = now()
     await photos.mark_processed(s, processed(photo, owner, "original #first"), t0)
-    assert await photos.set_caption(s, photo, "newest #third", "T3", t0 + timedelta(seconds=3))
-    assert not await photos.set_caption(s, photo, "older #second", "T2",
-                                        t0 + timedelta(seconds=2))
+    # Two edits handled out of order: the newer one stays.
+    await photos.set_caption(s, photo, "newest #third", "T3", t0 + timedelta(seconds=3))
+    await photos.set_caption(s, photo, "older #second", "T2", t0 + timedelta(seconds=2))
     # A redelivered processed (upload-time caption) does not undo the edit either.
     await photos.mark_processed(s, processed(photo, owner, "original #first"), t0)
     row = await photos.get_photo(s, photo)
@@ -202,8 +229,9 @@ async def test_an_edit_stored_before_processing_survives_it(cassandra_session: S
     # photo.caption_edited and media.processed are different topics: the edit can land
     # first, and processing must then make the photo ready without its upload caption.
     s, owner, photo = cassandra_session, random_id(), time_id()
-    assert await photos.set_caption(s, photo, "edited #early", "E", now() + timedelta(seconds=1))
-    assert await photos.mark_processed(s, processed(photo, owner, "original #upload"), now())
+    await photos.set_caption(s, photo, "edited #early", "E", now() + timedelta(seconds=1))
+    stored = await photos.mark_processed(s, processed(photo, owner, "original #upload"), now())
+    assert stored.ready and (stored.caption, stored.title) == ("edited #early", "E")
     row = await photos.get_photo(s, photo)
     assert row is not None and row.ready and row.width == 800
     assert (row.caption, row.title) == ("edited #early", "E")
