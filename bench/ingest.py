@@ -33,12 +33,14 @@ import argparse
 import asyncio
 import os
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from bench.cassandra_ops import PAXOS_WRITES, Counts, table_ops
 from bench.cpu import CpuMeter
 from bench.ingest_world import (
     FeedWatch,
@@ -60,7 +62,12 @@ from operate.processes import stop_processes
 from operate.stack import manager
 from operate.stack.base import free_port
 
-PHOTOSTREAM = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "photostream")
+#: The checkout this module is in: its services run from it (``python -m operate.cli``),
+#: so a benchmark of a worktree measures that worktree's code.
+REPO = Path(__file__).resolve().parents[1]
+#: Server-side operations counted per processed photo (keyspace, table, kind).
+COUNTED_OPS = (("paxos writes (system.paxos)", PAXOS_WRITES),
+               ("reads of a photo's row (photos)", ("photostream", "photos", "reads")))
 #: The processors an upload passes through on its way to a follower's feed.
 PROCESS_GROUPS = (["media"], ["metadata", "graph", "fanout", "fanout-worker"])
 #: Followers whose timelines are polled (all of them get the fan-out).
@@ -128,8 +135,8 @@ def start(args: list[str], env: dict[str, str], logs: Path) -> subprocess.Popen[
     """One service of the run; its warnings (retries, timeouts) go to ``logs``."""
     logs.mkdir(parents=True, exist_ok=True)
     with (logs / f"bench-ingest-{'-'.join(args)}.log").open("wb") as log:
-        return subprocess.Popen([PHOTOSTREAM, *args], env=env, stdout=log, stderr=log,
-                                start_new_session=True)
+        return subprocess.Popen([sys.executable, "-m", "operate.cli", *args], cwd=REPO,
+                                env=env, stdout=log, stderr=log, start_new_session=True)
 
 
 def row(what: str, value: float | int | str, fmt: str = "") -> None:
@@ -177,6 +184,7 @@ async def run(args: argparse.Namespace) -> None:
         status_line = asyncio.create_task(_healthz_detail(client, delay=4.0))
         cpu = CpuMeter()
         cpu.start()
+        ops_before = await table_ops(session)
         await up.closed_loop(args.photos, args.concurrency)
         accept_done = time.monotonic()
         saturated = dict(up.accepted)
@@ -190,6 +198,7 @@ async def run(args: argparse.Namespace) -> None:
         # would measure phase 1's leftovers, so start it from an empty pipeline.
         row("  later lanes drained, after the last processed (s)",
             await drained(settings, [g for names in PROCESS_GROUPS for g in names]), ".1f")
+        report_ops(ops_before, await table_ops(session), len(saturated))
 
         # -- phase 2: paced, into follower feeds ----------------------------------
         first = args.photos
@@ -259,6 +268,15 @@ def report_cpu(cpu: CpuMeter, photos: int, ceiling: float) -> None:
     row("  all (ms)", 1000 * per_photo, ".1f")
     row("  render alone in the ceiling run (ms)", 1000 * cores / ceiling, ".1f")
     row("  rate this CPU allows: cores / all (photos/s)", cores / per_photo, ".1f")
+
+
+def report_ops(before: Counts, after: Counts, photos: int) -> None:
+    """Cassandra's own counts over phase 1, every lane drained: what a photo costs in
+    Paxos rounds and in reads of its row (the write-path issue's targets: 0 and <= 1;
+    the ingest's Idempotency-Key claim, one LWT per upload, is in the Paxos figure)."""
+    print("Cassandra operations during phase 1 (server-side counts), per processed photo:")
+    for label, table in COUNTED_OPS:
+        row(f"  {label}", (after.get(table, 0) - before.get(table, 0)) / photos, ".2f")
 
 
 def report_saturation(args: argparse.Namespace, ceiling: float, tail: Tail,
