@@ -22,7 +22,8 @@ During phase 1 the CPU time of every process of the stack is read from ``/proc``
 (:mod:`bench.cpu`) and printed per processed photo: on one box the servers share the
 cores with the render workers, so that split is what bounds ``pipeline / ceiling``.
 
-Baseline in the same run: the render ceiling, i.e. ``render_photo`` alone on every core
+Baseline in the same run: the render ceiling, i.e. the media processor's render task alone on every core
+(its settings: JPEG quality, AVIF twins)
 with no HTTP, Kafka, MinIO or Cassandra. The pipeline can never beat it on one box, so
 ``pipeline / ceiling`` says what the plumbing costs.
 """
@@ -150,8 +151,10 @@ async def run(args: argparse.Namespace) -> None:
     print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; generating photos")
     photos = [synthetic_photo(1080, 1350, grain=0.0, detail_div=10, quality=90 - i)
               for i in range(8)]
-    ceiling = render_ceiling(photos)
-    print(f"render ceiling (render_photo alone, all cores): {ceiling:.1f} photos/s")
+    ceiling = render_ceiling(photos, settings.media)
+    twins = (f"with AVIF twins at q{settings.media.avif_quality}" if settings.media.avif_quality
+             else "JPEG only")
+    print(f"render ceiling (the render task alone, all cores, {twins}): {ceiling:.1f} photos/s")
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"

@@ -4,6 +4,7 @@ followers, and the watchers that see photos get processed and reach feeds."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 from collections.abc import Sequence
@@ -17,8 +18,8 @@ from api.feed import FeedReader
 from bench.world import World, follow_world
 from infra.connect import kafka
 from infra.connect.redis import RedisClient
-from infra.settings import Settings
-from processors.media.derivatives import render_photo
+from infra.settings import MediaSettings, Settings
+from processors.media.worker import render_image
 from schemas.envelope import InvalidEvent, decode
 from schemas.topics import MEDIA_PROCESSED
 from sinks.redis_timelines import RedisTimelines
@@ -26,13 +27,17 @@ from sinks.redis_timelines import RedisTimelines
 PRODUCER = "photostream-bench-ingest"
 
 
-def _render_once(data: bytes) -> int:
-    return len(render_photo(data, max_pixels=50_000_000).derivatives)
+def _rendered(data: bytes, *, max_pixels: int, quality: int, avif_quality: int) -> int:
+    return len(render_image(data, max_pixels, quality, avif_quality).derivatives)
 
 
-def render_ceiling(photos: list[bytes], seconds: float = 8.0) -> float:
-    """Photos/s of ``render_photo`` alone on all cores: the baseline of the run."""
+def render_ceiling(photos: list[bytes], media: MediaSettings, seconds: float = 8.0) -> float:
+    """Photos/s of the media processor's render task alone on all cores: the baseline of
+    the run. Rendered with the processor's own settings (JPEG quality, the AVIF twins),
+    so the ceiling is what the pipeline's render workers really do per photo."""
     workers = os.cpu_count() or 1
+    _render_once = functools.partial(_rendered, max_pixels=media.max_pixels,
+                                     quality=media.jpeg_quality, avif_quality=media.avif_quality)
     with ProcessPoolExecutor(workers) as pool:
         list(pool.map(_render_once, photos[:workers]))  # warm the workers
         done, began = 0, time.monotonic()

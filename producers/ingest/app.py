@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, *, worker_id: int | None = None
                 originals=Originals(s3.client(settings), settings.s3.originals_bucket),
                 session=session,
                 claims=await Claims.create(session),
-                photos=await PhotoRows.create(session),
+                photos=await PhotoRows.create(session, redis),
                 ids=ids,
             )
             app.state.albums = Albums(app.state.ingest)

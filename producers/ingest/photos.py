@@ -19,12 +19,16 @@ first: the upload is accepted after all), it is tombstoned for good (``deleted``
 :data:`ABORTED`, the sticky tombstone of a deletion), so an event that did land is
 ignored, or undone if it was being processed at that very moment. No compare-and-set:
 this runs only when a publish failed, and whichever way the read goes, the photo ends
-in the state the answer gives.
+in the state the answer gives. A processor that made the photo ready between the read
+and the tombstone may have let the read API cache it as ready, so the abort invalidates
+the photo's and its owner's cached entries after the tombstone, as a deletion's
+processor would (a Redis outage there is logged: those entries expire by their TTL).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -32,10 +36,15 @@ from cassandra.cluster import Session
 from cassandra.query import PreparedStatement
 
 from infra.connect.cassandra import execute
+from infra.connect.outages import REDIS_ERRORS
+from infra.connect.redis import RedisClient
 from schemas.ids import id_time
 from schemas.media import AlbumPosted, PhotoUploaded
+from sinks import cache
 from sinks.photos import mark_deleted, status_and_reason
 from sinks.statements import QUORUM, micros
+
+log = logging.getLogger(__name__)
 
 STATUS_PROCESSING = "processing"
 STATUS_DELETED = "deleted"
@@ -73,12 +82,14 @@ class RowState:
 class PhotoRows:
     """Prepared statements for the ``photos`` rows ingest writes and checks."""
 
-    def __init__(self, session: Session, statements: dict[str, PreparedStatement]) -> None:
+    def __init__(self, session: Session, redis: RedisClient,
+                 statements: dict[str, PreparedStatement]) -> None:
         self.session = session
+        self.redis = redis
         self._st = statements
 
     @classmethod
-    async def create(cls, session: Session) -> PhotoRows:
+    async def create(cls, session: Session, redis: RedisClient) -> PhotoRows:
         def prepare() -> dict[str, PreparedStatement]:
             statements = {"insert": session.prepare(_INSERT),
                           "post": session.prepare(_INSERT_POST)}
@@ -86,7 +97,7 @@ class PhotoRows:
             statements["post"].consistency_level = QUORUM
             return statements
 
-        return cls(session, await asyncio.to_thread(prepare))
+        return cls(session, redis, await asyncio.to_thread(prepare))
 
     async def record_upload(self, upload: PhotoUploaded) -> None:
         """Write the invisible pre-commit row (status ``processing``); safe to repeat."""
@@ -117,7 +128,19 @@ class PhotoRows:
         if state.processed or state.aborted:
             return state
         await mark_deleted(self.session, photo_id, owner_id, datetime.now(UTC), ABORTED)
+        await self._uncache(photo_id, owner_id)
         return RowState(STATUS_DELETED, ABORTED)
+
+    async def _uncache(self, photo_id: int, owner_id: int) -> None:
+        """Drop what the read API may have cached of a photo made ready in the instant
+        before its tombstone (module doc)."""
+        try:
+            await asyncio.gather(cache.invalidate(self.redis, cache.PHOTO, [photo_id]),
+                                 cache.invalidate(self.redis, cache.USER_COUNTS, [owner_id]),
+                                 cache.invalidate(self.redis, cache.RECENT, [owner_id]))
+        except REDIS_ERRORS:
+            log.warning("aborted upload %d: cached entries left to expire (Redis)", photo_id,
+                        exc_info=True)
 
     async def state(self, photo_id: int) -> RowState:
         """The row's status and failure reason (None: no row)."""

@@ -9,6 +9,7 @@ through the read API as a follower sees them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from collections.abc import AsyncIterator
@@ -24,7 +25,7 @@ from infra.connect import redis as redis_connect
 from infra.settings import Settings
 from producers.ingest.photos import PhotoRows
 from schemas.media import AlbumPosted, PhotoUploaded
-from sinks import trending
+from sinks import cache, trending
 from sinks.photo_objects import derivatives_prefix
 from tests.integration.readside import Person, ReadWorld, read_world
 from tests.integration.test_ingest_writes import _client, problem
@@ -90,6 +91,19 @@ async def until_ready(world: ReadWorld, photo_id: int, who: Person,
         return False
     await eventually(ready, timeout=timeout)
     return found
+
+
+@contextlib.asynccontextmanager
+async def photo_rows(settings: Settings) -> AsyncIterator[PhotoRows]:
+    """The ingest service's photo rows, on connections of their own."""
+    session = cassandra.connect(settings)
+    redis = redis_connect.client(settings)
+    try:
+        yield await PhotoRows.create(session, redis)
+    finally:
+        await redis.aclose()
+        session.cluster.shutdown()
+
 
 
 async def test_album_in_the_authors_order_reaches_a_follower_once(
@@ -184,16 +198,12 @@ async def test_an_item_never_processed_is_named_at_the_bound(
     good = await detached(ingest, alice, 3)
     # An upload whose event never arrives (a stuck item): its row says processing.
     stuck = time_id()
-    session = cassandra.connect(world.settings)
-    try:
-        rows = await PhotoRows.create(session)
+    async with photo_rows(world.settings) as rows:
         await rows.record_upload(PhotoUploaded(
             photo_id=stuck, owner_id=alice.user_id, media_kind="photo",
             object_key=f"{alice.user_id}/{stuck}/original", content_type="image/jpeg",
             size_bytes=1, caption="", title="", location=None, uploaded_at=datetime.now(UTC),
             detached=True))
-    finally:
-        session.cluster.shutdown()
     await until_ready(world, good, alice)
     started = time.monotonic()
     r = await post(ingest, alice, [good, stuck])
@@ -324,13 +334,12 @@ async def test_an_album_posted_whose_request_was_aborted_never_appears(
     event = AlbumPosted(post_id=post_id, owner_id=alice.user_id, media_ids=(good,),
                         caption="never", title="", location=None, sensitive=False,
                         content_warning="", posted_at=now, ready_by=now + timedelta(seconds=2))
-    session = cassandra.connect(world.settings)
-    try:
-        rows = await PhotoRows.create(session)
+    async with photo_rows(world.settings) as rows:
         await rows.record_post(event)
+        # As if the read API had cached it ready in the instant before the tombstone.
+        await rows.redis.set(cache.PHOTO.key(post_id), b"ready, as read a moment ago")
         assert (await rows.abort(post_id, alice.user_id)).aborted
-    finally:
-        session.cluster.shutdown()
+        assert await rows.redis.get(cache.PHOTO.key(post_id)) is None
     await world.publish(event)
     await asyncio.sleep(BOUND_SECONDS)  # past its bound and the processor's sweep
     assert await card_of(world, post_id, alice) is None
