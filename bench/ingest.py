@@ -22,9 +22,9 @@ During phase 1 the CPU time of every process of the stack is read from ``/proc``
 (:mod:`bench.cpu`) and printed per processed photo: on one box the servers share the
 cores with the render workers, so that split is what bounds ``pipeline / ceiling``.
 
-Baseline in the same run: the render ceiling, i.e. the media processor's render task alone on every core
-(its settings: JPEG quality, AVIF twins)
-with no HTTP, Kafka, MinIO or Cassandra. The pipeline can never beat it on one box, so
+Baseline in the same run: the render ceiling, i.e. the media processor's render task
+alone on every core (with its settings: JPEG quality, AVIF twins), with no HTTP, Kafka,
+MinIO or Cassandra. The pipeline can never beat it on one box, so
 ``pipeline / ceiling`` says what the plumbing costs.
 """
 
