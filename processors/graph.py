@@ -163,6 +163,28 @@ class GraphProcessor(StoreProcessor):
                      f"{newest[followee]}"[:128])
                 for follower, followee in touched]))
         await self._edges_changed(outcomes)
+        await self._approve_if_public_now([pair for pair, _ in requested])
+
+    async def _approve_if_public_now(self, requested: Sequence[Pair]) -> None:
+        """Approve the requests just recorded for accounts that are public after all.
+
+        A request to an account whose registration this process has not stored yet waits
+        as a request; the registration's handler promotes the pending requests it reads
+        (:meth:`_profile`). The two run concurrently (users and follows are different
+        partitions, and a follows run takes no per-user lock), so each reads after its
+        own write: the registration reads requests after storing the profile, and this
+        reads the profiles after storing the requests. With quorum writes and reads at
+        least one of the two sees the other's write; an approval made by both is one
+        edge. Seen with a Cassandra node down, where slower writes widen the window.
+        """
+        followees = {followee for _, followee in requested}
+        if not followees:
+            return
+        public = followees - await users.private_among(self.session, followees)
+        await self.publisher.publish_many([
+            make(FollowApproved(follower_id=follower, followee_id=followee),
+                 producer=self.name, event_id=f"follow.approved:{follower}:{followee}:public")
+            for follower, followee in requested if followee in public])
 
     async def _facts(self, events: Sequence[tuple[follow_runs.Follow, datetime]]) -> Facts:
         """Who is deleted, which pairs are blocked, which followees are private: the
