@@ -87,7 +87,8 @@ def _events(scenario: str, follows: int, run: int
     return records, wanted, pairs
 
 
-async def _publish(settings: Settings, records: list[tuple[bytes, bytes]]) -> None:
+async def publish_follows(settings: Settings, records: list[tuple[bytes, bytes]]) -> None:
+    """Raw (key, value) records onto the follows topic, batched, all acknowledged."""
     producer: AIOKafkaProducer = kafka_connect.producer(settings, linger_ms=20,
                                                         max_batch_size=512 * 1024)
     await producer.start()
@@ -152,7 +153,7 @@ async def scenario(settings: Settings, code: Path, name: str, follows: int, run:
         await asyncio.sleep(8)  # joined and assigned (the groups' rebalances settle)
         ops0, cpu0 = await table_ops(session), [cpu_seconds(p.pid) for p in procs]
         started = time.monotonic()
-        await _publish(settings, records)
+        await publish_follows(settings, records)
         await _wait_idle(settings, GRAPH_GROUP.group_id, 1800)
         graph_seconds = time.monotonic() - started
         graph_cpu = cpu_seconds(procs[0].pid)

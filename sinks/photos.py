@@ -92,8 +92,22 @@ _RECENT = "SELECT photo_id FROM photos_by_user WHERE owner_id = ? LIMIT ?"
 _RECENT_BEFORE = "SELECT photo_id FROM photos_by_user WHERE owner_id = ? AND photo_id < ? LIMIT ?"
 
 
+class _Status:
+    """``ready`` / ``deleted`` of anything read from a ``photos`` row's status."""
+
+    status: str | None
+
+    @property
+    def ready(self) -> bool:
+        return self.status == STATUS_READY
+
+    @property
+    def deleted(self) -> bool:
+        return self.status == STATUS_DELETED
+
+
 @dataclass(frozen=True)
-class Photo:
+class Photo(_Status):
     """One ``photos`` row as the read side and the fan-out need it."""
 
     photo_id: int
@@ -120,31 +134,15 @@ class Photo:
     sensitive: bool = False
     content_warning: str = ""
 
-    @property
-    def ready(self) -> bool:
-        return self.status == STATUS_READY
-
-    @property
-    def deleted(self) -> bool:
-        return self.status == STATUS_DELETED
-
 
 @dataclass(frozen=True)
-class PhotoText:
+class PhotoText(_Status):
     """What the search index is built from: the owner, the status and the words."""
 
     owner_id: int | None
     status: str | None
     caption: str
     title: str
-
-    @property
-    def ready(self) -> bool:
-        return self.status == STATUS_READY
-
-    @property
-    def deleted(self) -> bool:
-        return self.status == STATUS_DELETED
 
 
 def upload_stamp(photo_id: int) -> int:

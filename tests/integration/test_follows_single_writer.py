@@ -21,12 +21,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from cassandra.cluster import Session
 
 from bench.cassandra_ops import PAXOS_WRITES, table_ops
-from bench.follows import skip_synthetic_follows
-from infra.connect import kafka
+from bench.follows import publish_follows, skip_synthetic_follows
 from infra.settings import Settings
 from operate.ops.cluster import admin_client
 from operate.ops.groups import group_state
@@ -87,16 +85,6 @@ def _records(followees: list[int], followers: list[int]
     return records, expected
 
 
-async def _publish(settings: Settings, records: list[tuple[bytes, bytes]]) -> None:
-    producer: AIOKafkaProducer = kafka.producer(settings, linger_ms=5)
-    await producer.start()
-    try:
-        sends = [await producer.send(FOLLOWS.name, value, key=key) for key, value in records]
-        await asyncio.gather(*sends)
-    finally:
-        await producer.stop()
-
-
 async def _until_caught_up(settings: Settings, timeout: float) -> None:
     """Both groups at lag 0, the following group after the graph group (it is fed by it)."""
     deadline = time.monotonic() + timeout
@@ -142,9 +130,9 @@ async def test_two_copies_a_kill_9_mid_batch_and_a_replay_leave_every_follow_cou
     try:
         await asyncio.sleep(3)
         half = len(records) // 2
-        await _publish(stack, records[:half])
+        await publish_follows(stack, records[:half])
         second = [_start("graph", log), _start("following", log)]  # rebalances in flight
-        await _publish(stack, records[half:])
+        await publish_follows(stack, records[half:])
         await asyncio.sleep(1)
         backlog = (await consumer_lag(stack, [GRAPH_GROUP.group_id]))[0].total_lag
         for proc in first:
