@@ -163,9 +163,10 @@ class GraphProcessor(StoreProcessor):
                      f"{newest[followee]}"[:128])
                 for follower, followee in touched]))
         await self._edges_changed(outcomes)
-        await self._approve_if_public_now([pair for pair, _ in requested])
+        await self._approve_if_public_now(requested)
 
-    async def _approve_if_public_now(self, requested: Sequence[Pair]) -> None:
+    async def _approve_if_public_now(self, requested: Sequence[tuple[Pair, datetime]]
+                                     ) -> None:
         """Approve the requests just recorded for accounts that are public after all.
 
         A request to an account whose registration this process has not stored yet waits
@@ -177,14 +178,14 @@ class GraphProcessor(StoreProcessor):
         least one of the two sees the other's write; an approval made by both is one
         edge. Seen with a Cassandra node down, where slower writes widen the window.
         """
-        followees = {followee for _, followee in requested}
+        followees = {followee for (_, followee), _ in requested}
         if not followees:
             return
         public = followees - await users.private_among(self.session, followees)
-        await self.publisher.publish_many([
-            make(FollowApproved(follower_id=follower, followee_id=followee),
-                 producer=self.name, event_id=f"follow.approved:{follower}:{followee}:public")
-            for follower, followee in requested if followee in public])
+        await self.publisher.publish_many([  # ids fixed per request: a redelivery repeats them
+            make(FollowApproved(follower_id=follower, followee_id=followee), producer=self.name,
+                 event_id=f"follow.approved:{follower}:{followee}:public:{micros(at)}"[:128])
+            for (follower, followee), at in requested if followee in public])
 
     async def _facts(self, events: Sequence[tuple[follow_runs.Follow, datetime]]) -> Facts:
         """Who is deleted, which pairs are blocked, which followees are private: the
