@@ -93,9 +93,7 @@ class MetadataProcessor(StoreProcessor):
             await search.reindex_photo(self.session, payload.photo_id, stored)
             # The read API's cached photo (status, caption) and the owner's photo count
             # are stale now. Invalidated on every event, changed or not (see above).
-            await cache.invalidate(self.redis, cache.PHOTO, [payload.photo_id])
-            await cache.invalidate(self.redis, cache.USER_COUNTS, [payload.owner_id])
-            await cache.invalidate(self.redis, cache.RECENT, [payload.owner_id])
+            await cache.invalidate_photo(self.redis, payload.photo_id, payload.owner_id)
 
     async def _profile_image(self, image: ProfileImageProcessed) -> None:
         """Show the rendered image on its profile, or remove it if the account is gone."""

@@ -85,7 +85,7 @@ class TrendingProcessor(StoreProcessor):
             return  # never counted (private, old, not ready yet): nothing to move
         await photos.set_caption(self.session, p.photo_id, p.caption, p.title, at)
         text = await photos.photo_text(self.session, p.photo_id)
-        if text is None or text.status != photos.STATUS_READY:
+        if text is None or not text.ready:
             return
         tags = hashtags(text.caption, text.title)
         await trending.record_tags(self.session, p.photo_id, p.owner_id, tags)

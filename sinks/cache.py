@@ -204,6 +204,14 @@ async def invalidate(redis: RedisClient, kind: CacheKind, ids: Iterable[int]) ->
         for group in groups])
 
 
+async def invalidate_photo(redis: RedisClient, photo_id: int, owner_id: int) -> None:
+    """Drop what a change of one photo's state makes stale: the photo, and its owner's
+    counts and recent photos (the metadata processor on every photo event; the ingest's
+    abort after its tombstone)."""
+    await asyncio.gather(invalidate(redis, PHOTO, [photo_id]),
+                         invalidate(redis, USER_COUNTS, [owner_id]),
+                         invalidate(redis, RECENT, [owner_id]))
+
 async def _mget(redis: RedisClient, keys: list[str]) -> list[Any]:
     """MGET on one server; on a cluster, the client splits it by slot (keys of several
     entities are in several slots) and reassembles the answers in order."""

@@ -41,13 +41,18 @@ from infra.connect.redis import RedisClient
 from schemas.ids import id_time
 from schemas.media import AlbumPosted, PhotoUploaded
 from sinks import cache
-from sinks.photos import mark_deleted, status_and_reason
+from sinks.photos import (
+    STATUS_DELETED,
+    STATUS_FAILED,
+    STATUS_PROCESSING,
+    STATUS_READY,
+    mark_deleted,
+    status_and_reason,
+)
 from sinks.statements import QUORUM, micros
 
 log = logging.getLogger(__name__)
 
-STATUS_PROCESSING = "processing"
-STATUS_DELETED = "deleted"
 ABORTED = "upload aborted"
 """``failure_reason`` of a photo whose upload was answered with an error."""
 
@@ -61,6 +66,8 @@ _INSERT_POST = (
     "album_items, detached, sensitive, content_warning, uploaded_at, updated_at) "
     "VALUES (?, ?, 'photo', ?, ?, ?, ?, ?, false, ?, ?, ?, ?) USING TIMESTAMP ?"
 )
+
+
 @dataclass(frozen=True)
 class RowState:
     """What the ``photos`` row of an upload says about it (None: no row)."""
@@ -71,7 +78,7 @@ class RowState:
     @property
     def processed(self) -> bool:
         """The event landed and a processor took it: the upload is accepted."""
-        return self.status in ("ready", "failed")
+        return self.status in (STATUS_READY, STATUS_FAILED)
 
     @property
     def aborted(self) -> bool:
@@ -135,9 +142,7 @@ class PhotoRows:
         """Drop what the read API may have cached of a photo made ready in the instant
         before its tombstone (module doc)."""
         try:
-            await asyncio.gather(cache.invalidate(self.redis, cache.PHOTO, [photo_id]),
-                                 cache.invalidate(self.redis, cache.USER_COUNTS, [owner_id]),
-                                 cache.invalidate(self.redis, cache.RECENT, [owner_id]))
+            await cache.invalidate_photo(self.redis, photo_id, owner_id)
         except REDIS_ERRORS:
             log.warning("aborted upload %d: cached entries left to expire (Redis)", photo_id,
                         exc_info=True)
