@@ -37,4 +37,10 @@ def delta(before: Counts, after: Counts, tables: Iterable[tuple[str, str, str]]
     return {t: after.get(t, 0) - before.get(t, 0) for t in tables}
 
 
+def busiest(before: Counts, after: Counts) -> list[tuple[tuple[str, str, str], int]]:
+    """Every table's operations between two snapshots, most first (none of the idle)."""
+    moved = delta(before, after, after.keys())
+    return sorted(((t, n) for t, n in moved.items() if n > 0), key=lambda tn: -tn[1])
+
+
 PAXOS_WRITES = ("system", "paxos", "writes")

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.cassandra_ops import PAXOS_WRITES, Counts, table_ops
+from bench.cassandra_ops import PAXOS_WRITES, Counts, busiest, table_ops
 from bench.cpu import CpuMeter
 from bench.ingest_world import (
     FeedWatch,
@@ -280,6 +280,10 @@ def report_ops(before: Counts, after: Counts, photos: int) -> None:
     print("Cassandra operations during phase 1 (server-side counts), per processed photo:")
     for label, table in COUNTED_OPS:
         row(f"  {label}", (after.get(table, 0) - before.get(table, 0)) / photos, ".2f")
+    print("  by table (where Cassandra's CPU per photo goes), at least 0.05 per photo:")
+    for (keyspace, name, kind), n in busiest(before, after):
+        if n / photos >= 0.05:
+            row(f"    {kind} {keyspace}.{name}", n / photos, ".2f")
 
 
 def report_saturation(args: argparse.Namespace, ceiling: float, tail: Tail,

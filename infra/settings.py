@@ -97,6 +97,7 @@ Names = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split)]
 Consistency = Annotated[
     Literal["ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM", "LOCAL_ONE"],
     _normalised("upper")]
+KafkaCodec = Annotated[Literal["none", "gzip", "lz4", "zstd", "snappy"], _normalised("lower")]
 Directory = Annotated[Path, AfterValidator(Path.expanduser)]
 
 
@@ -115,6 +116,18 @@ class KafkaSettings:
     #: How long a producer waits for a broker's acknowledgement before the send fails:
     #: the longest an upload can wait on a stalled broker before it is answered 503.
     request_timeout_ms: int = 30_000
+    #: Producer batch codec. Measured with ``python -m bench.kafka_codecs`` (broker and
+    #: client CPU per record, bytes on disk): the figures and the choice are in
+    #: docs/capacity.md.
+    compression: KafkaCodec = "none"
+    #: How long a producer holds a batch open for more records of the same partition.
+    linger_ms: int = 5
+    #: Processors commit their consumed offsets at most this often (after the outputs
+    #: of every batch are durable, as always): each commit is a replicated write to
+    #: ``__consumer_offsets``, and at a batch or two per photo it was most of what the
+    #: brokers spent per photo. A crash redelivers at most this much more, which the
+    #: idempotent sinks absorb. 0 commits after every batch.
+    commit_interval_ms: int = 1_000
 
 
 @dataclass(frozen=True)

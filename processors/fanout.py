@@ -39,11 +39,13 @@ tombstone) through :mod:`sinks.photos` before fanning out (the same plain writes
 metadata processor, timestamped so that a deletion's sticky tombstone wins), and the
 photo is listed under its author before the follower list is read: a follower whose
 edge appears after that read is backfilled from a listing that already holds the
-photo. The planner reads nothing of the photo's row: workers check the tombstone after
-writing an add chunk and undo it if a deletion won the race (a photo deleted before it
-was planned is pushed and undone by that check, which is rare and costs one read per
-chunk either way). Durable rows are written ``USING TIMESTAMP`` of the causing event,
-so a late add never resurrects a removal made by a later event.
+photo. Neither the planner nor the workers read the photo's row: a deletion is
+mirrored into Redis (:mod:`sinks.withdrawn`) before its removal chunks are planned, and
+a worker checks that key after writing an add chunk and undoes the add if a deletion
+won the race (a photo deleted before it was planned is pushed and undone by that check,
+which is rare and costs one ``EXISTS`` per chunk either way). Durable rows are written
+``USING TIMESTAMP`` of the causing event, so a late add never resurrects a removal made
+by a later event.
 
 Inactive followers (no feed read for ``inactive_after_days``, per the Redis mirror of
 ``user_activity``) still get the durable Cassandra row, so their timeline rebuilds
@@ -69,7 +71,7 @@ from schemas.graph import FollowApproved, FollowRemoved, FollowRequested
 from schemas.media import PhotoDeleted, PhotoProcessed
 from schemas.payload import Payload
 from schemas.topics import FANOUT_GROUP, FANOUT_WORKER_GROUP
-from sinks import graph, photos, users
+from sinks import graph, photos, users, withdrawn
 from sinks.durable_timelines import Entry
 from sinks.pull_authors import mark_pulled
 from sinks.redis_timelines import RedisTimelines
@@ -116,6 +118,7 @@ class FanoutPlanner(_FanoutBase):
             async with self.lock(p.photo_id):
                 await photos.mark_deleted(self.session, p.photo_id, p.owner_id,
                                           event.occurred_at)
+                await withdrawn.mark(self.redis, p.photo_id)  # before the removal chunks
                 await self._plan(event.occurred_at, "remove", p.photo_id, p.owner_id,
                                  everyone=True)
         elif isinstance(p, FollowApproved | FollowRequested):
@@ -247,9 +250,8 @@ class FanoutWorker(_FanoutBase):
             return
         await self.timelines.push(ids, p.photo_id, p.owner_id, at)
         metrics.FANOUT_DELIVERIES.labels("add").inc(len(ids))
-        if await photos.photo_status(self.session, p.photo_id) == photos.STATUS_DELETED:
+        if await withdrawn.is_withdrawn(self.redis, p.photo_id):
             # Deleted before or while we wrote: the removal chunks may have run before
             # our writes landed, so undo them (a tombstone newer than our rows). Checked
-            # after the push only: one read per chunk, and a read that starts after the
-            # deletion's write finished sees it.
+            # after the push only (sinks.withdrawn says why that order suffices).
             await self.timelines.unpush(ids, p.photo_id, datetime.now(UTC))

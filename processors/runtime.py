@@ -8,7 +8,7 @@ strictly *after* the outputs are durable. So processors are built directly on ai
 in the style of getsentry/arroyo:
 
     poll a batch -> decode -> handle (per partition, in order) -> dead-letter the poison
-    -> flush outputs -> commit the batch's offsets
+    -> flush outputs -> commit the batch's offsets (at most every ``commit_interval_ms``)
 
 A processor whose effects reduce well over many events (counts of one photo, say) sets
 ``batched`` and gets each partition's run of decoded events at once in ``handle_run``
@@ -19,7 +19,12 @@ rest still apply.
 
 A failure of *our* dependencies (Cassandra, MinIO, Redis, Kafka unreachable) is
 transient: the batch is retried with backoff and nothing is committed, so a restart or
-a rebalance re-delivers it. A failure caused by the *record* (bad JSON, unknown type,
+a rebalance re-delivers it. Commits are spaced (Kafka Streams' ``commit.interval.ms``):
+a batch's offsets become committable once its outputs are durable and are committed
+with the next due commit, before partitions are revoked and before the consumer stops;
+a crash in between redelivers a little more, never loses an output.
+
+A failure caused by the *record* (bad JSON, unknown type,
 an exception the handler keeps raising for this one message) goes to the dead-letter
 topic with the original bytes, and the consumer moves on: no crash loop.
 """
@@ -121,8 +126,8 @@ class _CommitOnRevoke(ConsumerRebalanceListener):
         self.runner = runner
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        async with self.runner.batch_lock:
-            pass  # the batch holding the lock commits before releasing it
+        async with self.runner.batch_lock:  # the batch in flight finishes first
+            await self.runner.commit_pending()
         for tp in revoked:  # their lag is now the new owner's to report
             with contextlib.suppress(KeyError):
                 metrics.CONSUMER_LAG.remove(self.runner.processor.name, tp.topic,
@@ -147,6 +152,9 @@ class Runner:
         self.consumer: AIOKafkaConsumer | None = None
         self.dead_letters = DeadLetterWriter(settings, processor.name)
         self.processed = 0
+        self.pending: dict[TopicPartition, int] = {}
+        """Offsets whose outputs are durable, not committed yet (the next due commit's)."""
+        self.committed_at = time.monotonic()
         self.consuming = False
         """True between the consumer's start and stop (what ``/readyz`` reports)."""
         self.failure: BaseException | None = None
@@ -166,15 +174,19 @@ class Runner:
         try:
             while not self.stopping.is_set():
                 batch = await self._poll()
-                if batch:
-                    async with self.batch_lock:
+                async with self.batch_lock:
+                    if batch:
                         await self._process(batch)
+                    if self._commit_due():
+                        await self.commit_pending()
                 await self._report_lag()
         except BaseException as exc:
             self.failure = exc
             raise
         finally:
             self.consuming = False
+            with contextlib.suppress(Exception):  # outputs are durable: keep the progress
+                await self.commit_pending()
             await self.consumer.stop()
             await self.processor.stop()
             await self.dead_letters.stop()
@@ -222,7 +234,7 @@ class Runner:
         await asyncio.gather(*(run_partition(records) for records in batch.values()))
         await self._until_done(self.processor.flush, "flush")
         await self._until_done(self.dead_letters.flush, "dead-letter flush")
-        await self._commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
+        self.pending.update({tp: records[-1].offset + 1 for tp, records in batch.items()})
         self.processed += sum(len(r) for r in batch.values())
         metrics.BATCH_SECONDS.labels(self.processor.name).observe(time.perf_counter() - started)
 
@@ -329,6 +341,18 @@ class Runner:
         log.warning("%s: %s failed (%r); retrying in %.1fs without committing",
                     self.processor.name, what, exc, delay)
         await asyncio.sleep(delay)
+
+    def _commit_due(self) -> bool:
+        interval = self.settings.kafka.commit_interval_ms / 1000
+        return bool(self.pending) and time.monotonic() - self.committed_at >= interval
+
+    async def commit_pending(self) -> None:
+        """Commit every offset whose outputs are durable (none: nothing to do)."""
+        if not self.pending:
+            return
+        offsets, self.pending = self.pending, {}
+        self.committed_at = time.monotonic()
+        await self._commit(offsets)
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         assert self.consumer is not None

@@ -26,9 +26,10 @@ def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
         "client_id": settings.kafka.client_id,
         "acks": "all",
         "enable_idempotence": True,
-        "linger_ms": 5,
+        "linger_ms": settings.kafka.linger_ms,
         "max_batch_size": 256 * 1024,
-        "compression_type": None,
+        "compression_type": (None if settings.kafka.compression == "none"
+                             else settings.kafka.compression),
         "request_timeout_ms": settings.kafka.request_timeout_ms,
         "retry_backoff_ms": 200,
     }

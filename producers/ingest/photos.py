@@ -40,7 +40,7 @@ from infra.connect.outages import REDIS_ERRORS
 from infra.connect.redis import RedisClient
 from schemas.ids import id_time
 from schemas.media import AlbumPosted, PhotoUploaded
-from sinks import cache
+from sinks import cache, withdrawn
 from sinks.photos import (
     STATUS_DELETED,
     STATUS_FAILED,
@@ -142,6 +142,7 @@ class PhotoRows:
         """Drop what the read API may have cached of a photo made ready in the instant
         before its tombstone (module doc)."""
         try:
+            await withdrawn.mark(self.redis, photo_id)  # a fan-out may be in flight
             await cache.invalidate_photo(self.redis, photo_id, owner_id)
         except REDIS_ERRORS:
             log.warning("aborted upload %d: cached entries left to expire (Redis)", photo_id,

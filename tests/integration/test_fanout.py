@@ -31,12 +31,14 @@ from infra.connect.publisher import Publisher
 from infra.connect.redis import RedisClient
 from infra.settings import REPO_ROOT, RedisSettings, Settings, get_settings
 from operate.commands.timelines import rebuild
+from operate.ops.lag import consumer_lag
 from operate.processes import stop_processes
 from schemas.envelope import Event, make
 from schemas.graph import FollowApproved, FollowRemoved, FollowRequested
 from schemas.media import Derivative, PhotoDeleted, PhotoProcessed, Placeholder
 from schemas.payload import Payload
-from sinks import cache, graph, users
+from schemas.topics import FANOUT_GROUP, FANOUT_WORKER_GROUP
+from sinks import cache, graph, users, withdrawn
 from sinks.durable_timelines import newest_ids
 from sinks.reader_activity import set_activity
 from sinks.redis_timelines import RedisTimelines
@@ -168,6 +170,32 @@ async def test_unfollow_and_delete_remove_from_timelines(
     feed = reader(s, redis_client, stack)
     assert await feed.home(f2) == [p1]
     assert await feed.home(f1) == []
+
+
+async def test_a_deletion_that_overtakes_its_post_never_reaches_a_hot_timeline(
+        stack: Settings, cassandra_session: Session, redis_client: RedisClient,
+        hot: RedisTimelines) -> None:
+    """The planner sees the deletion first (another topic), then plans the post blind:
+    the worker pushes it, finds the withdrawn mark (sinks.withdrawn) and undoes it."""
+    s = cassandra_session
+    author, f1 = random_id(), random_id()
+    await follow(s, author, f1)
+    await hot.replace_many({u: [] for u in (author, f1)})
+    gone, kept = time_id(), time_id()
+    async with pipeline(stack):
+        await consumed(stack, FANOUT_GROUP.group_id,
+                       await publish(stack, PhotoDeleted(photo_id=gone, owner_id=author)))
+        assert await withdrawn.is_withdrawn(redis_client, gone)
+        await consumed(stack, FANOUT_GROUP.group_id,
+                       await publish(stack, processed(gone, author), processed(kept, author)))
+
+        async def worker_done() -> bool:
+            [lag] = await consumer_lag(stack, [FANOUT_WORKER_GROUP.group_id])
+            return lag.total_lag == 0
+        await eventually(worker_done)
+        for u in (author, f1):
+            assert await hot.read(u, 10) == [kept]
+            assert await newest_ids(s, u, 10) == [kept]
 
 
 async def test_follow_backfills_recent_photos(

@@ -1,0 +1,155 @@
+"""The runner's spaced commits on real Kafka: offsets move only after outputs are durable,
+at most every ``commit_interval_ms``, and never later than a revocation or a stop.
+
+The processor here is the smallest real one (it records what it handled); the group,
+topic, broker and commits are real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+from typing import ClassVar
+
+import pytest
+from aiokafka.admin import NewTopic
+
+from infra.connect import kafka
+from infra.settings import Settings
+from processors.runtime import Message, Processor, Runner
+from schemas.engagement import LikeAdded
+from schemas.envelope import encode, make
+from tests.integration.waiting import eventually
+
+pytestmark = pytest.mark.stack
+
+PARTITIONS = 2
+
+
+@pytest.fixture
+async def topic(stack: Settings) -> AsyncIterator[str]:
+    name = f"photostream.test-commits-{uuid.uuid4().hex[:12]}"
+    admin = kafka.admin(stack)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, PARTITIONS, stack.kafka.replication_factor)])
+        yield name
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.delete_topics([name])
+        await admin.close()
+
+
+class Recorder(Processor):
+    """Records the user id of every like it handled (a class list: shared by copies)."""
+
+    handled: ClassVar[list[int]]
+
+    async def handle(self, message: Message) -> None:
+        self.handled.append(message.event.payload.user_id)
+
+
+def recorder(topic: str) -> type[Recorder]:
+    """A Recorder of ``topic`` in a group of its own."""
+
+    class One(Recorder):
+        name = f"photostream-test-{uuid.uuid4().hex[:12]}"
+        topics = (topic,)
+        handled = []
+
+    return One
+
+
+async def publish(settings: Settings, topic: str, users: range) -> None:
+    producer = kafka.producer(settings)
+    await producer.start()
+    try:
+        for user in users:
+            like = LikeAdded(photo_id=1, owner_id=2, user_id=user)
+            await producer.send_and_wait(topic, encode(make(like, producer="test")),
+                                         partition=user % PARTITIONS)
+    finally:
+        await producer.stop()
+
+
+async def committed(settings: Settings, group: str) -> int:
+    """Records committed by ``group``, summed over partitions."""
+    admin = kafka.admin(settings)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return sum(max(0, om.offset) for om in offsets.values())
+
+
+def spaced(settings: Settings, ms: int) -> Settings:
+    return dataclasses.replace(settings, kafka=dataclasses.replace(settings.kafka,
+                                                                     commit_interval_ms=ms))
+
+
+async def test_offsets_wait_for_the_interval_and_are_committed_at_stop(
+        stack: Settings, topic: str) -> None:
+    settings = spaced(stack, 600_000)
+    processor = recorder(topic)(settings)
+    runner = Runner(processor, settings)
+    task = asyncio.create_task(runner.run())
+    await publish(settings, topic, range(1, 7))
+
+    async def all_handled() -> bool:
+        return len(processor.handled) == 6
+
+    await eventually(all_handled)
+    await asyncio.sleep(1.0)  # several empty polls: none of them commits early
+    assert await committed(settings, processor.name) == 0
+    runner.stop()
+    await asyncio.wait_for(task, 30)
+    assert await committed(settings, processor.name) == 6
+
+
+async def test_a_revocation_commits_what_is_durable_before_the_partitions_move(
+        stack: Settings, topic: str) -> None:
+    settings = spaced(stack, 600_000)
+    first_class = recorder(topic)
+    first = Runner(first_class(settings), settings)
+    tasks = [asyncio.create_task(first.run())]
+    await publish(settings, topic, range(1, 5))
+
+    async def handled() -> bool:
+        return len(first_class.handled) == 4
+
+    await eventually(handled)
+    second = Runner(first_class(settings), settings)  # same group: a rebalance
+    tasks.append(asyncio.create_task(second.run()))
+
+    async def committed_on_revoke() -> bool:
+        return await committed(settings, first_class.name) == 4
+
+    try:
+        await eventually(committed_on_revoke, timeout=60)
+        assert len(first_class.handled) == 4  # nothing redelivered to the newcomer
+    finally:
+        first.stop()
+        second.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks), 60)
+
+
+async def test_interval_zero_commits_every_batch_while_running(
+        stack: Settings, topic: str) -> None:
+    settings = spaced(stack, 0)
+    processor = recorder(topic)(settings)
+    runner = Runner(processor, settings)
+    task = asyncio.create_task(runner.run())
+    try:
+        await publish(settings, topic, range(1, 4))
+
+        async def all_committed() -> bool:
+            return await committed(settings, processor.name) == 3
+
+        await eventually(all_committed)
+    finally:
+        runner.stop()
+        await asyncio.wait_for(task, 30)
