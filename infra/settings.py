@@ -119,7 +119,7 @@ class KafkaSettings:
     #: Producer batch codec. Measured with ``python -m bench.kafka_codecs`` (broker and
     #: client CPU per record, bytes on disk): the figures and the choice are in
     #: docs/capacity.md.
-    compression: KafkaCodec = "none"
+    compression: KafkaCodec = "lz4"
     #: How long a producer holds a batch open for more records of the same partition.
     linger_ms: int = 5
     #: Processors commit their consumed offsets at most this often (after the outputs
