@@ -39,6 +39,7 @@ from aiokafka import AIOKafkaProducer
 from cassandra.cluster import Session
 
 from bench.cassandra_ops import PAXOS_WRITES, table_ops
+from bench.cpu import CpuMeter
 from bench.engagement import checkout, cpu_seconds
 from infra.connect import cassandra
 from infra.connect import kafka as kafka_connect
@@ -152,6 +153,8 @@ async def scenario(settings: Settings, code: Path, name: str, follows: int, run:
             await _wait_idle(settings, group, 300)
         await asyncio.sleep(8)  # joined and assigned (the groups' rebalances settle)
         ops0, cpu0 = await table_ops(session), [cpu_seconds(p.pid) for p in procs]
+        box = CpuMeter()
+        box.start()
         started = time.monotonic()
         await publish_follows(settings, records)
         await _wait_idle(settings, GRAPH_GROUP.group_id, 1800)
@@ -160,6 +163,7 @@ async def scenario(settings: Settings, code: Path, name: str, follows: int, run:
         for group in groups[1:]:
             await _wait_idle(settings, group, 1800)
         seconds = time.monotonic() - started
+        box.stop()
         ops1, cpu1 = await table_ops(session), [cpu_seconds(p.pid) for p in procs]
         exact = await _exact(session, wanted, pairs)
     finally:
@@ -170,7 +174,13 @@ async def scenario(settings: Settings, code: Path, name: str, follows: int, run:
             "graph_cpu_ms": 1000 * (graph_cpu - cpu0[0]) / n,
             "following_cpu_ms": 1000 * (cpu1[1] - cpu0[1]) / n if mirrored else 0.0,
             "paxos": (ops1.get(PAXOS_WRITES, 0) - ops0.get(PAXOS_WRITES, 0)) / n,
-            "exact": exact}
+            "exact": exact, "servers_ms": 1000 * _servers(box) / n,
+            "publisher_ms": 1000 * box.seconds.get("bench client", 0.0) / n}
+
+
+def _servers(box: CpuMeter) -> float:
+    """CPU seconds Cassandra, Kafka and Redis spent meanwhile (co-located servers)."""
+    return sum(box.seconds.get(role, 0.0) for role in ("cassandra", "kafka", "redis"))
 
 
 def _row(label: str, name: str, r: Result) -> str:
@@ -219,6 +229,14 @@ async def main() -> None:
     for label, name, r in results:
         print(_row(label, name, r))
     print("(graph/follow ms: CPU ms per follow event of the graph / following process)")
+    print("CPU ms per follow event of everything else on the box (the wall rate's limit):")
+    for label, name, r in results:
+        total = sum(float(r[k]) for k in ("graph_cpu_ms", "following_cpu_ms", "servers_ms",
+                                          "publisher_ms"))
+        print(f"  {label:<9} {name:<7} servers (Cassandra, Kafka, Redis) "
+              f"{float(r['servers_ms']):.3f}, publisher {float(r['publisher_ms']):.3f}; "
+              f"all {total:.3f} ms: {os.cpu_count()} cores allow "
+              f"{(os.cpu_count() or 1) * 1000 / total:.0f} events/s")
     _summary(results)
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
     await skip_synthetic_follows(settings)
