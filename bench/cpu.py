@@ -23,7 +23,7 @@ ROLES: tuple[tuple[str, str], ...] = (
     ("cassandra", "CassandraDaemon"),
     ("minio", "minio server"),
     ("redis", "redis-server"),
-    ("ingest service", "photostream ingest"),
+    ("ingest service", " ingest"),  # `photostream ingest` or `python -m operate.cli ingest`
     ("media processor", "process media"),
     ("metadata/graph/fan-out processors", "process metadata"),
     ("bench client", "bench."),
