@@ -15,7 +15,6 @@ from typing import ClassVar
 
 import httpx
 import pytest
-from aiokafka.admin import NewTopic
 from prometheus_client.parser import text_string_to_metric_families
 
 from infra.connect import kafka
@@ -26,6 +25,7 @@ from schemas.engagement import LikeAdded
 from schemas.envelope import encode, make
 from tests.support.accounts import registered_user
 from tests.support.images import jpeg_bytes
+from tests.support.topics import fresh_topic
 
 from .test_ingest import _running, auth
 
@@ -78,16 +78,8 @@ async def test_ingest_metrics_count_requests_by_route_and_status_and_upload_byte
 
 @pytest.fixture
 async def test_topic(stack: Settings) -> AsyncIterator[str]:
-    name = f"photostream.test-metrics-{uuid.uuid4().hex[:10]}"
-    admin = kafka.admin(stack)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, 2, stack.kafka.replication_factor)])
+    async with fresh_topic(stack, "metrics", 2) as name:
         yield name
-    finally:
-        with contextlib.suppress(Exception):
-            await admin.delete_topics([name])
-        await admin.close()
 
 
 REJECTED_PHOTO = 424242

@@ -8,7 +8,6 @@ disturbed by the pipeline's topics or earlier runs.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 import time
 import uuid
@@ -17,7 +16,6 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
-from aiokafka.admin import NewTopic
 
 from infra.connect import kafka
 from infra.settings import REPO_ROOT, Settings
@@ -36,6 +34,7 @@ from operate.ops.topics import topic_reports
 from processors.deadletters import DeadLetterWriter
 from schemas.errors import InvalidEvent
 from schemas.topics import TOPICS
+from tests.support.topics import fresh_topic
 
 from .kafka_tail import end_offsets, records_since
 
@@ -57,16 +56,8 @@ async def cli(*args: str) -> tuple[int, str, str]:
 @pytest.fixture
 async def topic(stack: Settings) -> AsyncIterator[str]:
     """A fresh 3-partition topic, deleted after the test."""
-    name = f"photostream.test-ops-{uuid.uuid4().hex[:12]}"
-    admin = kafka.admin(stack)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, PARTITIONS, stack.kafka.replication_factor)])
+    async with fresh_topic(stack, "ops", PARTITIONS) as name:
         yield name
-    finally:
-        with contextlib.suppress(Exception):
-            await admin.delete_topics([name])
-        await admin.close()
 
 
 async def produce(settings: Settings, topic: str, per_partition: dict[int, int], *,

@@ -8,14 +8,12 @@ topic, broker and commits are real.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from typing import ClassVar
 
 import pytest
-from aiokafka.admin import NewTopic
 
 from infra.connect import kafka
 from infra.settings import Settings
@@ -23,6 +21,7 @@ from processors.runtime import Message, Processor, Runner
 from schemas.engagement import LikeAdded
 from schemas.envelope import encode, make
 from tests.integration.waiting import eventually
+from tests.support.topics import fresh_topic
 
 pytestmark = pytest.mark.stack
 
@@ -31,16 +30,8 @@ PARTITIONS = 2
 
 @pytest.fixture
 async def topic(stack: Settings) -> AsyncIterator[str]:
-    name = f"photostream.test-commits-{uuid.uuid4().hex[:12]}"
-    admin = kafka.admin(stack)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, PARTITIONS, stack.kafka.replication_factor)])
+    async with fresh_topic(stack, "commits", PARTITIONS) as name:
         yield name
-    finally:
-        with contextlib.suppress(Exception):
-            await admin.delete_topics([name])
-        await admin.close()
 
 
 class Recorder(Processor):
