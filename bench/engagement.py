@@ -38,6 +38,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 
 from bench.cassandra_ops import PAXOS_WRITES, table_ops
+from bench.synthetic import skip_synthetic
 from infra.connect import cassandra
 from infra.connect import kafka as kafka_connect
 from infra.settings import REPO_ROOT, Settings, get_settings
@@ -198,6 +199,7 @@ async def main() -> None:
         print(f"{name}: {r['rate']:.0f} events/s{ratio} on this (shared) box; "
               f"{per_core:.0f} events/s per core of processor CPU; "
               f"target >= {TARGET_RATE:.0f}/s with 0 Paxos writes: {verdict}")
+    await skip_synthetic(settings, LIKES, ENGAGEMENT_GROUP)
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
 
 

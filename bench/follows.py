@@ -41,17 +41,16 @@ from cassandra.cluster import Session
 from bench.cassandra_ops import PAXOS_WRITES, table_ops
 from bench.cpu import CpuMeter
 from bench.engagement import checkout, cpu_seconds
+from bench.synthetic import skip_synthetic
 from infra.connect import cassandra
 from infra.connect import kafka as kafka_connect
 from infra.settings import REPO_ROOT, Settings, get_settings
-from operate.ops import OpsError
 from operate.ops.lag import consumer_lag
-from operate.ops.replay import reset_offsets
 from operate.processes import stop_processes
 from operate.stack.base import free_port
 from schemas.envelope import encode, make
 from schemas.graph import FollowApproved, FollowRemoved
-from schemas.topics import CONSUMER_GROUPS, FOLLOWING_GROUP, FOLLOWS, GRAPH_GROUP
+from schemas.topics import FOLLOWING_GROUP, FOLLOWS, GRAPH_GROUP
 from sinks import graph
 
 TARGET_RATE = 5_000.0
@@ -239,21 +238,7 @@ async def main() -> None:
               f"{(os.cpu_count() or 1) * 1000 / total:.0f} events/s")
     _summary(results)
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
-    await skip_synthetic_follows(settings)
-
-
-async def skip_synthetic_follows(settings: Settings) -> None:
-    """Move the other groups that read the follows topic (fan-out, notifications) past
-    synthetic follow records they never ran for (this benchmark's, the single-writer
-    test's): otherwise the next tests on this shared stack start behind a backlog of
-    thousands of follows, each a timeline backfill and a notification (run under the
-    lock, with those groups' consumers stopped)."""
-    for group in CONSUMER_GROUPS:
-        if FOLLOWS in group.topics and group not in (GRAPH_GROUP,):
-            try:
-                await reset_offsets(settings, group.group_id, FOLLOWS.name, "latest")
-            except OpsError as exc:  # a member is running: leave its group alone
-                print(f"{group.group_id} left as it is ({exc})")
+    await skip_synthetic(settings, FOLLOWS, GRAPH_GROUP)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ import pytest
 from cassandra.cluster import Session
 
 from bench.cassandra_ops import PAXOS_WRITES, table_ops
-from bench.follows import publish_follows, skip_synthetic_follows
+from bench.follows import publish_follows
+from bench.synthetic import skip_synthetic
 from infra.settings import Settings
 from operate.ops.cluster import admin_client
 from operate.ops.groups import group_state
@@ -155,4 +156,4 @@ async def test_two_copies_a_kill_9_mid_batch_and_a_replay_leave_every_follow_cou
         await _assert_exact(s, followees, followers, expected, log)
     finally:
         await stop_processes([*first, *second], grace=30)
-        await skip_synthetic_follows(stack)  # else the next tests' fan-out waits behind them
+        await skip_synthetic(stack, FOLLOWS, GRAPH_GROUP)  # else the next tests wait behind them
