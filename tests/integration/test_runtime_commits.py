@@ -88,16 +88,18 @@ async def test_offsets_wait_for_the_interval_and_are_committed_at_stop(
     processor = recorder(topic)(settings)
     runner = Runner(processor, settings)
     task = asyncio.create_task(runner.run())
-    await publish(settings, topic, range(1, 7))
+    try:
+        await publish(settings, topic, range(1, 7))
 
-    async def all_handled() -> bool:
-        return len(processor.handled) == 6
+        async def all_handled() -> bool:
+            return len(processor.handled) == 6
 
-    await eventually(all_handled)
-    await asyncio.sleep(1.0)  # several empty polls: none of them commits early
-    assert await committed(settings, processor.name) == 0
-    runner.stop()
-    await asyncio.wait_for(task, 30)
+        await eventually(all_handled)
+        await asyncio.sleep(1.0)  # several empty polls: none of them commits early
+        assert await committed(settings, processor.name) == 0
+    finally:
+        runner.stop()
+        await asyncio.wait_for(task, 30)
     assert await committed(settings, processor.name) == 6
 
 
