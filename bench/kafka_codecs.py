@@ -27,8 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aiokafka.admin import NewTopic
-
+from bench.scratch import fresh_topic
 from infra.connect import kafka
 from infra.settings import Settings, get_settings
 from operate.stack import manager
@@ -137,20 +136,11 @@ class Meter:
 
 async def measure(settings: Settings, records: list[tuple[bytes, bytes]], codec: str,
                   linger_ms: int, data_dir: Path) -> Figures:
-    topic = f"photostream.bench-codecs-{uuid.uuid4().hex[:10]}"
-    admin = kafka.admin(settings)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, PARTITIONS,
-                                            settings.kafka.replication_factor)])
+    async with fresh_topic(settings, "bench-codecs", PARTITIONS) as topic:
         produce = await _produce(settings, topic, records, codec, linger_ms)
         await asyncio.sleep(1)  # the log flushed to the page cache: sizes are final
         disk = _log_bytes(data_dir, topic)
         consume = await _consume(settings, topic, len(records) + PARTITIONS)
-    finally:
-        with contextlib.suppress(Exception):
-            await admin.delete_topics([topic])
-        await admin.close()
     n = len(records)
     return Figures(produce_client_us=produce[0] / n * 1e6, produce_broker_us=produce[1] / n * 1e6,
                    consume_client_us=consume[0] / n * 1e6, consume_broker_us=consume[1] / n * 1e6,

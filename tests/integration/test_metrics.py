@@ -17,6 +17,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.scratch import fresh_topic
 from infra.connect import kafka
 from infra.settings import Settings
 from operate.stack.base import free_port
@@ -25,7 +26,6 @@ from schemas.engagement import LikeAdded
 from schemas.envelope import encode, make
 from tests.support.accounts import registered_user
 from tests.support.images import jpeg_bytes
-from tests.support.topics import fresh_topic
 
 from .test_ingest import _running, auth
 
@@ -78,7 +78,7 @@ async def test_ingest_metrics_count_requests_by_route_and_status_and_upload_byte
 
 @pytest.fixture
 async def test_topic(stack: Settings) -> AsyncIterator[str]:
-    async with fresh_topic(stack, "metrics", 2) as name:
+    async with fresh_topic(stack, "test-metrics", 2) as name:
         yield name
 
 

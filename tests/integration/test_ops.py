@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 
+from bench.scratch import fresh_topic
 from infra.connect import kafka
 from infra.settings import REPO_ROOT, Settings
 from operate.ops import OpsError
@@ -34,7 +35,6 @@ from operate.ops.topics import topic_reports
 from processors.deadletters import DeadLetterWriter
 from schemas.errors import InvalidEvent
 from schemas.topics import TOPICS
-from tests.support.topics import fresh_topic
 
 from .kafka_tail import end_offsets, records_since
 
@@ -56,7 +56,7 @@ async def cli(*args: str) -> tuple[int, str, str]:
 @pytest.fixture
 async def topic(stack: Settings) -> AsyncIterator[str]:
     """A fresh 3-partition topic, deleted after the test."""
-    async with fresh_topic(stack, "ops", PARTITIONS) as name:
+    async with fresh_topic(stack, "test-ops", PARTITIONS) as name:
         yield name
 
 

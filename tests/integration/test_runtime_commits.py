@@ -10,18 +10,20 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import ClassVar
 
 import pytest
 
+from bench.scratch import fresh_topic
 from infra.connect import kafka
 from infra.settings import Settings
+from operate.ops.lag import consumer_lag
 from processors.runtime import Message, Processor, Runner
 from schemas.engagement import LikeAdded
 from schemas.envelope import encode, make
 from tests.integration.waiting import eventually
-from tests.support.topics import fresh_topic
 
 pytestmark = pytest.mark.stack
 
@@ -30,7 +32,7 @@ PARTITIONS = 2
 
 @pytest.fixture
 async def topic(stack: Settings) -> AsyncIterator[str]:
-    async with fresh_topic(stack, "commits", PARTITIONS) as name:
+    async with fresh_topic(stack, "test-commits", PARTITIONS) as name:
         yield name
 
 
@@ -67,14 +69,9 @@ async def publish(settings: Settings, topic: str, users: range) -> None:
 
 
 async def committed(settings: Settings, group: str) -> int:
-    """Records committed by ``group``, summed over partitions."""
-    admin = kafka.admin(settings)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return sum(max(0, om.offset) for om in offsets.values())
+    """Records committed by ``group``, summed over partitions (the operator's lag view)."""
+    [lag] = await consumer_lag(settings, [group])
+    return sum(p.committed or 0 for p in lag.partitions)
 
 
 def spaced(settings: Settings, ms: int) -> Settings:
@@ -82,67 +79,61 @@ def spaced(settings: Settings, ms: int) -> Settings:
                                                                      commit_interval_ms=ms))
 
 
+@asynccontextmanager
+async def consuming(*runners: Runner) -> AsyncIterator[None]:
+    """``runners`` consuming until the block ends; then each stops after its batch."""
+    tasks = [asyncio.create_task(runner.run()) for runner in runners]
+    try:
+        yield
+    finally:
+        for runner in runners:
+            runner.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks), 60)
+
+
+def handled(processor: type[Recorder], count: int) -> Callable[[], Awaitable[bool]]:
+    async def all_handled() -> bool:
+        return len(processor.handled) == count
+    return all_handled
+
+
 async def test_offsets_wait_for_the_interval_and_are_committed_at_stop(
         stack: Settings, topic: str) -> None:
     settings = spaced(stack, 600_000)
-    processor = recorder(topic)(settings)
-    runner = Runner(processor, settings)
-    task = asyncio.create_task(runner.run())
-    try:
+    processor = recorder(topic)
+    async with consuming(Runner(processor(settings), settings)):
         await publish(settings, topic, range(1, 7))
-
-        async def all_handled() -> bool:
-            return len(processor.handled) == 6
-
-        await eventually(all_handled)
+        await eventually(handled(processor, 6))
         await asyncio.sleep(1.0)  # several empty polls: none of them commits early
         assert await committed(settings, processor.name) == 0
-    finally:
-        runner.stop()
-        await asyncio.wait_for(task, 30)
     assert await committed(settings, processor.name) == 6
 
 
 async def test_a_revocation_commits_what_is_durable_before_the_partitions_move(
         stack: Settings, topic: str) -> None:
     settings = spaced(stack, 600_000)
-    first_class = recorder(topic)
-    first = Runner(first_class(settings), settings)
-    tasks = [asyncio.create_task(first.run())]
-    await publish(settings, topic, range(1, 5))
+    processor = recorder(topic)
+    async with consuming(Runner(processor(settings), settings)):
+        await publish(settings, topic, range(1, 5))
+        await eventually(handled(processor, 4))
+        # A second copy in the same group: a rebalance revokes the first one's partitions.
+        async with consuming(Runner(processor(settings), settings)):
 
-    async def handled() -> bool:
-        return len(first_class.handled) == 4
+            async def committed_on_revoke() -> bool:
+                return await committed(settings, processor.name) == 4
 
-    await eventually(handled)
-    second = Runner(first_class(settings), settings)  # same group: a rebalance
-    tasks.append(asyncio.create_task(second.run()))
-
-    async def committed_on_revoke() -> bool:
-        return await committed(settings, first_class.name) == 4
-
-    try:
-        await eventually(committed_on_revoke, timeout=60)
-        assert len(first_class.handled) == 4  # nothing redelivered to the newcomer
-    finally:
-        first.stop()
-        second.stop()
-        await asyncio.wait_for(asyncio.gather(*tasks), 60)
+            await eventually(committed_on_revoke, timeout=60)
+            assert len(processor.handled) == 4  # nothing redelivered to the newcomer
 
 
 async def test_interval_zero_commits_every_batch_while_running(
         stack: Settings, topic: str) -> None:
     settings = spaced(stack, 0)
-    processor = recorder(topic)(settings)
-    runner = Runner(processor, settings)
-    task = asyncio.create_task(runner.run())
-    try:
+    processor = recorder(topic)
+    async with consuming(Runner(processor(settings), settings)):
         await publish(settings, topic, range(1, 4))
 
         async def all_committed() -> bool:
             return await committed(settings, processor.name) == 3
 
         await eventually(all_committed)
-    finally:
-        runner.stop()
-        await asyncio.wait_for(task, 30)

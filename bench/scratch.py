@@ -1,4 +1,4 @@
-"""Throwaway Kafka topics for tests that need a log of their own."""
+"""Throwaway Kafka topics, for benchmarks and tests that need a log of their own."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from infra.settings import Settings
 
 @contextlib.asynccontextmanager
 async def fresh_topic(settings: Settings, what: str, partitions: int) -> AsyncIterator[str]:
-    """A new topic ``photostream.test-<what>-<random>``, deleted when the block ends."""
-    name = f"photostream.test-{what}-{uuid.uuid4().hex[:12]}"
+    """A new topic ``photostream.<what>-<random>``, deleted when the block ends."""
+    name = f"photostream.{what}-{uuid.uuid4().hex[:12]}"
     admin = kafka.admin(settings)
     await admin.start()
     try:
