@@ -11,7 +11,6 @@ import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from typing import ClassVar
 
 import pytest
@@ -24,6 +23,7 @@ from processors.runtime import Message, Processor, Runner
 from schemas.engagement import LikeAdded
 from schemas.envelope import encode, make
 from tests.integration.waiting import eventually
+from tests.support.processors import consuming
 
 pytestmark = pytest.mark.stack
 
@@ -77,18 +77,6 @@ async def committed(settings: Settings, group: str) -> int:
 def spaced(settings: Settings, ms: int) -> Settings:
     return dataclasses.replace(settings, kafka=dataclasses.replace(settings.kafka,
                                                                      commit_interval_ms=ms))
-
-
-@asynccontextmanager
-async def consuming(*runners: Runner) -> AsyncIterator[None]:
-    """``runners`` consuming until the block ends; then each stops after its batch."""
-    tasks = [asyncio.create_task(runner.run()) for runner in runners]
-    try:
-        yield
-    finally:
-        for runner in runners:
-            runner.stop()
-        await asyncio.wait_for(asyncio.gather(*tasks), 60)
 
 
 def handled(processor: type[Recorder], count: int) -> Callable[[], Awaitable[bool]]:

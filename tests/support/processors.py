@@ -15,7 +15,14 @@ from processors.runtime import Runner
 async def running(settings: Settings, *names: str) -> AsyncIterator[None]:
     """The processors ``names`` (registry names) consuming in their real groups until the
     block ends; then each stops after its current batch, committed."""
-    runners = [Runner(build(name, settings), settings, backoff=0.1) for name in names]
+    async with consuming(*(Runner(build(name, settings), settings, backoff=0.1)
+                           for name in names)):
+        yield
+
+
+@asynccontextmanager
+async def consuming(*runners: Runner) -> AsyncIterator[None]:
+    """``runners`` consuming until the block ends; then each stops after its batch."""
     tasks = [asyncio.create_task(runner.run()) for runner in runners]
     try:
         yield
